@@ -1,0 +1,63 @@
+# Shared set-up: the library on the path, the validated config, and helpers for rule inputs.
+
+import os
+import re
+import sys
+from pathlib import Path
+
+REPO = Path(workflow.basedir)
+SRC = REPO / "src"
+# Scripts run in their own interpreter; PYTHONPATH makes them import this checkout's library,
+# the same files the rules declare as inputs.
+sys.path.insert(0, str(SRC))
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(SRC), os.environ.get("PYTHONPATH")) if p)
+
+from cotrepro.config import ConfigError, exemplar_set_for, validate_config
+from cotrepro.exemplars import REMOTE_SETS, project_set_path
+from cotrepro.prompts import FEW_SHOT_METHODS
+from cotrepro.tasks import TASKS
+
+try:
+    validate_config(config, REPO)
+except ConfigError as err:
+    # One clear message and a non-zero exit, before any job is scheduled.
+    sys.exit(f"invalid configuration: {err}")
+
+MODELS = config["models"]
+TASK_KEYS = config["tasks"]
+METHODS = config["methods"]
+SPECS = config["model_specs"]
+DATASETS = {TASKS[t].dataset.key: TASKS[t].dataset for t in TASK_KEYS}
+
+
+def code(*modules):
+    """Library modules a rule really depends on, declared as inputs so that editing one reruns the rule."""
+    return [str(SRC / "cotrepro" / m) for m in modules]
+
+
+def one_of(values):
+    """A wildcard constraint matching exactly one of ``values`` (nothing when empty)."""
+    return "|".join(re.escape(v) for v in values) or "(?!)"
+
+
+def models_with_source(source):
+    return [m for m in SPECS if SPECS[m]["source"] == source]
+
+
+def generation_gpus(wildcards):
+    """GPUs a generation job asks for: none on a CPU-only config, else the model's count."""
+    return 0 if config["generation"]["device"] == "cpu" else SPECS[wildcards.model]["gpus"]
+
+
+wildcard_constraints:
+    model=one_of(SPECS),
+    task=one_of(TASKS),
+    method=one_of(["zero_shot", "zero_shot_cot", "few_shot", "few_shot_cot"]),
+
+
+GENERATIONS = expand("results/generations/{model}/{task}/{method}.jsonl", model=MODELS, task=TASK_KEYS, method=METHODS)
+GENERATION_META = [p.removesuffix(".jsonl") + ".meta.json" for p in GENERATIONS]
+SCORES = [p.replace("results/generations/", "results/scores/", 1) for p in GENERATIONS]
+MANIFESTS = expand("resources/models/{model}.json", model=MODELS)
+FIGURE_NAMES = ["scaling", "methods"]
+FIGURES = expand("results/figures/{name}.{ext}", name=FIGURE_NAMES, ext=["png", "pdf"])

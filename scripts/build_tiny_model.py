@@ -1,0 +1,13 @@
+"""Snakemake script: build a tiny random-weight model for the offline demo; write its manifest."""
+
+from pathlib import Path
+
+from cotrepro.joblog import log_to
+from cotrepro.tiny_models import build_tiny_model, tiny_manifest
+from cotrepro.io import write_json
+
+log_to(snakemake.log[0])
+out = Path(snakemake.output.weights)
+build_tiny_model(snakemake.params.architecture, out, seed=snakemake.params.seed)
+write_json(Path(snakemake.output.manifest),
+           tiny_manifest(snakemake.wildcards.model, snakemake.params.architecture, out, snakemake.params.seed))

@@ -1,0 +1,135 @@
+"""Load and validate a workflow configuration against config/schema.yaml, with clear errors.
+
+Validation fills the schema's defaults in place, then checks what a schema cannot: that every
+selected model is defined, every task is registered and every exemplar set exists. The first
+problem found becomes one ``ConfigError`` whose message names the key and the allowed values.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from cotrepro.exemplars import known_sets
+from cotrepro.tasks import TASKS
+
+SCHEMA_PATH = "config/schema.yaml"
+
+
+class ConfigError(ValueError):
+    """A configuration problem, with a message that names what to fix."""
+
+
+def _with_defaults(validator_class):
+    """A validator class that also writes each property's schema default into the instance."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if "default" in sub and name not in instance:
+                    instance[name] = _copy(sub["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+def _copy(value):
+    # Defaults are plain YAML data; a copy keeps one config's edits out of the schema.
+    return yaml.safe_load(yaml.safe_dump(value))
+
+
+_Validator = _with_defaults(jsonschema.Draft7Validator)
+
+
+def load_schema(repo_root: Path) -> dict:
+    """The configuration schema shipped with the repository."""
+    return yaml.safe_load((Path(repo_root) / SCHEMA_PATH).read_text(encoding="utf-8"))
+
+
+def _key(path) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _allowed(values) -> str:
+    return ", ".join(str(v) for v in values)
+
+
+def describe_error(error: jsonschema.ValidationError) -> str:
+    """One sentence for a schema violation: the config key, what is wrong, what is allowed."""
+    key = _key(error.absolute_path)
+    v, inst, schema = error.validator, error.instance, error.schema
+    if v == "enum":
+        return f"config key '{key}' = {inst!r} is not allowed; allowed values: {_allowed(schema['enum'])}"
+    if v == "additionalProperties" and isinstance(inst, dict):
+        known = set(schema.get("properties", {}))
+        extra = sorted(set(inst) - known)
+        where = f"'{key}'" if error.absolute_path else "the top level"
+        return (f"unknown config key '{extra[0]}' at {where}; allowed keys: {_allowed(sorted(known))}"
+                if known else f"config key '{key}': {error.message}")
+    if v == "required":
+        missing = [r for r in schema["required"] if r not in inst]
+        where = f" in '{key}'" if error.absolute_path else ""
+        return f"missing required config key '{missing[0]}'{where}"
+    if v == "type":
+        return f"config key '{key}' = {inst!r} must be of type {schema['type']}"
+    if v == "pattern":
+        return f"config key '{key}' = {inst!r} is malformed (must match {schema['pattern']})"
+    if v in ("minimum", "exclusiveMinimum"):
+        return f"config key '{key}' = {inst!r} is too small ({v} {schema[v]})"
+    if v == "propertyNames":
+        return f"config key '{key}': {error.message}"
+    return f"config key '{key}': {error.message}"
+
+
+def validate_config(config: dict, repo_root: Path) -> dict:
+    """Validate ``config`` in place (defaults filled) and return it; raise ConfigError on the first problem."""
+    validator = _Validator(load_schema(repo_root))
+    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if errors:
+        raise ConfigError(describe_error(errors[0]))
+    _check_references(config, Path(repo_root))
+    return config
+
+
+def _check_references(config: dict, repo_root: Path) -> None:
+    specs = config["model_specs"]
+    for i, slug in enumerate(config["models"]):
+        if slug not in specs:
+            raise ConfigError(f"config key 'models[{i}]' = {slug!r} is not defined under model_specs; "
+                              f"allowed values: {_allowed(sorted(specs))}")
+        spec = specs[slug]
+        if spec["source"] == "hub" and "repo" not in spec:
+            raise ConfigError(f"config key 'model_specs.{slug}' needs 'repo' (a Hugging Face repository id) "
+                              "because its source is hub")
+    for i, task in enumerate(config["tasks"]):
+        if task not in TASKS:
+            raise ConfigError(f"config key 'tasks[{i}]' = {task!r} is not a known task; "
+                              f"allowed values: {_allowed(sorted(TASKS))}")
+    sets = known_sets(repo_root)
+    for task, name in config["exemplars"].items():
+        if task not in TASKS:
+            raise ConfigError(f"config key 'exemplars' names unknown task {task!r}; allowed values: "
+                              f"{_allowed(sorted(TASKS))}")
+        if name not in sets:
+            raise ConfigError(f"config key 'exemplars.{task}' = {name!r} is not a known exemplar set; "
+                              f"allowed values: {_allowed(sets)}")
+    if not (repo_root / config["published"]).is_file():
+        raise ConfigError(f"config key 'published' = {config['published']!r}: no such file in the repository")
+
+
+def exemplar_set_for(config: dict, task: str) -> str:
+    """The exemplar set a task uses under ``config``: its override, else the task's default."""
+    return config["exemplars"].get(task, TASKS[task].exemplars)
+
+
+def load_config(path: Path, repo_root: Path) -> dict:
+    """Read a YAML config file and validate it."""
+    with open(path, encoding="utf-8") as fh:
+        config = yaml.safe_load(fh) or {}
+    return validate_config(config, repo_root)

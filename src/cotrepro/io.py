@@ -1,0 +1,52 @@
+"""Small file helpers: JSON and JSON-lines, always written atomically (temp file + rename)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterable
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the whole new one, never a part."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, data) -> None:
+    """Atomically write ``data`` as indented JSON with sorted keys."""
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def read_json(path: Path):
+    """Parse a JSON file."""
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def jsonl_line(row: dict) -> str:
+    """One JSON-lines record (no trailing newline)."""
+    return json.dumps(row, ensure_ascii=False)
+
+
+def write_jsonl(path: Path, rows: Iterable[dict]) -> None:
+    """Atomically write rows as JSON lines."""
+    atomic_write_text(path, "".join(jsonl_line(r) + "\n" for r in rows))
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """All rows of a JSON-lines file (blank lines skipped)."""
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]

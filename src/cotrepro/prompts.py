@@ -1,0 +1,77 @@
+"""Prompt construction: pure functions from (task trigger, method, exemplars, question) to text.
+
+The strings here are the contract with the papers (tests pin them exactly):
+
+- zero_shot (Kojima et al.'s baseline): ``Q: {question}\\nA: {direct answer trigger}``
+- zero_shot_cot, stage 1: ``Q: {question}\\nA: Let's think step by step.``;
+  stage 2: stage 1's prompt + the generated reasoning + ``\\n{answer trigger}``
+- few_shot: k exemplars ``Q: ...\\nA: The answer is N.`` joined by blank lines, then ``Q: {question}\\nA:``
+- few_shot_cot: the same with each exemplar's rationale before ``The answer is N.``
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+COT_TRIGGER = "Let's think step by step."
+FEW_SHOT_ANSWER_PREFIX = "The answer is"
+EXEMPLAR_SEPARATOR = "\n\n"
+
+REASONING_METHODS = frozenset({"zero_shot_cot", "few_shot_cot"})
+TWO_STAGE_METHODS = frozenset({"zero_shot_cot"})
+FEW_SHOT_METHODS = frozenset({"few_shot", "few_shot_cot"})
+
+
+def question_block(question: str) -> str:
+    """``Q: {question}\\nA:``, the block every method ends with."""
+    return f"Q: {question}\nA:"
+
+
+def zero_shot(question: str, direct_answer_trigger: str) -> str:
+    """Kojima et al.'s zero-shot baseline prompt."""
+    return f"{question_block(question)} {direct_answer_trigger}"
+
+
+def zero_shot_cot_stage1(question: str) -> str:
+    """Stage 1 of zero-shot CoT: the reasoning-extraction prompt."""
+    return f"{question_block(question)} {COT_TRIGGER}"
+
+
+def zero_shot_cot_stage2(stage1_prompt: str, reasoning: str, answer_trigger: str) -> str:
+    """Stage 2 of zero-shot CoT: stage 1's prompt, the generated reasoning, then the answer trigger."""
+    return f"{stage1_prompt}{reasoning}\n{answer_trigger}"
+
+
+def exemplar_block(exemplar: dict, cot: bool) -> str:
+    """One few-shot exemplar: question, optional rationale, then ``The answer is N.``."""
+    answer = f"{FEW_SHOT_ANSWER_PREFIX} {exemplar['answer']}."
+    body = f"{exemplar['rationale']} {answer}" if cot else answer
+    return f"{question_block(exemplar['question'])} {body}"
+
+
+def few_shot(question: str, exemplars: Sequence[dict], cot: bool) -> str:
+    """Few-shot (optionally chain-of-thought) prompt: exemplars, blank lines, the test question."""
+    blocks = [exemplar_block(e, cot) for e in exemplars]
+    return EXEMPLAR_SEPARATOR.join([*blocks, question_block(question)])
+
+
+def build_prompt(method: str, question: str, *, direct_answer_trigger: str,
+                 exemplars: Sequence[dict] = ()) -> str:
+    """The (first-stage) prompt of ``method`` for one question.
+
+    ``exemplars`` must hold the k exemplars for the few-shot methods and is ignored otherwise.
+    """
+    if method == "zero_shot":
+        return zero_shot(question, direct_answer_trigger)
+    if method == "zero_shot_cot":
+        return zero_shot_cot_stage1(question)
+    if method in FEW_SHOT_METHODS:
+        if not exemplars:
+            raise ValueError(f"method {method} needs exemplars")
+        return few_shot(question, exemplars, cot=method == "few_shot_cot")
+    raise ValueError(f"unknown method {method!r}")
+
+
+def first_stage_budget(method: str) -> str:
+    """Which max-new-tokens budget the first generation of ``method`` uses: reasoning or answer."""
+    return "reasoning" if method in REASONING_METHODS else "answer"

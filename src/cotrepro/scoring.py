@@ -1,0 +1,50 @@
+"""Turn generation rows into score rows: the answer extracted in each style, gold, correctness."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from cotrepro.extract import STYLES, extract_answer, is_correct
+from cotrepro.prompts import TWO_STAGE_METHODS
+
+
+def answer_text(row: dict, method: str) -> str:
+    """The text the answer is read from: the stage-2 completion for zero-shot CoT, else the completion."""
+    return row["stage2_completion"] if method in TWO_STAGE_METHODS else row["completion"]
+
+
+def predict(row: dict, fmt: str, method: str, style: str) -> str:
+    """The extracted answer of one generation row ("" when none).
+
+    The robust style falls back to the stage-1 reasoning of zero-shot CoT when the stage-2 answer
+    slot holds no answer (a model that ends its reasoning with "The answer is 18." and then
+    rambles); the paper-faithful style reads stage 2 only, as Kojima et al. did.
+    """
+    pred = extract_answer(answer_text(row, method), fmt, method, style)
+    if not pred and style == "robust" and method in TWO_STAGE_METHODS:
+        pred = extract_answer(row["completion"], fmt, "few_shot_cot", style)
+    return pred
+
+
+def score_row(row: dict, record: dict, method: str) -> dict:
+    """One score row: predictions and correctness per style, plus the cost and failure flags."""
+    fmt, gold = record["answer_format"], record["answer"]
+    out = {"id": record["id"], "gold": gold, "answer_format": fmt}
+    for style in STYLES:
+        pred = predict(row, fmt, method, style)
+        out[f"pred_{style}"] = pred
+        out[f"correct_{style}"] = bool(pred) and is_correct(pred, gold, fmt, style)
+    out["generated_tokens"] = row["generated_tokens"] + row.get("stage2_generated_tokens", 0)
+    out["hit_max_new_tokens"] = bool(row["hit_max_new_tokens"] or row.get("stage2_hit_max_new_tokens"))
+    out["over_context"] = bool(row["over_context"] or row.get("stage2_over_context"))
+    return out
+
+
+def score_rows(rows: Sequence[dict], records: Sequence[dict], method: str) -> list[dict]:
+    """Score every generation row against its task record (matched by id)."""
+    by_id = {r["id"]: r for r in records}
+    missing = [row["id"] for row in rows if row["id"] not in by_id]
+    if missing:
+        raise ValueError(f"{len(missing)} generation rows have no task record (first: {missing[0]}); "
+                         "the task file changed after generation")
+    return [score_row(row, by_id[row["id"]], method) for row in rows]

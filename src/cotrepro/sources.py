@@ -1,0 +1,32 @@
+"""Pinned third-party files: where they live, at which revision, and their sha256."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class GitHubFile:
+    """One file of a public GitHub repository at a fixed commit, checked by sha256.
+
+    The URL is built from a base URL so that a mirror with the same layout
+    (``{base}/{repo}/{revision}/{path}``) can stand in for raw.githubusercontent.com.
+    """
+
+    repo: str
+    revision: str
+    path: str
+    sha256: str
+
+    @property
+    def filename(self) -> str:
+        """The file's base name, used for the local copy."""
+        return self.path.rsplit("/", 1)[-1]
+
+    def url(self, base_url: str) -> str:
+        """The download URL under ``base_url``."""
+        return f"{base_url.rstrip('/')}/{self.repo}/{self.revision}/{self.path}"
+
+    def describe(self) -> str:
+        """A human-readable provenance line for reports and metadata."""
+        return f"github.com/{self.repo}@{self.revision[:12]}:{self.path}"

@@ -1,0 +1,124 @@
+"""Tiny random-weight models for the offline demo and the tests.
+
+Two architectures, mirroring the real ones the reproduction uses: a T5-style encoder-decoder
+(Flan-T5) and a Llama-style decoder-only model (TinyLlama, Zephyr). Their tokenizer is a
+byte-level BPE trained here on a synthetic corpus, so any text encodes without unknown tokens.
+Everything is deterministic from the seed; the weights are random, so their answers mean nothing.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+SPECIAL_TOKENS = ["<pad>", "</s>", "<unk>", "<s>"]  # ids 0..3, T5's pad=0 / eos=1 convention
+VOCAB_SIZE = 1024
+
+# A Zephyr-like chat template written for the demo, so the chat-template switch is exercised offline.
+CHAT_TEMPLATE = (
+    "{% for message in messages %}<|{{ message['role'] }}|>\n{{ message['content'] }}</s>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
+)
+
+T5_SHAPE = dict(d_model=64, d_ff=128, d_kv=16, num_layers=2, num_decoder_layers=2, num_heads=4,
+                relative_attention_num_buckets=32, n_positions=512)
+LLAMA_SHAPE = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                   num_key_value_heads=2, max_position_embeddings=2048)
+
+
+def training_corpus(seed: int = 0, n: int = 400) -> list[str]:
+    """Synthetic sentences in the shape of the prompts (Q:/A:, numbers, triggers) to train the tokenizer."""
+    rng = random.Random(seed)
+    names = ["Ada", "Ben", "Caro", "Dev", "Ema", "Finn", "Gus", "Hana"]
+    things = ["apples", "books", "coins", "eggs", "pencils", "stamps", "tickets", "marbles"]
+    verbs = ["buys", "sells", "finds", "gives away", "loses", "bakes", "collects"]
+    fixed = [
+        "Q: How many are left?\nA: Let's think step by step.",
+        "Therefore, the answer (arabic numerals) is",
+        "The answer (arabic numerals) is",
+        "The answer is",
+        "Therefore, among A through E, the answer is (A) (B) (C) (D) (E)",
+        "Therefore, the answer (Yes or No) is Yes. No.",
+        "$ % , . ? ! : ; ( ) + - * / = < > # 0 1 2 3 4 5 6 7 8 9",
+    ]
+    out = list(fixed)
+    for _ in range(n):
+        a, b = rng.randint(1, 999), rng.randint(1, 99)
+        name, thing, verb = rng.choice(names), rng.choice(things), rng.choice(verbs)
+        out.append(f"Q: {name} has {a} {thing}. {name} {verb} {b} more. How many {thing} now?\n"
+                   f"A: {name} starts with {a} {thing}. {a} + {b} = {a + b}. The answer is {a + b}.")
+    return out
+
+
+def build_tokenizer(seed: int = 0, chat_template: str | None = None):
+    """A byte-level BPE tokenizer trained on :func:`training_corpus`, wrapped for transformers."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=VOCAB_SIZE, special_tokens=SPECIAL_TOKENS,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tok.train_from_iterator(training_corpus(seed), trainer=trainer)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>",
+                                   unk_token="<unk>", bos_token="<s>")
+    if chat_template:
+        fast.chat_template = chat_template
+    return fast
+
+
+def build_tiny_model(architecture: str, out_dir: Path, seed: int = 0) -> Path:
+    """Build and save a tiny random-weight model (safetensors) with its tokenizer in ``out_dir``.
+
+    ``architecture`` is ``"seq2seq"`` (T5-style) or ``"causal"`` (Llama-style, with a chat template).
+    """
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM, T5Config, T5ForConditionalGeneration
+
+    out_dir = Path(out_dir)
+    tokenizer = build_tokenizer(seed, chat_template=CHAT_TEMPLATE if architecture == "causal" else None)
+    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
+    torch.manual_seed(seed)
+    if architecture == "seq2seq":
+        config = T5Config(vocab_size=len(tokenizer), pad_token_id=ids["<pad>"], eos_token_id=ids["</s>"],
+                          decoder_start_token_id=ids["<pad>"], **T5_SHAPE)
+        model = T5ForConditionalGeneration(config)
+    elif architecture == "causal":
+        config = LlamaConfig(vocab_size=len(tokenizer), pad_token_id=ids["<pad>"], bos_token_id=ids["<s>"],
+                             eos_token_id=ids["</s>"], tie_word_embeddings=False, **LLAMA_SHAPE)
+        model = LlamaForCausalLM(config)
+    else:
+        raise ValueError(f"unknown architecture {architecture!r}; allowed values: seq2seq, causal")
+    # A trained model never predicts padding or start tokens; zeroing their output rows keeps the
+    # random model from emitting only invisible special tokens, so the demo shows real text.
+    with torch.no_grad():
+        for token in ("<pad>", "<unk>", "<s>"):
+            model.get_output_embeddings().weight[ids[token]] = 0.0
+    model.eval()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out_dir, safe_serialization=True)
+    tokenizer.save_pretrained(out_dir)
+    return out_dir
+
+
+def tiny_manifest(model: str, architecture: str, weights_dir: Path, seed: int) -> dict:
+    """The manifest of a built tiny model: where it is, how it was made, each file's sha256.
+
+    Its ``resolved_revision`` is a digest of the files, standing in for a hub commit.
+    """
+    from cotrepro.generation.runner import digest
+    from cotrepro.provenance import file_entries
+
+    files = file_entries(weights_dir)
+    return {
+        "model": model,
+        "source": "tiny",
+        "path": str(weights_dir),
+        "architecture": architecture,
+        "seed": seed,
+        "requested_revision": None,
+        "resolved_revision": "tiny-" + digest(files)[:12],
+        "files": files,
+        "note": "random weights built by cotrepro for the offline demo; its answers mean nothing",
+    }

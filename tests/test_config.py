@@ -1,0 +1,91 @@
+"""Configuration validation: defaults filled, and each mistake named with the allowed values."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cotrepro.config import ConfigError, exemplar_set_for, validate_config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def demo_config():
+    return yaml.safe_load((REPO / "config/demo.yaml").read_text())
+
+
+def test_shipped_configs_validate_and_defaults_are_filled():
+    full = validate_config(yaml.safe_load((REPO / "config/config.yaml").read_text()), REPO)
+    assert full["model_specs"]["phi-2"]["revision"] == "main"
+    assert full["model_specs"]["phi-2"]["chat_template"] is False
+    demo = validate_config(demo_config(), REPO)
+    assert demo["generation"]["on_overflow"] == "generate"
+    assert demo["generation"]["stop"] == ["Q:"]
+    assert demo["sources"]["github_base_url"] == "https://raw.githubusercontent.com"
+    assert exemplar_set_for(full, "gsm8k") == "wei2022-gsm8k"
+    assert exemplar_set_for(demo, "arith_demo") == "cotrepro-arith"
+
+
+def mutate(edit):
+    cfg = demo_config()
+    edit(cfg)
+    return cfg
+
+
+CASES = {
+    "unknown method": (lambda c: c.update(methods=["zero_shot", "few_shot_cott"]),
+                       "config key 'methods[1]' = 'few_shot_cott' is not allowed; allowed values: "
+                       "zero_shot, zero_shot_cot, few_shot, few_shot_cot"),
+    "undefined model": (lambda c: c.update(models=["tiny-t5", "tiny-gpt"]),
+                        "config key 'models[1]' = 'tiny-gpt' is not defined under model_specs; "
+                        "allowed values: tiny-llama, tiny-t5"),
+    "unknown task": (lambda c: c.update(tasks=["gsm8kk"]),
+                     "config key 'tasks[0]' = 'gsm8kk' is not a known task; allowed values: arith_demo, gsm8k"),
+    "typo in a key": (lambda c: c.update(limt=5),
+                      "unknown config key 'limt' at the top level; allowed keys:"),
+    "typo in a nested key": (lambda c: c["generation"].update(batchsize=4),
+                             "unknown config key 'batchsize' at 'generation'; allowed keys:"),
+    "malformed value": (lambda c: c.update(limit=0), "config key 'limit' = 0 is too small (minimum 1)"),
+    "wrong type": (lambda c: c.update(shots="eight"), "config key 'shots' = 'eight' must be of type integer"),
+    "missing key": (lambda c: c.pop("tasks"), "missing required config key 'tasks'"),
+    "bad architecture": (lambda c: c["model_specs"]["tiny-t5"].update(architecture="encoder"),
+                         "config key 'model_specs.tiny-t5.architecture' = 'encoder' is not allowed; "
+                         "allowed values: seq2seq, causal"),
+    "hub model without repo": (lambda c: c["model_specs"]["tiny-t5"].update(source="hub"),
+                               "config key 'model_specs.tiny-t5' needs 'repo'"),
+    "unknown exemplar set": (lambda c: c.update(exemplars={"arith_demo": "nope"}),
+                             "config key 'exemplars.arith_demo' = 'nope' is not a known exemplar set; "
+                             "allowed values: cotrepro-arith, wei2022-gsm8k"),
+    "bad device": (lambda c: c["generation"].update(device="tpu"),
+                   "config key 'generation.device' = 'tpu' is not allowed; allowed values: auto, cuda, cpu"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_config_names_key_and_allowed_values(case):
+    edit, message = CASES[case]
+    with pytest.raises(ConfigError) as err:
+        validate_config(mutate(edit), REPO)
+    assert str(err.value).startswith(message), str(err.value)
+
+
+def test_validation_does_not_share_defaults_between_configs():
+    a = validate_config(demo_config(), REPO)
+    a["generation"]["stop"].append("###")
+    b = validate_config(demo_config(), REPO)
+    assert b["generation"]["stop"] == ["Q:"]
+
+
+def test_snakemake_stops_before_any_job_with_one_message(tmp_path):
+    """The workflow itself refuses a bad --config before scheduling anything."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--configfile",
+         str(REPO / "config/demo.yaml"), "--cores", "1", "--directory", str(tmp_path),
+         "--config", "methods=[zero_shot,few_shot_cott]"],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert ("invalid configuration: config key 'methods[1]' = 'few_shot_cott' is not allowed; "
+            "allowed values: zero_shot, zero_shot_cot, few_shot, few_shot_cot") in proc.stderr
+    assert not (tmp_path / "results").exists() and not (tmp_path / "resources").exists()

@@ -1,0 +1,110 @@
+"""The demo workflow, run for real by Snakemake in a temporary directory.
+
+One module-scoped run builds the tiny models, generates, scores and reports; the tests then
+check its outputs, that a second run does nothing, and that editing the extractor reruns
+scoring and reporting but no generation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from html import unescape
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cotrepro.io import read_json, read_jsonl
+from workflow_helpers import copy_workflow, planned_jobs, run_snakemake
+
+pytestmark = pytest.mark.workflow
+MODELS, METHODS, STYLES = ("tiny-t5", "tiny-llama"), ("zero_shot", "zero_shot_cot", "few_shot", "few_shot_cot"), 2
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo")
+    workflow = copy_workflow(root / "repo")
+    workdir = root / "work"
+    config = workflow / "config" / "demo.yaml"
+    t0 = time.perf_counter()
+    proc = run_snakemake(workflow, workdir, config)
+    seconds = time.perf_counter() - t0
+    print(f"demo workflow: {seconds:.1f} s")
+    return {"workflow": workflow, "workdir": workdir, "config": config, "seconds": seconds, "stderr": proc.stderr}
+
+
+def digests(paths):
+    return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
+
+
+def test_demo_produces_every_output(demo):
+    w = demo["workdir"]
+    acc = pd.read_csv(w / "results/accuracy.csv")
+    assert len(acc) == len(MODELS) * len(METHODS) * STYLES
+    assert set(acc["model"]) == set(MODELS) and set(acc["method"]) == set(METHODS)
+    assert (acc["n"] == 20).all()
+    assert acc["accuracy"].between(0, 100).all() and (acc["ci_low"] <= acc["accuracy"]).all()
+    assert acc["revision"].str.startswith("tiny-").all()
+    for name in ("scaling", "methods"):
+        for ext in ("png", "pdf"):
+            assert (w / f"results/figures/{name}.{ext}").stat().st_size > 1000
+
+
+def test_generation_rows_and_metadata(demo):
+    w = demo["workdir"]
+    rows = read_jsonl(w / "results/generations/tiny-llama/arith_demo/zero_shot_cot.jsonl")
+    assert len(rows) == 20 and len({r["id"] for r in rows}) == 20
+    for r in rows:
+        assert r["prompt"].startswith("<|user|>\nQ: ") is False  # plain completion format by default
+        assert r["prompt"].endswith("A: Let's think step by step.")
+        assert r["stage2_prompt"] == r["prompt"] + r["completion"] + "\nTherefore, the answer (arabic numerals) is"
+        assert r["generated_tokens"] <= 48 and r["stage2_generated_tokens"] <= 12
+        assert isinstance(r["hit_max_new_tokens"], bool) and r["seconds"] >= 0
+    meta = read_json(w / "results/generations/tiny-llama/arith_demo/zero_shot_cot.meta.json")
+    assert meta["backend"]["dtype"] == "float32" and meta["backend"]["device"] == "cpu"
+    assert meta["model"]["resolved_revision"].startswith("tiny-")
+    assert meta["prompt_format"] == "plain"
+    assert meta["versions"]["transformers"] and meta["versions"]["torch"]
+    assert meta["stats"]["rows"] == 20
+    few = read_json(w / "results/generations/tiny-t5/arith_demo/few_shot_cot.meta.json")
+    assert few["exemplars"]["name"] == "cotrepro-arith" and few["exemplars"]["origin"] == "project"
+    assert len(few["exemplars"]["sha256"]) == 64 and few["exemplars"]["shots"] == 8
+    # Flan-T5-like context of 512 tokens: the 8-shot CoT prompt is longer and is flagged, not cut.
+    t5_rows = read_jsonl(w / "results/generations/tiny-t5/arith_demo/few_shot_cot.jsonl")
+    assert all(r["over_context"] and r["prompt_tokens"] > 512 for r in t5_rows)
+    assert all(r["prompt"].count("\n\nQ: ") == 8 for r in t5_rows)
+
+
+def test_report_is_self_contained_and_says_demo_is_meaningless(demo):
+    html = unescape((demo["workdir"] / "results/report.html").read_text())
+    assert "random weights" in html and "meaningless" in html
+    assert html.count("data:image/png;base64,") == 2
+    assert "Published vs reproduced" in html and "Wei2022 Table 2" not in html  # no gsm8k rows in the demo
+    assert "Let's think step by step." in html  # the prompts section
+    assert "prompts longer than the model's context" in html
+    assert "cotrepro-arith" in html and "the project's own" in html
+
+
+def test_second_run_does_nothing(demo):
+    proc = run_snakemake(demo["workflow"], demo["workdir"], demo["config"], "--dry-run")
+    assert planned_jobs(proc.stdout + proc.stderr) == {}
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_editing_the_extractor_reruns_scoring_but_no_generation(demo):
+    w, workflow = demo["workdir"], demo["workflow"]
+    generations = sorted((w / "results/generations").rglob("*.json*"))
+    before = digests(generations)
+    extractor = workflow / "src/cotrepro/extract.py"
+    extractor.write_text(extractor.read_text() + "\n# an edit to the extractor\n")
+
+    plan = run_snakemake(workflow, w, demo["config"], "--dry-run")
+    jobs = planned_jobs(plan.stdout + plan.stderr)
+    assert jobs == {"extract": 8, "aggregate": 1, "figures": 1, "report": 1, "all": 1}, jobs
+
+    run_snakemake(workflow, w, demo["config"])
+    assert digests(generations) == before
+    again = run_snakemake(workflow, w, demo["config"], "--dry-run")
+    assert planned_jobs(again.stdout + again.stderr) == {}
