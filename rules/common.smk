@@ -12,6 +12,7 @@ SRC = REPO / "src"
 sys.path.insert(0, str(SRC))
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(SRC), os.environ.get("PYTHONPATH")) if p)
 
+from cotrepro import METHODS as ALL_METHODS
 from cotrepro.config import ConfigError, exemplar_set_for, validate_config
 from cotrepro.exemplars import REMOTE_SETS, project_set_path
 from cotrepro.prompts import FEW_SHOT_METHODS
@@ -31,7 +32,12 @@ DATASETS = {TASKS[t].dataset.key: TASKS[t].dataset for t in TASK_KEYS}
 
 
 def code(*modules):
-    """Library modules a rule really depends on, declared as inputs so that editing one reruns the rule."""
+    """Library modules that decide a rule's output, declared as inputs so that editing one reruns the rule.
+
+    Plumbing that cannot change an output's content (file I/O, logging, provenance, locating
+    downloaded files) is left out on purpose: Snakemake reruns everything downstream of a rerun
+    job, and a refactor there must not cost a regeneration on the GPU.
+    """
     return [str(SRC / "cotrepro" / m) for m in modules]
 
 
@@ -52,7 +58,7 @@ def generation_gpus(wildcards):
 wildcard_constraints:
     model=one_of(SPECS),
     task=one_of(TASKS),
-    method=one_of(["zero_shot", "zero_shot_cot", "few_shot", "few_shot_cot"]),
+    method=one_of(ALL_METHODS),
 
 
 GENERATIONS = expand("results/generations/{model}/{task}/{method}.jsonl", model=MODELS, task=TASK_KEYS, method=METHODS)

@@ -30,7 +30,7 @@ rule prepare_task:
         data=dataset_inputs,
         # extract.py only checks that gold answers parse; it shapes no record, so it is not listed
         # (editing the extractor must not rerun generation through here).
-        code=code("tasks/__init__.py", "tasks/arithmetic.py", "sources.py", "io.py"),
+        code=code("tasks/__init__.py", "tasks/arithmetic.py"),
     output:
         records="results/tasks/{task}.jsonl",
         provenance="results/tasks/{task}.provenance.json",
@@ -61,7 +61,7 @@ rule download_exemplars:
 rule exemplars:
     input:
         source=exemplar_source,
-        code=code("exemplars.py", "io.py"),
+        code=code("exemplars.py"),
     output:
         "results/exemplars/{exset}.json",
     log:

@@ -29,8 +29,8 @@ rule generate:
         manifest="resources/models/{model}.json",
         task="results/tasks/{task}.jsonl",
         exemplars=generation_exemplars,
-        code=code("prompts.py", "io.py", "hub.py", "generation/backend.py", "generation/hf.py",
-                  "generation/runner.py", "generation/job.py", "provenance.py"),
+        code=code("prompts.py", "generation/backend.py", "generation/hf.py", "generation/runner.py",
+                  "generation/job.py"),
     output:
         rows="results/generations/{model}/{task}/{method}.jsonl",
         meta="results/generations/{model}/{task}/{method}.meta.json",

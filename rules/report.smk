@@ -22,7 +22,7 @@ rule report:
         generations=GENERATIONS,
         manifests=MANIFESTS,
         tasks=expand("results/tasks/{task}.provenance.json", task=TASK_KEYS),
-        code=code("report.py", "io.py"),
+        code=code("report.py", "plots.py"),
     output:
         "results/report.html",
     params:

@@ -6,7 +6,7 @@ rule extract:
     input:
         rows="results/generations/{model}/{task}/{method}.jsonl",
         task="results/tasks/{task}.jsonl",
-        code=code("extract.py", "scoring.py", "io.py"),
+        code=code("extract.py", "prompts.py", "scoring.py"),
     output:
         "results/scores/{model}/{task}/{method}.jsonl",
     log:
@@ -19,7 +19,7 @@ rule aggregate:
     input:
         scores=SCORES,
         meta=GENERATION_META,
-        code=code("aggregate.py", "metrics.py", "io.py"),
+        code=code("aggregate.py", "metrics.py"),
     output:
         "results/accuracy.csv",
     log:

@@ -17,7 +17,10 @@ COLUMNS = ["model", "parameters", "revision", "task", "method", "style", "n", "c
 def summarize(scores: list[dict], *, model: str, task: str, method: str, meta: dict) -> list[dict]:
     """Rows of the accuracy table for one generation file's scores, one per extraction style."""
     n = len(scores)
-    frac = lambda key: sum(bool(s[key]) for s in scores) / n if n else float("nan")
+
+    def frac(flag) -> float:
+        return round(sum(bool(flag(s)) for s in scores) / n, 4) if n else float("nan")
+
     rows = []
     for style in STYLES:
         correct = sum(bool(s[f"correct_{style}"]) for s in scores)
@@ -35,9 +38,9 @@ def summarize(scores: list[dict], *, model: str, task: str, method: str, meta: d
             "ci_low": round(100 * low, 2),
             "ci_high": round(100 * high, 2),
             "mean_generated_tokens": round(sum(s["generated_tokens"] for s in scores) / n, 2) if n else float("nan"),
-            "frac_hit_max_new_tokens": round(frac("hit_max_new_tokens"), 4),
-            "frac_no_answer": round(sum(not s[f"pred_{style}"] for s in scores) / n, 4) if n else float("nan"),
-            "frac_over_context": round(frac("over_context"), 4),
+            "frac_hit_max_new_tokens": frac(lambda s: s["hit_max_new_tokens"]),
+            "frac_no_answer": frac(lambda s: not s[f"pred_{style}"]),
+            "frac_over_context": frac(lambda s: s["over_context"]),
         })
     return rows
 

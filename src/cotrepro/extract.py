@@ -16,10 +16,11 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
+from cotrepro import METHODS
+from cotrepro.prompts import FEW_SHOT_ANSWER_PREFIX as FEW_SHOT_TRIGGER
+from cotrepro.prompts import FEW_SHOT_METHODS as _FEW_SHOT
+
 STYLES = ("kojima", "robust")
-METHODS = ("zero_shot", "zero_shot_cot", "few_shot", "few_shot_cot")
-_FEW_SHOT = ("few_shot", "few_shot_cot")
-FEW_SHOT_TRIGGER = "The answer is"
 
 
 def _letters(fmt: str) -> str | None:

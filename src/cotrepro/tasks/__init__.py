@@ -13,10 +13,6 @@ from typing import Callable
 
 from cotrepro.sources import GitHubFile
 
-ANSWER_FORMATS = ("number", "yes_no", "text")
-"""Plain answer formats; multiple choice is written ``choice:LETTERS`` (e.g. ``choice:ABCDE``)."""
-
-
 @dataclass(frozen=True)
 class DatasetSpec:
     """Where a task's raw data comes from: pinned remote files, or files the project ships."""
@@ -53,14 +49,6 @@ class TaskSpec:
         """
         rest = self.answer_trigger.removeprefix("Therefore, ")
         return rest[0].upper() + rest[1:]
-
-
-def is_valid_format(fmt: str) -> bool:
-    """True for a known answer format (``number``, ``yes_no``, ``text`` or ``choice:LETTERS``)."""
-    if fmt.startswith("choice:"):
-        letters = fmt.split(":", 1)[1]
-        return len(letters) >= 2 and letters.isalpha() and letters.isupper()
-    return fmt in ANSWER_FORMATS
 
 
 def _registry() -> dict[str, TaskSpec]:
