@@ -8,12 +8,14 @@ scoring and reporting but no generation.
 from __future__ import annotations
 
 import hashlib
+import re
 from html import unescape
 import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from cotrepro.io import read_json, read_jsonl
 from workflow_helpers import copy_workflow, planned_jobs, run_snakemake
@@ -108,3 +110,19 @@ def test_editing_the_extractor_reruns_scoring_but_no_generation(demo):
     assert digests(generations) == before
     again = run_snakemake(workflow, w, demo["config"], "--dry-run")
     assert planned_jobs(again.stdout + again.stderr) == {}
+
+
+def test_report_carries_model_notes_such_as_flan_t5_training_data(demo):
+    from cotrepro.config import validate_config
+    from cotrepro.report import ReportInputs, render_report
+
+    full = validate_config(yaml.safe_load((demo["workflow"] / "config/config.yaml").read_text()), demo["workflow"])
+    note = full["model_specs"]["flan-t5-small"]["training_data_note"]
+    assert "GSM8K" in note and all(full["model_specs"][f"flan-t5-{s}"]["training_data_note"] == note
+                                   for s in ("base", "large"))
+    w = demo["workdir"]
+    html = unescape(render_report(ReportInputs(
+        accuracy=w / "results/accuracy.csv", figures=[], published=demo["workflow"] / "config/published.csv",
+        generation_meta=sorted((w / "results/generations").rglob("*.meta.json")),
+        model_notes={"tiny-t5": note, "tiny-llama": ""})))
+    assert f"tiny-t5: {note}" in re.sub(r"<[^>]+>", "", html)
