@@ -1,45 +1,58 @@
 """Answer extraction from completions, in two styles kept side by side.
 
-- ``kojima``: exactly the answer cleansing of Kojima et al. (2022)'s code, quirks included, and
-  their correctness test (exact string equality with the stripped gold answer), so that our
-  numbers compare with the paper's.
+- ``kojima``: exactly the answer cleansing of Kojima et al. (2022)'s code (``answer_cleansing``
+  in their ``utils.py``), quirks included, and their correctness test (exact string equality
+  with the stripped gold answer), so that our numbers compare with the paper's.
 - ``robust``: the project's best extractor. It never sees the gold answer. It prefers an
   explicit answer statement, reads "$1,250.00" as 1250, treats letters as options only when
-  they stand alone, and compares numbers by value.
+  they stand alone, and compares numbers by exact decimal value.
 
 ``text`` is what follows the answer trigger for the zero-shot methods (the stage-2 completion
 for zero-shot CoT) and the whole completion for the few-shot methods.
+
+Answer formats: ``number``, ``yes_no``, ``text`` (last-letter concatenation) and
+``choice:LETTERS`` (e.g. ``choice:ABCDE``).
 """
 
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
+from functools import lru_cache
 
 from cotrepro import METHODS
 from cotrepro.prompts import FEW_SHOT_ANSWER_PREFIX as FEW_SHOT_TRIGGER
 from cotrepro.prompts import FEW_SHOT_METHODS as _FEW_SHOT
 
 STYLES = ("kojima", "robust")
+_FORMATS = ("number", "yes_no", "text", "choice:LETTERS")
 
 
 def _letters(fmt: str) -> str | None:
     return fmt.split(":", 1)[1] if fmt.startswith("choice:") else None
 
 
-def _check(fmt: str, method: str, style: str) -> None:
+def _check_format(fmt: str) -> None:
     letters = _letters(fmt)
-    if not (fmt in ("number", "yes_no", "text") or (letters and letters.isalpha() and letters.isupper())):
-        raise ValueError(f"unknown answer format {fmt!r}; allowed: number, yes_no, text, choice:LETTERS")
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; allowed: {', '.join(METHODS)}")
+    if not (fmt in _FORMATS[:3] or (letters and letters.isalpha() and letters.isupper())):
+        raise ValueError(f"unknown answer format {fmt!r}; allowed: {', '.join(_FORMATS)}")
+
+
+def _check_style(style: str) -> None:
     if style not in STYLES:
         raise ValueError(f"unknown extraction style {style!r}; allowed: {', '.join(STYLES)}")
 
 
 def extract_answer(text: str, fmt: str, method: str, style: str) -> str:
-    """The answer in ``text`` for answer format ``fmt``, or "" when there is none."""
-    _check(fmt, method, style)
+    """The answer in ``text`` for answer format ``fmt``, or "" when there is none.
+
+    ``method`` is one of ``cotrepro.METHODS``; ``style`` one of ``STYLES``. An unknown format,
+    method or style raises ValueError naming the allowed values.
+    """
+    _check_format(fmt)
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; allowed: {', '.join(METHODS)}")
+    _check_style(style)
     return _kojima(text, fmt, method) if style == "kojima" else _robust(text, fmt, method)
 
 
@@ -68,6 +81,7 @@ def _kojima(text: str, fmt: str, method: str) -> str:
         pred = candidates[0] if answer_flag else candidates[-1]
     else:
         pred = candidates[0]
+    # Their arithmetic fix-up: "18." -> "18" (one period only).
     if pred.endswith("."):
         pred = pred[:-1]
     return pred
@@ -75,81 +89,105 @@ def _kojima(text: str, fmt: str, method: str) -> str:
 
 # --- the robust extractor -------------------------------------------------------------------
 
-_STATEMENT = re.compile(r"(?:the\s+(?:final\s+)?answer\s+is|final\s+answer\s*:|answer\s*:)", re.I)
-_BOXED = re.compile(r"\\boxed\{\s*([^{}]*)\}")
+# Few-shot models sometimes go on to invent the next exemplar; its answer is not ours.
+_NEXT_QUESTION = re.compile(r"\n\s*Q:")
+# "The answer is", "the final answer is", "Answer:", "answer (arabic numerals) is", "\boxed{".
+_STATEMENT = re.compile(r"\banswer(?:\s*\([^()\n]*\))?\s*(?:is\b|:)|\\boxed\{", re.I)
 # A number, with an optional sign, currency symbol and thousands separators; not part of a word.
-_NUMBER = re.compile(r"(?<![\w.])(-)?(?:[$€£]\s?)?((?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+)(?![\d])")
+# "1, 2 and 3" stays a list: a separator is a comma followed by exactly three digits.
+_NUMBER = re.compile(r"(?<![\w.])([-−])?(?:[$€£]\s?)?((?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+)(?!\d)")
 _YES_NO = re.compile(r"\b(yes|no|true|false)\b", re.I)
-_TEXT_TOKEN = re.compile(r"[A-Za-z]+")
+_WORD = re.compile(r"[^\W\d_]+")
 
 
-def _canonical_number(sign: str | None, digits: str) -> str | None:
-    try:
-        value = Decimal(digits.replace(",", ""))
-    except InvalidOperation:
-        return None
+@lru_cache(maxsize=None)
+def _option_patterns(letters: str) -> tuple[re.Pattern, re.Pattern]:
+    option = rf"[\(\[]?[{letters}]"
+    # "Among A through E" echoes the trigger; it names the range, not the answer.
+    span = re.compile(rf"(?<![\w'’]){option}[\)\]]?\s*(?:through|to|-|–)\s*{option}[\)\]]?(?![\w'’])")
+    standalone = re.compile(rf"(?<![\w'’])({option})(?![\w'’])")
+    return span, standalone
+
+
+# A bare "A" before a lower-case word is the article ("A cat is ...") unless it follows one of
+# these, or opens an answer slot ("... the answer is A because ...").
+_OPTION_CUE = re.compile(r"\b(?:option|choice|answer|is)\s*$|:\s*$", re.I)
+# ... and "A is wrong", "A and B" name options whatever precedes them.
+_ARTICLE_NEXT = re.compile(r"\s+(?!(?:is|and|or|because|since)\b)[a-z]")
+
+
+def _choices(text: str, letters: str, slot: bool) -> list[str]:
+    span, standalone = _option_patterns(letters)
+    text = span.sub(" ", text)
+    found = []
+    for m in standalone.finditer(text):
+        before = text[:m.start()]
+        cued = _OPTION_CUE.search(before) or (slot and not before.strip())
+        if m.group(1) == "A" and _ARTICLE_NEXT.match(text, m.end()) and not cued:
+            continue
+        found.append(m.group(1)[-1])
+    return found
+
+
+def _canonical_number(sign: str | None, digits: str) -> str:
+    value = Decimal(digits.replace(",", ""))
     if sign:
         value = -value
     if value == value.to_integral_value():
-        return str(int(value))
+        return str(int(value))  # also turns "-0" into "0"
     return format(value.normalize(), "f")
 
 
 def _numbers(text: str) -> list[str]:
-    return [n for n in (_canonical_number(m[1], m[2]) for m in _NUMBER.finditer(text)) if n is not None]
+    return [_canonical_number(m[1], m[2]) for m in _NUMBER.finditer(text)]
 
 
-def _choice_candidates(text: str, letters: str) -> list[str]:
-    """Standalone options, best kind first: "(C)", then "C)", then "C" as a word that is not an article."""
-    cls = f"[{letters}]"
-    kinds = [rf"\(({cls})\)", rf"(?<![\w(])({cls})\)", rf"(?<![\w(])({cls})(?![\w)'’])(?!\s+[a-z])"]
-    for pattern in kinds:
-        found = re.findall(pattern, text)
-        if found:
-            return found
-    return []
+def _candidates(text: str, fmt: str, slot: bool = True) -> list[str]:
+    """Every answer-shaped piece of ``text``, in order, already in canonical form.
 
-
-def _candidates(text: str, fmt: str) -> list[str]:
+    ``slot``: ``text`` starts where an answer is expected (after a trigger or statement).
+    """
     letters = _letters(fmt)
     if letters:
-        return _choice_candidates(text, letters)
+        return _choices(text, letters, slot)
     if fmt == "number":
         return _numbers(text)
     if fmt == "yes_no":
         return ["yes" if w.lower() in ("yes", "true") else "no" for w in _YES_NO.findall(text)]
-    return [t.lower() for t in _TEXT_TOKEN.findall(text)]
+    return [w.lower() for w in _WORD.findall(text)]
 
 
 def _robust(text: str, fmt: str, method: str) -> str:
-    boxed = _BOXED.findall(text)
-    if boxed:
-        found = _candidates(boxed[-1], fmt)
+    if method not in _FEW_SHOT:
+        # The zero-shot text already is the answer slot: what comes first is what was asked for.
+        found = _candidates(text, fmt)
+        return found[0] if found else ""
+    text = _NEXT_QUESTION.split(text, 1)[0]
+    # The last statement wins (models correct themselves), unless it holds no answer.
+    for statement in reversed(list(_STATEMENT.finditer(text))):
+        found = _candidates(text[statement.end():], fmt)
         if found:
             return found[0]
-    statements = list(_STATEMENT.finditer(text))
-    if statements:
-        found = _candidates(text[statements[-1].end():], fmt)
-        if found:
-            return found[0]
-    found = _candidates(text, fmt)
-    if not found:
-        return ""
-    # Zero-shot text starts at the answer slot; a few-shot completion without a statement most
-    # often ends with its result.
-    return found[-1] if method in _FEW_SHOT else found[0]
+    # Without a statement a reasoning chain most often ends with its result.
+    found = _candidates(text, fmt, slot=False)
+    return found[-1] if found else ""
 
 
 def normalize_answer(answer: str, fmt: str) -> str | None:
     """Canonical form of an answer (gold or predicted) under the robust style; None if it does not parse.
 
-    number -> "1250", "-5", "2.5"; yes_no -> "yes"/"no"; choice -> the letter; text -> lower case.
+    - number: "$1,250.00" -> "1250", "18.00" -> "18", "2.50" -> "2.5", "-0" -> "0"; the whole
+      string must be one number (currency symbols, spaces and one final period aside).
+    - yes_no: "yes" or "no" ("True"/"False" count as yes/no).
+    - choice:LETTERS: the upper-case letter, which must be one of LETTERS ("(b)" -> "B").
+    - text: lower case, without quotes, whitespace and punctuation at the ends.
     """
+    _check_format(fmt)
     answer = answer.strip()
     letters = _letters(fmt)
     if fmt == "number":
-        found = _numbers(answer)
-        return found[0] if found else None
+        m = _NUMBER.fullmatch(re.sub(r"[\s$€£]", "", answer).removesuffix("."))
+        return _canonical_number(m[1], m[2]) if m else None
     if letters:
         bare = answer.strip("()[]. ").upper()
         return bare if len(bare) == 1 and bare in letters else None
@@ -161,16 +199,18 @@ def normalize_answer(answer: str, fmt: str) -> str | None:
 
 
 def is_correct(prediction: str, gold: str, fmt: str, style: str) -> bool:
-    """Whether ``prediction`` answers ``gold``.
+    """Whether ``prediction`` (as extracted in ``style``) answers ``gold``.
 
-    kojima: Kojima et al.'s test, exact equality with the stripped gold string; a gold written
-    "2,125" therefore never matches their cleansed "2125" (their code's behaviour, kept).
-    robust: both normalised; numbers compared by exact decimal value (18.00 == 18 == "18").
+    kojima: Kojima et al.'s test, exact string equality with the stripped gold string and no
+    other normalisation. A GSM8K gold written "2,125" therefore never matches their cleansed
+    "2125", and "18.00" never matches "18": that is their code's behaviour, kept on purpose.
+    robust: both sides normalised (``normalize_answer``); numbers compared by exact decimal
+    value (18.00 == 18, "2,230" == "2230"); an empty or unparseable prediction is wrong.
     """
+    _check_format(fmt)
+    _check_style(style)
     if style == "kojima":
         return prediction == gold.strip()
-    if style != "robust":
-        raise ValueError(f"unknown extraction style {style!r}; allowed: {', '.join(STYLES)}")
     p, g = normalize_answer(prediction, fmt), normalize_answer(gold, fmt)
     if p is None or g is None:
         return False

@@ -1,23 +1,33 @@
-"""Accuracy statistics: Wilson score intervals and McNemar's exact test for paired methods."""
+"""Accuracy statistics: Wilson score intervals and McNemar's exact test for paired methods.
+
+Pure Python (``math`` only), so scoring needs no SciPy.
+"""
 
 from __future__ import annotations
 
 import math
 
-Z95 = 1.959963984540054
+Z95 = 1.959963984540054  # two-sided 95% normal quantile
+
+
+def _check_count(correct: int, n: int) -> None:
+    if n < 0 or not 0 <= correct <= n:
+        raise ValueError(f"need 0 <= correct <= n, got correct={correct}, n={n}")
 
 
 def accuracy(correct: int, n: int) -> float:
-    """Fraction correct; NaN for an empty set."""
+    """Fraction correct, in [0, 1]; NaN for an empty set (no questions means no accuracy, not 0%)."""
+    _check_count(correct, n)
     return correct / n if n else float("nan")
 
 
 def wilson_interval(correct: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion, as fractions; (nan, nan) when n is 0.
+    """Wilson score interval for a binomial proportion, as fractions in [0, 1]; (nan, nan) when n is 0.
 
     Unlike the normal approximation it stays inside [0, 1] and behaves at 0% and 100%, which
-    small models on hard tasks hit often.
+    small models on hard tasks hit often. ``z`` is the normal quantile (default: 95%).
     """
+    _check_count(correct, n)
     if n == 0:
         return float("nan"), float("nan")
     p = correct / n
@@ -34,11 +44,14 @@ def mcnemar_exact(b: int, c: int) -> float:
     """Two-sided exact McNemar p-value from the discordant counts of two methods on the same questions.
 
     ``b``: questions method A got right and B wrong; ``c``: the reverse. Under the null each
-    discordant question is a fair coin, so the p-value is a two-sided binomial tail.
+    discordant question is a fair coin, so the p-value is twice the smaller binomial tail
+    (capped at 1); with no discordant questions there is no evidence either way: 1.0.
     """
+    if b < 0 or c < 0:
+        raise ValueError(f"discordant counts must be >= 0, got b={b}, c={c}")
     n = b + c
     if n == 0:
         return 1.0
-    k = min(b, c)
-    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n
-    return min(1.0, 2 * tail)
+    tail = sum(math.comb(n, i) for i in range(min(b, c) + 1))
+    # Exact integer arithmetic until the one final division.
+    return min(1.0, 2 * tail / 2 ** n)
