@@ -1,6 +1,7 @@
 """Pinned-URL downloads against a real local HTTP server: retries, checksums, atomic writes."""
 
 import hashlib
+import logging
 
 import pytest
 
@@ -9,73 +10,102 @@ from servers import StaticServer
 
 BODY = b'{"question": "Ann has 2 cats and gets 3 more.", "answer": "2 + 3 = 5\\n#### 5"}\n' * 50
 SHA = hashlib.sha256(BODY).hexdigest()
-FAST = dict(retries=3, backoff_seconds=0.01, timeout=5)
+FAST = dict(retries=3, backoff_seconds=0.001, timeout=5)
 
 
-def gets(server):
-    return [p for m, p in server.requests if m == "GET"]
+def fetch(dest, **server_options):
+    """Serve BODY at /f.jsonl and fetch it into ``dest``; return the server (stopped) and the error, if any."""
+    with StaticServer({"/f.jsonl": BODY}, **server_options) as server:
+        try:
+            fetch_url(server.url("/f.jsonl"), dest, SHA, **FAST)
+        except DownloadError as err:
+            return server, err
+    return server, None
 
 
-def test_retries_transient_failures_then_succeeds(tmp_path):
+def test_retries_transient_failures_then_succeeds(tmp_path, caplog):
     dest = tmp_path / "data" / "test.jsonl"
-    with StaticServer({"/f.jsonl": BODY}, fail_first=2) as s:
-        fetch_url(s.base_url + "/f.jsonl", dest, SHA, **FAST)
-    assert len(gets(s)) == 3
+    with caplog.at_level(logging.WARNING, logger="cotrepro.download"):
+        server, err = fetch(dest, fail_first=2)
+    assert err is None and server.hits("GET") == 3
     assert dest.read_bytes() == BODY
     assert (tmp_path / "data" / "test.jsonl.sha256").read_text() == f"{SHA}  test.jsonl\n"
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["test.jsonl", "test.jsonl.sha256"]
+    assert len(caplog.records) == 2 and "HTTP 503" in caplog.records[0].getMessage()
 
 
 def test_persistent_failure_names_url_reason_and_attempts(tmp_path):
-    with StaticServer({"/f.jsonl": BODY}, fail_first=100) as s:
-        with pytest.raises(DownloadError) as err:
-            fetch_url(s.base_url + "/f.jsonl", tmp_path / "f.jsonl", SHA, **FAST)
-    msg = str(err.value)
-    assert f"{s.base_url}/f.jsonl" in msg and "HTTP 503" in msg and "after 4 attempt(s)" in msg
+    server, err = fetch(tmp_path / "f.jsonl", fail_first=100)
+    assert type(err) is DownloadError and server.hits("GET") == 4
+    assert str(err).startswith(f"could not download {server.url('/f.jsonl')} after 4 attempt(s): ")
+    assert "HTTP 503 Service Unavailable" in str(err)
     assert list(tmp_path.iterdir()) == []
 
 
-def test_not_found_fails_at_once(tmp_path):
-    with StaticServer({}) as s:
-        with pytest.raises(DownloadError, match="HTTP 404"):
-            fetch_url(s.base_url + "/missing.jsonl", tmp_path / "f.jsonl", SHA, **FAST)
-    assert len(gets(s)) == 1
+@pytest.mark.parametrize("status", [408, 429, 500])
+def test_other_transient_statuses_are_retried(tmp_path, status):
+    server, err = fetch(tmp_path / "f.jsonl", fail_first=1, fail_status=status)
+    assert err is None and server.hits("GET") == 2
+
+
+@pytest.mark.parametrize("status", [403, 404])
+def test_client_errors_fail_at_once(tmp_path, status):
+    server, err = fetch(tmp_path / "f.jsonl", fail_first=1, fail_status=status)
+    assert type(err) is DownloadError and f"after 1 attempt(s): HTTP {status}" in str(err)
+    assert server.hits("GET") == 1 and list(tmp_path.iterdir()) == []
 
 
 def test_checksum_mismatch_is_rejected_and_nothing_kept(tmp_path):
-    dest = tmp_path / "f.jsonl"
-    with StaticServer({"/f.jsonl": BODY + b"tampered"}) as s:
-        with pytest.raises(ChecksumError) as err:
-            fetch_url(s.base_url + "/f.jsonl", dest, SHA, **FAST)
-    assert SHA in str(err.value) and "/f.jsonl" in str(err.value)
-    assert len(gets(s)) == 1  # a mirror serving other bytes is not asked again
+    server, err = fetch(tmp_path / "f.jsonl", overrides={"/f.jsonl": BODY + b"tampered"})
+    assert isinstance(err, ChecksumError)
+    assert str(err).startswith(f"rejected {server.url('/f.jsonl')}: its sha256 is "
+                               f"{hashlib.sha256(BODY + b'tampered').hexdigest()}, but the pinned sha256 is {SHA}")
+    assert server.hits("GET") == 1  # a mirror serving other bytes is not asked again
     assert list(tmp_path.iterdir()) == []
 
 
-def test_wrong_existing_file_is_replaced_only_by_verified_bytes(tmp_path):
+def test_existing_file_with_other_bytes_is_never_kept(tmp_path):
     dest = tmp_path / "f.jsonl"
     dest.write_bytes(b"stale")
-    with StaticServer({"/f.jsonl": BODY}) as s:
-        fetch_url(s.base_url + "/f.jsonl", dest, SHA, **FAST)
-    assert sha256_file(dest) == SHA
+    _, err = fetch(dest, overrides={"/f.jsonl": b"also wrong"})
+    assert isinstance(err, ChecksumError) and list(tmp_path.iterdir()) == []
+    dest.write_bytes(b"stale")
+    _, err = fetch(dest)
+    assert err is None and sha256_file(dest) == SHA
 
 
 def test_existing_verified_file_is_not_downloaded_again(tmp_path):
     dest = tmp_path / "f.jsonl"
     dest.write_bytes(BODY)
-    with StaticServer({"/f.jsonl": BODY}) as s:
-        fetch_url(s.base_url + "/f.jsonl", dest, SHA, **FAST)
-    assert s.requests == []
+    server, err = fetch(dest)
+    assert err is None and server.requests == []
+    assert (tmp_path / "f.jsonl.sha256").read_text() == f"{SHA}  f.jsonl\n"
 
 
 def test_truncated_body_is_retried(tmp_path):
     dest = tmp_path / "f.jsonl"
-    with StaticServer({"/f.jsonl": BODY}, truncate=1) as s:
-        fetch_url(s.base_url + "/f.jsonl", dest, SHA, **FAST)
-    assert len(gets(s)) == 2 and dest.read_bytes() == BODY
+    server, err = fetch(dest, truncate=1)
+    assert err is None and server.hits("GET") == 2 and dest.read_bytes() == BODY
 
 
-def test_connection_refused_is_reported(tmp_path):
-    with StaticServer({}) as s:
-        url = s.base_url + "/f.jsonl"
-    with pytest.raises(DownloadError, match="connection refused"):
+def test_body_truncated_every_time_is_reported(tmp_path):
+    server, err = fetch(tmp_path / "f.jsonl", truncate=True)
+    assert type(err) is DownloadError and server.hits("GET") == 4
+    assert f"truncated body ({len(BODY) // 2} of {len(BODY)} bytes)" in str(err)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_connection_refused_is_retried_and_reported(tmp_path):
+    with StaticServer({}) as server:
+        url = server.url("/f.jsonl")
+    with pytest.raises(DownloadError, match=r"after 2 attempt\(s\): connection refused"):
         fetch_url(url, tmp_path / "f.jsonl", SHA, retries=1, backoff_seconds=0, timeout=5)
+
+
+@pytest.mark.parametrize("url, pin, message", [
+    ("/no/scheme.jsonl", SHA, "must start with http"),
+    ("http://127.0.0.1:9/f.jsonl", "abc123", "must be 64 hex digits"),
+])
+def test_bad_arguments_are_named(tmp_path, url, pin, message):
+    with pytest.raises(ValueError, match=message):
+        fetch_url(url, tmp_path / "f.jsonl", pin)

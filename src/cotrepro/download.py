@@ -11,17 +11,20 @@ import hashlib
 import http.client
 import logging
 import os
-import socket
+import re
+import ssl
 import tempfile
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 log = logging.getLogger("cotrepro.download")
 
 _CHUNK = 1 << 20
-_TRANSIENT_HTTP = {408, 429, 500, 502, 503, 504}
+_RETRY_STATUS = {408, 429}  # and every 5xx
 
 
 class DownloadError(RuntimeError):
@@ -29,11 +32,15 @@ class DownloadError(RuntimeError):
 
 
 class ChecksumError(DownloadError):
-    """The bytes served do not have the pinned sha256."""
+    """The bytes served do not have the pinned sha256; the message names the URL and both digests."""
 
 
 class _Transient(Exception):
-    """A failure worth another attempt."""
+    """A failure that another attempt may not meet."""
+
+
+class _Permanent(Exception):
+    """A failure that another attempt would meet again."""
 
 
 def sha256_file(path: Path) -> str:
@@ -45,82 +52,134 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _fetch_once(url: str, tmp: Path, timeout: float) -> str:
+def fetch_url(url: str, dest: Path, sha256: str, *, retries: int = 3, backoff_seconds: float = 2.0,
+              timeout: float = 60.0) -> Path:
+    """Download ``url`` to ``dest`` unless ``dest`` already has the pinned ``sha256``; return ``dest``.
+
+    Transient failures (connection errors, time-outs, HTTP 408/429/5xx, truncated bodies) are
+    retried ``retries`` more times, waiting ``backoff_seconds * 2**attempt``; anything else fails
+    at once with :class:`DownloadError`, and other bytes than pinned with :class:`ChecksumError`.
+    A ``dest.sha256`` sidecar in sha256sum format is written next to the file.
+    """
+    dest, sha256 = Path(dest), _check_arguments(url, sha256, retries)
+    if dest.is_file():
+        actual = sha256_file(dest)
+        if actual == sha256:
+            _write_sidecar(dest, sha256)
+            return dest
+        # A file that contradicts its pin is of no use and must not be mistaken for the pinned one.
+        log.warning("%s has sha256 %s, not the pinned %s; removing it and downloading again", dest, actual, sha256)
+        dest.unlink()
+        _sidecar(dest).unlink(missing_ok=True)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    attempts = retries + 1
+    for attempt in range(1, attempts + 1):
+        try:
+            _download_verified(url, dest, sha256, timeout)
+            _write_sidecar(dest, sha256)
+            return dest
+        except (_Transient, _Permanent) as err:
+            if isinstance(err, _Permanent) or attempt == attempts:
+                raise DownloadError(f"could not download {url} after {attempt} attempt(s): {err}") from err
+            wait = backoff_seconds * 2 ** (attempt - 1)
+            log.warning("attempt %d of %d to download %s failed (%s); retrying in %.1f s", attempt, attempts, url,
+                        err, wait)
+            time.sleep(wait)
+    raise AssertionError("unreachable")
+
+
+def _check_arguments(url: str, sha256: str, retries: int) -> str:
+    """The pin in lower case, once the arguments are known to make sense."""
+    if retries < 0:
+        raise ValueError(f"retries must be 0 or more, not {retries}")
+    if urlsplit(url).scheme not in ("http", "https", "file"):
+        raise ValueError(f"cannot download {url!r}: the URL must start with http://, https:// or file://")
+    if not isinstance(sha256, str) or not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):
+        raise ValueError(f"the pinned sha256 for {url} must be 64 hex digits, not {sha256!r}")
+    return sha256.lower()
+
+
+@contextmanager
+def _temp_beside(path: Path):
+    """A temporary file in ``path``'s directory (so os.replace is atomic), removed unless renamed."""
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _download_verified(url: str, dest: Path, sha256: str, timeout: float) -> None:
+    with _temp_beside(dest) as tmp:
+        actual = _stream(url, tmp, timeout)
+        if actual != sha256:
+            raise ChecksumError(f"rejected {url}: its sha256 is {actual}, but the pinned sha256 is {sha256}; "
+                                "the file was not kept (if the source changed on purpose, update the pin)")
+        os.replace(tmp, dest)
+
+
+def _stream(url: str, tmp: Path, timeout: float) -> str:
     """Stream ``url`` into ``tmp`` and return the sha256 of what arrived."""
     h = hashlib.sha256()
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp, open(tmp, "wb") as out:
-            expected = resp.headers.get("Content-Length")
-            received = 0
-            while chunk := resp.read(_CHUNK):
-                out.write(chunk)
-                h.update(chunk)
-                received += len(chunk)
-            if expected is not None and received < int(expected):
-                raise _Transient(f"truncated body ({received} of {expected} bytes)")
-    except urllib.error.HTTPError as err:
-        reason = f"HTTP {err.code} {err.reason}"
-        if err.code in _TRANSIENT_HTTP:
-            raise _Transient(reason) from err
-        raise DownloadError(reason) from err
-    except http.client.IncompleteRead as err:
-        raise _Transient(f"truncated body ({len(err.partial)} bytes received)") from err
-    except urllib.error.URLError as err:
-        raise _Transient(_describe(err.reason)) from err
-    except (ConnectionError, socket.timeout, TimeoutError, http.client.HTTPException) as err:
-        raise _Transient(_describe(err)) from err
+    with open(tmp, "wb") as out:
+        for chunk in _chunks(url, timeout):
+            out.write(chunk)
+            h.update(chunk)
+        out.flush()
+        os.fsync(out.fileno())
     return h.hexdigest()
 
 
-def _describe(reason) -> str:
+def _chunks(url: str, timeout: float):
+    """The body of ``url`` in chunks, with network failures raised as _Transient or _Permanent.
+
+    A generator, so that local failures (a full disk) while writing are not mistaken for
+    network ones.
+    """
+    received, announced = 0, None
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            announced = resp.headers.get("Content-Length")
+            while chunk := resp.read(_CHUNK):
+                received += len(chunk)
+                yield chunk
+    except urllib.error.HTTPError as err:
+        transient = err.code >= 500 or err.code in _RETRY_STATUS
+        raise (_Transient if transient else _Permanent)(f"HTTP {err.code} {err.reason}") from err
+    except http.client.IncompleteRead as err:
+        received += len(err.partial)
+    except urllib.error.URLError as err:
+        raise _network_failure(err.reason) from err
+    except (OSError, http.client.HTTPException) as err:
+        raise _network_failure(err) from err
+    if announced is not None and received < int(announced):
+        raise _Transient(f"truncated body ({received} of {announced} bytes)")
+
+
+def _network_failure(reason) -> Exception:
+    if isinstance(reason, ssl.SSLCertVerificationError):
+        return _Permanent(f"TLS certificate not trusted ({reason})")
     if isinstance(reason, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(reason, (socket.timeout, TimeoutError)):
-        return "timed out"
-    return str(reason) or type(reason).__name__
+        return _Transient("connection refused")
+    if isinstance(reason, ConnectionResetError):
+        return _Transient("connection reset")
+    if isinstance(reason, TimeoutError):
+        return _Transient("timed out")
+    if isinstance(reason, (OSError, http.client.HTTPException)):
+        return _Transient(str(reason) or type(reason).__name__)
+    return _Permanent(str(reason))
+
+
+def _sidecar(dest: Path) -> Path:
+    return dest.with_name(dest.name + ".sha256")
 
 
 def _write_sidecar(dest: Path, digest: str) -> None:
-    Path(f"{dest}.sha256").write_text(f"{digest}  {dest.name}\n", encoding="utf-8")
-
-
-def fetch_url(url: str, dest: Path, sha256: str, *, retries: int = 3, backoff_seconds: float = 2.0,
-              timeout: float = 60.0) -> Path:
-    """Download ``url`` to ``dest`` unless ``dest`` already has the pinned ``sha256``.
-
-    Transient failures (connection errors, time-outs, HTTP 408/429/5xx, truncated bodies) are
-    retried ``retries`` times with exponential back-off; anything else fails at once. A
-    ``dest.sha256`` sidecar in sha256sum format is written next to the file.
-    """
-    dest = Path(dest)
-    if dest.exists() and sha256_file(dest) == sha256:
-        _write_sidecar(dest, sha256)
-        return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    attempts = retries + 1
-    for attempt in range(attempts):
-        fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-        os.close(fd)
-        tmp = Path(name)
-        try:
-            got = _fetch_once(url, tmp, timeout)
-            if got != sha256:
-                raise ChecksumError(f"rejected {url}: its sha256 is {got}, the pinned sha256 is {sha256}; "
-                                    "the source or mirror serves other bytes than the pinned revision")
-            os.replace(tmp, dest)
-            _write_sidecar(dest, sha256)
-            return dest
-        except _Transient as err:
-            if attempt + 1 == attempts:
-                raise DownloadError(f"could not download {url} after {attempts} attempt(s): {err}") from err
-            wait = backoff_seconds * 2 ** attempt
-            log.warning("attempt %d of %d for %s failed (%s); retrying in %.1f s", attempt + 1, attempts, url,
-                        err, wait)
-            time.sleep(wait)
-        except ChecksumError:
-            raise
-        except DownloadError as err:
-            raise DownloadError(f"could not download {url} after {attempt + 1} attempt(s): {err}") from err
-        finally:
-            tmp.unlink(missing_ok=True)
-    raise AssertionError("unreachable")
+    side, text = _sidecar(dest), f"{digest}  {dest.name}\n"
+    if side.is_file() and side.read_text(encoding="utf-8") == text:
+        return
+    with _temp_beside(side) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, side)

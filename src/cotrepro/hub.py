@@ -1,7 +1,8 @@
 """Model weights from the Hugging Face Hub: exact commit, safetensors only, a manifest of every file.
 
-The endpoint and cache come from huggingface_hub's environment (HF_ENDPOINT, HF_HOME), so a
-mirror or a local test server stands in for huggingface.co without code changes.
+The endpoint and cache come from huggingface_hub's environment (HF_ENDPOINT, HF_HOME), read
+when huggingface_hub is first imported, so a mirror or a local test server stands in for
+huggingface.co without code changes.
 """
 
 from __future__ import annotations
@@ -11,104 +12,151 @@ import time
 from fnmatch import fnmatch
 from pathlib import Path
 
+from cotrepro.download import sha256_file
 from cotrepro.io import write_json
-from cotrepro.provenance import file_entries, utc_now
+from cotrepro.provenance import utc_now
 
 log = logging.getLogger("cotrepro.hub")
 
+WEIGHT_PATTERNS = ["*.safetensors", "*.safetensors.index.json"]
+"""Weights are loaded from safetensors only: pickled (*.bin, *.pt), TF, Flax and ONNX files can run code or are unused."""
+
 ALLOW_PATTERNS = [
-    "config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-    "tokenizer.model", "spiece.model", "vocab.json", "merges.txt", "added_tokens.json", "chat_template.jinja",
-    "*.safetensors", "*.safetensors.index.json",
+    "config.json", "generation_config.json",
+    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model", "spiece.model",
+    "vocab.json", "merges.txt", "added_tokens.json", "chat_template.jinja",
+    *WEIGHT_PATTERNS,
 ]
-"""What a generation job needs; pickled weights (*.bin, *.pt), TF, Flax and ONNX files are never fetched."""
+"""Every file a generation job needs, and nothing else, is downloaded."""
+
+# Transport failures by class name: huggingface_hub has used requests, httpx and httpx2 over its
+# versions, and their connection and time-out errors go by these names.
+_NETWORK_ERRORS = {"NetworkError", "TimeoutException", "RemoteProtocolError", "ConnectionError", "Timeout"}
 
 
 class ModelDownloadError(RuntimeError):
-    """A model could not be downloaded; the message names the repository, revision and reason."""
-
-
-def _wanted(path: str) -> bool:
-    return any(fnmatch(path, p) for p in ALLOW_PATTERNS)
-
-
-# Network failures by class name: huggingface_hub has used requests, httpx and httpx2 over its
-# versions, and each names its transport errors alike.
-_NETWORK_ERRORS = {"TransportError", "ConnectError", "ConnectionError", "TimeoutException", "Timeout",
-                   "ReadTimeout", "RemoteProtocolError", "ReadError"}
-
-
-def _transient(err: Exception) -> bool:
-    from huggingface_hub.errors import HfHubHTTPError
-
-    if isinstance(err, (ConnectionError, TimeoutError)) or _NETWORK_ERRORS & {c.__name__ for c in type(err).__mro__}:
-        return True
-    status = getattr(getattr(err, "response", None), "status_code", None)
-    return isinstance(err, HfHubHTTPError) and (status is None or status >= 500 or status == 429)
-
-
-def _with_retries(what: str, fn, retries: int, backoff_seconds: float):
-    from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
-
-    for attempt in range(retries + 1):
-        try:
-            return fn()
-        except (RepositoryNotFoundError, RevisionNotFoundError) as err:
-            raise ModelDownloadError(f"{what}: {type(err).__name__}: {str(err).splitlines()[0]}") from err
-        except Exception as err:  # noqa: BLE001 - classified just below
-            if not _transient(err) or attempt == retries:
-                raise ModelDownloadError(f"{what} failed after {attempt + 1} attempt(s): "
-                                         f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}") from err
-            wait = backoff_seconds * 2 ** attempt
-            log.warning("%s: attempt %d failed (%s); retrying in %.1f s", what, attempt + 1, err, wait)
-            time.sleep(wait)
+    """A model could not be downloaded or found; the message names the repository, revision and what to do."""
 
 
 def download_model(repo_id: str, revision: str = "main", *, retries: int = 3, backoff_seconds: float = 2.0) -> dict:
     """Download a model's safetensors weights, config and tokenizer at ``revision``; return its manifest.
 
     The revision is resolved to a commit first and that exact commit is fetched, so the manifest's
-    ``resolved_revision`` is what was used even when a branch moves during the download.
+    ``resolved_revision`` is what was used even when a branch moves meanwhile. Connection errors
+    and HTTP 408/429/5xx are retried ``retries`` more times, waiting ``backoff_seconds * 2**attempt``.
     """
     import huggingface_hub
     from huggingface_hub import HfApi, snapshot_download
+    from huggingface_hub.utils import filter_repo_objects
 
-    what = f"downloading {repo_id}@{revision} from {huggingface_hub.constants.ENDPOINT}"
-    info = _with_retries(what, lambda: HfApi().model_info(repo_id, revision=revision), retries, backoff_seconds)
-    files = [s.rfilename for s in (info.siblings or [])]
-    if not any(f.endswith(".safetensors") for f in files):
+    endpoint = huggingface_hub.constants.ENDPOINT
+    what = f"{repo_id}@{revision} from {endpoint}"
+    if not endpoint.startswith(("http://", "https://")):
+        raise ModelDownloadError(f"cannot download {what}: HF_ENDPOINT must start with http:// or https://")
+    if retries < 0:
+        raise ValueError(f"retries must be 0 or more, not {retries}")
+    info = _retrying(what, lambda: HfApi().model_info(repo_id, revision=revision, files_metadata=False),
+                     retries, backoff_seconds)
+    listed = sorted(s.rfilename for s in info.siblings or [])
+    if not any(fnmatch(f, "*.safetensors") for f in listed):
+        shown = ", ".join(listed[:20]) + (f", ... ({len(listed) - 20} more)" if len(listed) > 20 else "")
         raise ModelDownloadError(f"cotrepro loads safetensors weights only; {repo_id}@{revision} has none "
-                                 f"(files: {', '.join(sorted(files)) or 'none'})")
+                                 f"(files: {shown or 'none'})")
     commit = info.sha
-    local = _with_retries(what, lambda: snapshot_download(repo_id, revision=commit, allow_patterns=ALLOW_PATTERNS),
-                          retries, backoff_seconds)
+    local = Path(_retrying(what, lambda: snapshot_download(repo_id, revision=commit, allow_patterns=ALLOW_PATTERNS),
+                           retries, backoff_seconds))
+    wanted = sorted(filter_repo_objects(listed, allow_patterns=ALLOW_PATTERNS))
+    missing = [p for p in wanted if not (local / p).is_file()]
+    if missing:
+        raise ModelDownloadError(f"downloading {what} left {', '.join(missing)} missing from {local}; "
+                                 "run the download again")
     return {
         "repo": repo_id,
         "source": "hub",
         "requested_revision": revision,
         "resolved_revision": commit,
-        "endpoint": huggingface_hub.constants.ENDPOINT,
-        "files": [e for e in file_entries(Path(local)) if _wanted(e["path"])],
+        "endpoint": endpoint,
+        "files": [{"path": p, "size": (local / p).stat().st_size, "sha256": sha256_file(local / p)} for p in wanted],
         "huggingface_hub_version": huggingface_hub.__version__,
         "downloaded_at": utc_now(),
     }
 
 
 def model_dir(manifest: dict) -> Path:
-    """The local snapshot of the manifest's exact commit, found without network access."""
-    from huggingface_hub import snapshot_download
+    """The local snapshot directory of the manifest's exact commit, found without network access."""
+    from huggingface_hub import constants, snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
+    if not {"repo", "resolved_revision"} <= manifest.keys():
+        raise ModelDownloadError(f"a model manifest needs 'repo' and 'resolved_revision'; this one has "
+                                 f"{sorted(manifest)}")
+    repo, commit = manifest["repo"], manifest["resolved_revision"]
+    rerun = ("delete its manifest under resources/models/ and rerun the workflow to download it again "
+             f"(HF_HOME must be the same as when it was downloaded; the cache now is {constants.HF_HUB_CACHE})")
     try:
-        path = snapshot_download(manifest["repo"], revision=manifest["resolved_revision"], local_files_only=True,
-                                 allow_patterns=ALLOW_PATTERNS)
+        path = Path(snapshot_download(repo, revision=commit, local_files_only=True, allow_patterns=ALLOW_PATTERNS))
     except LocalEntryNotFoundError as err:
-        raise ModelDownloadError(
-            f"{manifest['repo']}@{manifest['resolved_revision']} is not in the Hugging Face cache (HF_HOME); "
-            "delete its manifest under resources/models/ and rerun to download it again") from err
-    return Path(path)
+        raise ModelDownloadError(f"{repo}@{commit} is not in the Hugging Face cache; {rerun}") from err
+    damaged = [f["path"] for f in manifest.get("files", [])
+               if not (path / f["path"]).is_file() or (path / f["path"]).stat().st_size != f["size"]]
+    if damaged:
+        raise ModelDownloadError(f"{repo}@{commit} in the Hugging Face cache lacks or has other sizes of "
+                                 f"{', '.join(damaged)}; {rerun}")
+    return path
 
 
 def write_manifest(manifest: dict, path: Path) -> None:
-    """Write a model manifest atomically."""
+    """Write a model manifest as JSON (sorted keys, indented), atomically."""
     write_json(path, manifest)
+
+
+def _retrying(what: str, fn, retries: int, backoff_seconds: float):
+    """``fn()``, retried while its failure may pass; any other failure becomes a ModelDownloadError."""
+    for attempt in range(1, retries + 2):
+        try:
+            return fn()
+        except Exception as err:  # noqa: BLE001 - sorted by _diagnose
+            transient, reason = _diagnose(err)
+            if not transient or attempt > retries:
+                raise ModelDownloadError(f"could not download {what} after {attempt} attempt(s): {reason}") from err
+            wait = backoff_seconds * 2 ** (attempt - 1)
+            log.warning("attempt %d of %d to download %s failed (%s); retrying in %.1f s", attempt, retries + 1,
+                        what, reason, wait)
+            time.sleep(wait)
+
+
+def _diagnose(err: BaseException) -> tuple[bool, str]:
+    """Whether ``err`` may pass on another attempt, and what to tell the user.
+
+    The whole cause chain is read: snapshot_download reports a Hub outage as "file not in the
+    local cache", with the HTTP or connection error as its cause.
+    """
+    from huggingface_hub import errors
+
+    permanent = [  # in this order: a gated repo is a RepositoryNotFoundError, offline mode a ConnectionError
+        (errors.OfflineModeIsEnabled, "HF_HUB_OFFLINE is set; unset it to download models"),
+        (errors.GatedRepoError, "the repository is gated: accept its terms on the Hub, then set HF_TOKEN"),
+        (errors.RepositoryNotFoundError, "repository not found (check the repo id; if it is private, set HF_TOKEN)"),
+        (errors.RevisionNotFoundError, "revision not found (check the branch, tag or commit)"),
+    ]
+    for cause in _chain(err):
+        reason = next((reason for kind, reason in permanent if isinstance(cause, kind)), None)
+        if reason:
+            return False, reason
+        response = getattr(cause, "response", None)
+        if isinstance(cause, errors.HfHubHTTPError) and response is not None:
+            status = response.status_code
+            reason = f"HTTP {status} {getattr(response, 'reason_phrase', '')}".rstrip()
+            return status >= 500 or status in (408, 429), reason
+        names = {c.__name__ for c in type(cause).__mro__}
+        if isinstance(cause, (ConnectionError, TimeoutError)) or names & _NETWORK_ERRORS:
+            return True, f"{type(cause).__name__}: {cause}"
+    return False, f"{type(err).__name__}: {err}"
+
+
+def _chain(err: BaseException):
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        yield err
+        err = err.__cause__ or err.__context__
