@@ -13,13 +13,13 @@ import logging
 import os
 import re
 import ssl
-import tempfile
 import time
 import urllib.error
 import urllib.request
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from cotrepro.io import atomic_write_text, temp_beside
 
 log = logging.getLogger("cotrepro.download")
 
@@ -99,20 +99,8 @@ def _check_arguments(url: str, sha256: str, retries: int) -> str:
     return sha256.lower()
 
 
-@contextmanager
-def _temp_beside(path: Path):
-    """A temporary file in ``path``'s directory (so os.replace is atomic), removed unless renamed."""
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _download_verified(url: str, dest: Path, sha256: str, timeout: float) -> None:
-    with _temp_beside(dest) as tmp:
+    with temp_beside(dest) as tmp:
         actual = _stream(url, tmp, timeout)
         if actual != sha256:
             raise ChecksumError(f"rejected {url}: its sha256 is {actual}, but the pinned sha256 is {sha256}; "
@@ -178,8 +166,5 @@ def _sidecar(dest: Path) -> Path:
 
 def _write_sidecar(dest: Path, digest: str) -> None:
     side, text = _sidecar(dest), f"{digest}  {dest.name}\n"
-    if side.is_file() and side.read_text(encoding="utf-8") == text:
-        return
-    with _temp_beside(side) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, side)
+    if not (side.is_file() and side.read_text(encoding="utf-8") == text):
+        atomic_write_text(side, text)
