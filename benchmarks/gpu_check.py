@@ -62,7 +62,7 @@ def check_placement_and_batching(tiny: dict[str, Path], device: str) -> dict:
 
 def check_runner(tiny: dict[str, Path], device: str, workdir: Path) -> dict:
     task = get_task("arith_demo")
-    records = task.load({"arith_demo.jsonl": REPO / "config/datasets/arith_demo.jsonl"})
+    records = task.load({"arith_demo.jsonl": REPO / "config/datasets/arith_demo.jsonl"}, {})
     from cotrepro.exemplars import parse_project_set, project_set_path
 
     exemplars = parse_project_set(project_set_path(REPO, "cotrepro-arith").read_text())
@@ -72,8 +72,7 @@ def check_runner(tiny: dict[str, Path], device: str, workdir: Path) -> dict:
         for method in METHODS:
             t0 = time.perf_counter()
             rows, stats = runner.run_generation(
-                b, records, method=method, answer_trigger=task.answer_trigger,
-                direct_answer_trigger=task.direct_answer_trigger,
+                b, records, method=method,
                 exemplars=exemplars if method.startswith("few") else [],
                 max_new_tokens={"reasoning": 64, "answer": 16}, on_overflow="generate",
                 out_path=workdir / arch / f"{method}.jsonl", fingerprint={"gpu_check": 1},

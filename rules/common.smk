@@ -13,7 +13,7 @@ sys.path.insert(0, str(SRC))
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(SRC), os.environ.get("PYTHONPATH")) if p)
 
 from cotrepro import METHODS as ALL_METHODS
-from cotrepro.config import ConfigError, exemplar_set_for, validate_config
+from cotrepro.config import ConfigError, exemplar_set_for, task_settings, validate_config
 from cotrepro.exemplars import REMOTE_SETS, project_set_path
 from cotrepro.prompts import FEW_SHOT_METHODS
 from cotrepro.tasks import TASKS

@@ -25,15 +25,23 @@ rule download_dataset:
         "../scripts/download_file.py"
 
 
+def task_code(wildcards):
+    # The task's own module and the shared record helpers decide the records; the registry in
+    # tasks/__init__.py does not, so declaring a new task reruns nothing that exists.
+    return code("tasks/prepare.py", "tasks/records.py", f"tasks/{TASKS[wildcards.task].module}")
+
+
 rule prepare_task:
     input:
         data=dataset_inputs,
         # extract.py only checks that gold answers parse; it shapes no record, so it is not listed
         # (editing the extractor must not rerun generation through here).
-        code=code("tasks/__init__.py", "tasks/arithmetic.py"),
+        code=task_code,
     output:
         records="results/tasks/{task}.jsonl",
         provenance="results/tasks/{task}.provenance.json",
+    params:
+        settings=lambda wildcards: task_settings(config, wildcards.task),
     log:
         "logs/prepare_task/{task}.log",
     script:

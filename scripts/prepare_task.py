@@ -3,8 +3,10 @@
 from pathlib import Path
 
 from cotrepro.joblog import log_to
-from cotrepro.tasks import get_task, prepare_records
+from cotrepro.tasks import get_task
+from cotrepro.tasks.prepare import prepare_records
 
 log_to(snakemake.log[0])
 prepare_records(get_task(snakemake.wildcards.task), [Path(p) for p in snakemake.input.data],
-                records_path=Path(snakemake.output.records), provenance_path=Path(snakemake.output.provenance))
+                params=dict(snakemake.params.settings), records_path=Path(snakemake.output.records),
+                provenance_path=Path(snakemake.output.provenance))

@@ -42,13 +42,15 @@ CASES = {
                         "config key 'models[1]' = 'tiny-gpt' is not defined under model_specs; "
                         "allowed values: tiny-llama, tiny-t5"),
     "unknown task": (lambda c: c.update(tasks=["gsm8kk"]),
-                     "config key 'tasks[0]' = 'gsm8kk' is not a known task; allowed values: arith_demo, gsm8k"),
+                     "config key 'tasks[0]' = 'gsm8kk' is not a known task; allowed values: addsub, aqua, arith_demo, "
+                     "coin_flip, csqa, date, gsm8k, last_letters, logic, multiarith, shuffled_objects, singleeq, "
+                     "sports, strategyqa, svamp"),
     "typo in a key": (lambda c: c.update(limt=5),
                       "unknown config key 'limt' at the top level; allowed keys:"),
     "typo in a nested key": (lambda c: c["generation"].update(batchsize=4),
                              "unknown config key 'batchsize' at 'generation'; allowed keys:"),
     "malformed value": (lambda c: c.update(limit=0), "config key 'limit' = 0 is too small (minimum 1)"),
-    "wrong type": (lambda c: c.update(shots="eight"), "config key 'shots' = 'eight' must be of type integer"),
+    "wrong type": (lambda c: c.update(shots="eight"), "config key 'shots' = 'eight' must be of type integer or null"),
     "missing key": (lambda c: c.pop("tasks"), "missing required config key 'tasks'"),
     "bad architecture": (lambda c: c["model_specs"]["tiny-t5"].update(architecture="encoder"),
                          "config key 'model_specs.tiny-t5.architecture' = 'encoder' is not allowed; "
@@ -57,7 +59,15 @@ CASES = {
                                "config key 'model_specs.tiny-t5' needs 'repo'"),
     "unknown exemplar set": (lambda c: c.update(exemplars={"arith_demo": "nope"}),
                              "config key 'exemplars.arith_demo' = 'nope' is not a known exemplar set; "
-                             "allowed values: cotrepro-arith, wei2022-gsm8k"),
+                             "allowed values: cotrepro-aqua, cotrepro-arith, cotrepro-coin-flip, "),
+    "unknown task setting": (lambda c: c.update(task_params={"coin_flip": {"flips": 2}}),
+                             "config key 'task_params.coin_flip': task coin_flip has no setting 'flips'; "
+                             "allowed: people, seed, size"),
+    "setting for a task without settings": (lambda c: c.update(task_params={"gsm8k": {"size": 5}}),
+                                            "config key 'task_params.gsm8k': task gsm8k has no setting 'size'; "
+                                            "allowed: none (the task has no settings)"),
+    "task setting out of range": (lambda c: c.update(task_params={"last_letters": {"words": -1}}),
+                                  "config key 'task_params.last_letters.words' = -1 is too small (minimum 0)"),
     "bad device": (lambda c: c["generation"].update(device="tpu"),
                    "config key 'generation.device' = 'tpu' is not allowed; allowed values: auto, cuda, cpu"),
 }

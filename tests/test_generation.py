@@ -63,8 +63,7 @@ def test_chat_template_wraps_prompt_and_is_recorded(tiny_models):
 
 def test_context_overflow_is_flagged_and_skip_policy_generates_nothing(tiny_models, tmp_path):
     b = backend(tiny_models, "seq2seq", max_context=20)
-    common = dict(method="zero_shot", answer_trigger=TASK.answer_trigger, direct_answer_trigger=TASK.direct_answer_trigger,
-                  exemplars=[], max_new_tokens={"reasoning": 8, "answer": 4}, fingerprint={"t": 1})
+    common = dict(method="zero_shot", exemplars=[], max_new_tokens={"reasoning": 8, "answer": 4}, fingerprint={"t": 1})
     rows, stats = runner.run_generation(b, RECORDS, on_overflow="generate", out_path=tmp_path / "gen.jsonl", **common)
     assert all(r["over_context"] for r in rows) and stats["over_context_rows"] == len(RECORDS)
     assert all(r["generated_tokens"] > 0 for r in rows)
@@ -108,8 +107,7 @@ class _DiesAfter(HFBackend):
 
 
 def run(b, out, method="zero_shot_cot", fingerprint=None):
-    return runner.run_generation(b, RECORDS, method=method, answer_trigger=TASK.answer_trigger,
-                                 direct_answer_trigger=TASK.direct_answer_trigger, exemplars=[],
+    return runner.run_generation(b, RECORDS, method=method, exemplars=[],
                                  max_new_tokens={"reasoning": 10, "answer": 4}, on_overflow="generate",
                                  out_path=out, fingerprint=fingerprint or {"v": 1})
 

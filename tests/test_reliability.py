@@ -132,6 +132,16 @@ def test_corrupted_dataset_download_is_rejected_before_any_generation(tmp_path):
 def test_dry_run_lists_the_expected_jobs(tmp_path):
     proc = run_snakemake(REPO, tmp_path, REPO / "config/config.yaml", "--dry-run")
     jobs = planned_jobs(proc.stdout + proc.stderr)
-    assert jobs == {"download_dataset": 1, "prepare_task": 1, "download_exemplars": 1, "exemplars": 1,
-                    "download_model": 6, "generate": 24, "extract": 24, "aggregate": 1, "figures": 1, "report": 1,
-                    "all": 1}, jobs
+    # 14 tasks, 11 of them downloaded; 10 exemplar sets, one of them (Wei et al.'s GSM8K) downloaded.
+    assert jobs == {"download_dataset": 11, "prepare_task": 14, "download_exemplars": 1, "exemplars": 10,
+                    "download_model": 6, "generate": 6 * 14 * 4, "extract": 6 * 14 * 4, "aggregate": 1,
+                    "figures": 1, "report": 1, "all": 1}, jobs
+
+
+def test_dry_run_of_a_task_subset_named_on_the_command_line(tmp_path):
+    proc = run_snakemake(REPO, tmp_path, REPO / "config/config.yaml", "--dry-run",
+                         "--config", "tasks=[csqa,date]", "models=[flan-t5-small]")
+    jobs = planned_jobs(proc.stdout + proc.stderr)
+    assert jobs == {"download_dataset": 2, "prepare_task": 2, "exemplars": 2, "download_model": 1,
+                    "generate": 8, "extract": 8, "aggregate": 1, "figures": 1, "report": 1, "all": 1}, jobs
+    assert "results/exemplars/cotrepro-csqa.json" in proc.stdout and "resources/datasets/date/task.json" in proc.stdout

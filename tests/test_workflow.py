@@ -22,6 +22,7 @@ from workflow_helpers import copy_workflow, planned_jobs, run_snakemake
 
 pytestmark = pytest.mark.workflow
 MODELS, METHODS, STYLES = ("tiny-t5", "tiny-llama"), ("zero_shot", "zero_shot_cot", "few_shot", "few_shot_cot"), 2
+TASKS = ("arith_demo", "coin_flip", "last_letters", "logic")
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +45,8 @@ def digests(paths):
 def test_demo_produces_every_output(demo):
     w = demo["workdir"]
     acc = pd.read_csv(w / "results/accuracy.csv")
-    assert len(acc) == len(MODELS) * len(METHODS) * STYLES
-    assert set(acc["model"]) == set(MODELS) and set(acc["method"]) == set(METHODS)
+    assert len(acc) == len(MODELS) * len(TASKS) * len(METHODS) * STYLES
+    assert set(acc["model"]) == set(MODELS) and set(acc["method"]) == set(METHODS) and set(acc["task"]) == set(TASKS)
     assert (acc["n"] == 20).all()
     assert acc["accuracy"].between(0, 100).all() and (acc["ci_low"] <= acc["accuracy"]).all()
     assert acc["revision"].str.startswith("tiny-").all()
@@ -79,6 +80,31 @@ def test_generation_rows_and_metadata(demo):
     assert all(r["prompt"].count("\n\nQ: ") == 8 for r in t5_rows)
 
 
+@pytest.mark.parametrize("task,trigger", [("coin_flip", "Therefore, the answer (Yes or No) is"),
+                                          ("last_letters", "Therefore, the answer is")])
+def test_symbolic_tasks_use_their_own_triggers_and_exemplars(demo, task, trigger):
+    w = demo["workdir"]
+    rows = read_jsonl(w / f"results/generations/tiny-t5/{task}/zero_shot_cot.jsonl")
+    assert len(rows) == 20 and all(r["stage2_prompt"].endswith("\n" + trigger) for r in rows)
+    meta = read_json(w / f"results/generations/tiny-t5/{task}/few_shot_cot.meta.json")
+    assert meta["exemplars"]["name"] == f"cotrepro-{task.replace('_', '-')}" and meta["exemplars"]["origin"] == "project"
+    provenance = meta["task"]["provenance"]
+    assert provenance["records"] == 500 and meta["task"]["records"] == 20  # the papers' 500, limited to 20 here
+    assert provenance["params"]["size"] == 500 and provenance["params"]["seed"] == 0
+
+
+def test_logic_set_triggers_follow_each_puzzles_format(demo):
+    w = demo["workdir"]
+    records = {r["id"]: r for r in read_jsonl(w / "results/tasks/logic.jsonl")}
+    rows = read_jsonl(w / "results/generations/tiny-llama/logic/zero_shot_cot.jsonl")
+    expected = {"number": "Therefore, the answer (arabic numerals) is", "yes_no": "Therefore, the answer (Yes or No) is"}
+    assert {records[r["id"]]["answer_format"] for r in rows} == {"number", "yes_no"}
+    for r in rows:
+        assert r["stage2_prompt"].endswith("\n" + expected[records[r["id"]]["answer_format"]])
+    scores = read_jsonl(w / "results/scores/tiny-llama/logic/zero_shot_cot.jsonl")
+    assert {s["answer_format"] for s in scores} == {"number", "yes_no"}
+
+
 def test_report_is_self_contained_and_says_demo_is_meaningless(demo):
     html = unescape((demo["workdir"] / "results/report.html").read_text())
     assert "random weights" in html and "meaningless" in html
@@ -86,7 +112,8 @@ def test_report_is_self_contained_and_says_demo_is_meaningless(demo):
     assert "Published vs reproduced" in html and "Wei2022 Table 2" not in html  # no gsm8k rows in the demo
     assert "Let's think step by step." in html  # the prompts section
     assert "prompts longer than the model's context" in html
-    assert "cotrepro-arith" in html and "the project's own" in html
+    assert "cotrepro-arith" in html and "THE PROJECT'S OWN (not the papers' set)" in html
+    assert "people=4, seed=0, size=500" in html  # the generated task's settings, beside its source
 
 
 def test_second_run_does_nothing(demo):
@@ -104,7 +131,7 @@ def test_editing_the_extractor_reruns_scoring_but_no_generation(demo):
 
     plan = run_snakemake(workflow, w, demo["config"], "--dry-run")
     jobs = planned_jobs(plan.stdout + plan.stderr)
-    assert jobs == {"extract": 8, "aggregate": 1, "figures": 1, "report": 1, "all": 1}, jobs
+    assert jobs == {"extract": len(MODELS) * len(TASKS) * len(METHODS), "aggregate": 1, "figures": 1, "report": 1, "all": 1}, jobs
 
     run_snakemake(workflow, w, demo["config"])
     assert digests(generations) == before

@@ -13,7 +13,7 @@ import jsonschema
 import yaml
 
 from cotrepro.exemplars import known_sets
-from cotrepro.tasks import TASKS
+from cotrepro.tasks import TASKS, task_params
 
 SCHEMA_PATH = "config/schema.yaml"
 
@@ -77,7 +77,8 @@ def describe_error(error: jsonschema.ValidationError) -> str:
         where = f" in '{key}'" if error.absolute_path else ""
         return f"missing required config key '{missing[0]}'{where}"
     if v == "type":
-        return f"config key '{key}' = {inst!r} must be of type {schema['type']}"
+        types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+        return f"config key '{key}' = {inst!r} must be of type {' or '.join(types)}"
     if v == "pattern":
         return f"config key '{key}' = {inst!r} is malformed (must match {schema['pattern']})"
     if v in ("minimum", "exclusiveMinimum"):
@@ -111,6 +112,14 @@ def _check_references(config: dict, repo_root: Path) -> None:
         if task not in TASKS:
             raise ConfigError(f"config key 'tasks[{i}]' = {task!r} is not a known task; "
                               f"allowed values: {_allowed(sorted(TASKS))}")
+    for task, overrides in config["task_params"].items():
+        if task not in TASKS:
+            raise ConfigError(f"config key 'task_params' names unknown task {task!r}; allowed values: "
+                              f"{_allowed(sorted(TASKS))}")
+        try:
+            task_params(TASKS[task], overrides)
+        except ValueError as err:
+            raise ConfigError(f"config key 'task_params.{task}': {err}") from None
     sets = known_sets(repo_root)
     for task, name in config["exemplars"].items():
         if task not in TASKS:
@@ -121,6 +130,11 @@ def _check_references(config: dict, repo_root: Path) -> None:
                               f"allowed values: {_allowed(sets)}")
     if not (repo_root / config["published"]).is_file():
         raise ConfigError(f"config key 'published' = {config['published']!r}: no such file in the repository")
+
+
+def task_settings(config: dict, task: str) -> dict:
+    """The settings a task is prepared with under ``config`` (generator size, difficulty, seed)."""
+    return task_params(TASKS[task], config["task_params"].get(task))
 
 
 def exemplar_set_for(config: dict, task: str) -> str:

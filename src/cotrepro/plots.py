@@ -47,11 +47,22 @@ def _save(fig, outputs: dict[str, Path], name: str) -> None:
     plt.close(fig)
 
 
+def panel_grid(n: int, width: float, height: float, max_columns: int):
+    """A figure with ``n`` panels in rows of at most ``max_columns``; unused panels are hidden."""
+    columns = min(n, max_columns)
+    rows = -(-n // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(width * columns, height * rows), squeeze=False)
+    flat = list(axes.flat)
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
+
+
 def scaling_figure(df: pd.DataFrame):
     """Accuracy against parameter count (log axis), one line per method, one panel per task."""
     tasks = sorted(df["task"].unique())
-    fig, axes = plt.subplots(1, len(tasks), figsize=(5.2 * len(tasks), 4), squeeze=False)
-    for ax, task in zip(axes[0], tasks):
+    fig, axes = panel_grid(len(tasks), 5.2, 4, max_columns=3)
+    for ax, task in zip(axes, tasks):
         sub = df[df["task"] == task]
         methods = _methods(sub)
         for j, method in enumerate(methods):
@@ -77,8 +88,8 @@ def scaling_figure(df: pd.DataFrame):
         ax.set_ylim(0, 100)
         ax.set_title(task)
         ax.grid(alpha=0.3)
-    axes[0][0].legend(title="method (solid: robust, dashed: paper-faithful extraction)", fontsize=8,
-                      title_fontsize=8)
+    axes[0].legend(title="method (solid: robust, dashed: paper-faithful extraction)", fontsize=8,
+                   title_fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -87,9 +98,8 @@ def methods_figure(df: pd.DataFrame):
     """Grouped bars: accuracy of each method per model (robust extraction), one panel per task."""
     tasks = sorted(df["task"].unique())
     robust = df[df["style"] == "robust"]
-    fig, axes = plt.subplots(len(tasks), 1, figsize=(max(6, 1.6 * robust["model"].nunique() + 2), 3.6 * len(tasks)),
-                             squeeze=False)
-    for ax, task in zip(axes[:, 0], tasks):
+    fig, axes = panel_grid(len(tasks), max(6, 1.6 * robust["model"].nunique() + 2), 3.6, max_columns=2)
+    for ax, task in zip(axes, tasks):
         sub = robust[robust["task"] == task]
         models = sub.sort_values("parameters")["model"].unique().tolist()
         methods = _methods(sub)

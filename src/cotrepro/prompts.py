@@ -2,7 +2,11 @@
 
 The strings here are the contract with the papers (tests pin them exactly):
 
-- zero_shot (Kojima et al.'s baseline): ``Q: {question}\\nA: {direct answer trigger}``
+- answer triggers follow the answer format, as in Kojima et al.'s code: numbers
+  ``Therefore, the answer (arabic numerals) is``, choices ``Therefore, among A through E, the
+  answer is``, yes/no ``Therefore, the answer (Yes or No) is``, text ``Therefore, the answer is``
+- zero_shot (Kojima et al.'s baseline): ``Q: {question}\\nA: {direct answer trigger}``, where
+  the direct trigger drops "Therefore, " (``The answer (arabic numerals) is``)
 - zero_shot_cot, stage 1: ``Q: {question}\\nA: Let's think step by step.``;
   stage 2: stage 1's prompt + the generated reasoning + ``\\n{answer trigger}``
 - few_shot: k exemplars ``Q: ...\\nA: The answer is N.`` joined by blank lines, then ``Q: {question}\\nA:``
@@ -17,9 +21,32 @@ COT_TRIGGER = "Let's think step by step."
 FEW_SHOT_ANSWER_PREFIX = "The answer is"
 EXEMPLAR_SEPARATOR = "\n\n"
 
+_TRIGGERS = {
+    "number": "Therefore, the answer (arabic numerals) is",
+    "yes_no": "Therefore, the answer (Yes or No) is",
+    "text": "Therefore, the answer is",
+}
+
 REASONING_METHODS = frozenset({"zero_shot_cot", "few_shot_cot"})
 TWO_STAGE_METHODS = frozenset({"zero_shot_cot"})
 FEW_SHOT_METHODS = frozenset({"few_shot", "few_shot_cot"})
+
+
+def answer_trigger(answer_format: str) -> str:
+    """The zero-shot CoT stage-2 answer trigger for an answer format (``choice:ABCDE`` -> "among A through E")."""
+    if answer_format.startswith("choice:"):
+        letters = answer_format.removeprefix("choice:")
+        return f"Therefore, among {letters[0]} through {letters[-1]}, the answer is"
+    try:
+        return _TRIGGERS[answer_format]
+    except KeyError:
+        raise ValueError(f"no answer trigger for answer format {answer_format!r}") from None
+
+
+def direct_answer_trigger(answer_format: str) -> str:
+    """The zero-shot baseline's answer prefix: the stage-2 trigger without "Therefore, ", as Kojima et al. did."""
+    rest = answer_trigger(answer_format).removeprefix("Therefore, ")
+    return rest[0].upper() + rest[1:]
 
 
 def question_block(question: str) -> str:
@@ -55,14 +82,13 @@ def few_shot(question: str, exemplars: Sequence[dict], cot: bool) -> str:
     return EXEMPLAR_SEPARATOR.join([*blocks, question_block(question)])
 
 
-def build_prompt(method: str, question: str, *, direct_answer_trigger: str,
-                 exemplars: Sequence[dict] = ()) -> str:
-    """The (first-stage) prompt of ``method`` for one question.
+def build_prompt(method: str, question: str, *, answer_format: str, exemplars: Sequence[dict] = ()) -> str:
+    """The (first-stage) prompt of ``method`` for one question whose answer has ``answer_format``.
 
     ``exemplars`` must hold the k exemplars for the few-shot methods and is ignored otherwise.
     """
     if method == "zero_shot":
-        return zero_shot(question, direct_answer_trigger)
+        return zero_shot(question, direct_answer_trigger(answer_format))
     if method == "zero_shot_cot":
         return zero_shot_cot_stage1(question)
     if method in FEW_SHOT_METHODS:

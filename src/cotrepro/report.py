@@ -109,6 +109,21 @@ def _files_summary(manifest: dict) -> str:
     return f"{len(files)} files, {size / 2**20:,.1f} MiB (sha256 of each in resources/models/{manifest.get('model', '')}.json)"
 
 
+EXEMPLAR_ORIGINS = {
+    "downloaded": "the papers' set, downloaded",
+    "project": "THE PROJECT'S OWN (not the papers' set)",
+}
+EXEMPLAR_ORIGIN_NOTE = (
+    "<p>Wei et al.'s own exemplars are used where a pinned source with a licence that permits it "
+    "exists (GSM8K's eight, shared by the arithmetic tasks). For the other tasks the project wrote "
+    "its own set in the same style and size; their few-shot numbers are therefore not the papers' "
+    "prompts, and the table says so.</p>")
+
+
+def _settings(params: dict | None) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted((params or {}).items()))
+
+
 def _provenance(metas: list[dict], manifests: list[dict], tasks: list[dict]) -> str:
     files_of = {m.get("model"): _files_summary(m) for m in manifests}
     models = {}
@@ -123,13 +138,14 @@ def _provenance(metas: list[dict], manifests: list[dict], tasks: list[dict]) -> 
             "files": files_of.get(mm["slug"], "")})
     parts = ["<h3>Models</h3>", _table(pd.DataFrame(models.values()))]
     files = [{"task": t["task"], "file": f["name"], "source": f["source"], "sha256": f["sha256"],
-              "records": t["records"]} for t in tasks for f in t["files"]]
+              "records": t["records"], "settings": _settings(t.get("params"))} for t in tasks for f in t["files"]]
     parts += ["<h3>Datasets</h3>", _table(pd.DataFrame(files))]
-    ex = {(m["exemplars"]["name"]): m["exemplars"] for m in metas if m.get("exemplars")}
+    ex = {(m["task"]["key"], m["exemplars"]["name"]): m["exemplars"] for m in metas if m.get("exemplars")}
     if ex:
-        parts += ["<h3>Few-shot exemplars</h3>", _table(pd.DataFrame(
-            [{"set": e["name"], "origin": "the project's own" if e["origin"] == "project" else "downloaded",
-              "source": e["source"], "sha256": e["sha256"], "shots": e["shots"]} for e in ex.values()]))]
+        parts += ["<h3>Few-shot exemplars</h3>", EXEMPLAR_ORIGIN_NOTE, _table(pd.DataFrame(
+            [{"task": task, "set": e["name"], "origin": EXEMPLAR_ORIGINS.get(e["origin"], e["origin"]),
+              "source": e["source"], "sha256": e["sha256"], "shots": e["shots"]}
+             for (task, _), e in sorted(ex.items())]))]
     if metas:
         m0 = metas[0]
         decoding = {**m0["backend"]["decoding"], "max_new_tokens": m0["max_new_tokens"], "on_overflow": m0["on_overflow"]}

@@ -10,7 +10,6 @@ from cotrepro import prompts
 from cotrepro.generation import runner
 from cotrepro.io import read_json, read_jsonl, write_json
 from cotrepro.provenance import package_versions, utc_now
-from cotrepro.tasks import get_task
 
 # The modules whose code shapes a generated row; their digest is part of every row's key, so a
 # journal written by other code is never resumed.
@@ -52,16 +51,17 @@ def model_dir(manifest: dict) -> Path:
     return hub_model_dir(manifest)
 
 
-def select_exemplars(doc: dict | None, method: str, shots: int) -> list[dict]:
-    """The first ``shots`` exemplars for a few-shot method (none otherwise), or a clear error."""
+def select_exemplars(doc: dict | None, method: str, shots: int | None) -> list[dict]:
+    """The first ``shots`` exemplars for a few-shot method (the whole set when None; none for
+    zero-shot methods), or a clear error."""
     if method not in prompts.FEW_SHOT_METHODS:
         return []
     available = doc["exemplars"] if doc else []
-    if len(available) < shots:
+    if not available or (shots is not None and len(available) < shots):
         name = doc["name"] if doc else "(none)"
         raise ValueError(f"exemplar set {name} has {len(available)} exemplars but config key 'shots' asks "
                          f"for {shots}; lower 'shots' or choose another set under 'exemplars'")
-    return available[:shots]
+    return available[:shots] if shots is not None else list(available)
 
 
 def run_job(job: GenerationJob) -> dict:
@@ -72,7 +72,6 @@ def run_job(job: GenerationJob) -> dict:
 
     s = job.settings
     manifest = read_json(job.manifest)
-    task = get_task(job.task)
     records = read_jsonl(job.task_records)[: s["limit"] or None]
     exemplar_doc = read_json(job.exemplars) if job.exemplars else None
     exemplars = select_exemplars(exemplar_doc, job.method, s["shots"])
@@ -88,8 +87,7 @@ def run_job(job: GenerationJob) -> dict:
         "code": code_digest(),
     }
     rows, stats = runner.run_generation(
-        backend, records, method=job.method, answer_trigger=task.answer_trigger,
-        direct_answer_trigger=task.direct_answer_trigger, exemplars=exemplars,
+        backend, records, method=job.method, exemplars=exemplars,
         max_new_tokens=s["max_new_tokens"], on_overflow=s["on_overflow"], out_path=job.rows_path,
         fingerprint=fingerprint, progress_label=f"{job.model}/{job.task}/{job.method}")
     task_provenance = job.task_records.with_name(f"{job.task}.provenance.json")

@@ -96,20 +96,21 @@ class _Generator:
         return [(done[i] if i in done else skipped[i], flags[i]) for i in range(len(inputs))]
 
 
-def run_generation(backend: Backend, records: Sequence[dict], *, method: str, answer_trigger: str,
-                   direct_answer_trigger: str, exemplars: Sequence[dict], max_new_tokens: dict,
+def run_generation(backend: Backend, records: Sequence[dict], *, method: str, exemplars: Sequence[dict],
+                   max_new_tokens: dict,
                    on_overflow: str, out_path: Path, fingerprint: dict, progress_label: str = "",
                    progress_file=None) -> tuple[list[dict], dict]:
     """Generate every record's completion(s) for ``method``, journaling beside ``out_path``.
 
     Returns the rows in record order and statistics; :func:`finish` then writes ``out_path``.
     ``max_new_tokens`` maps "reasoning" and "answer" to budgets; zero_shot_cot's second stage
-    always uses the answer budget.
+    always uses the answer budget. Answer triggers follow each record's ``answer_format``.
     """
     out_path = Path(out_path)
     fp = digest(fingerprint)
     inputs = {r["id"]: backend.format_prompt(prompts.build_prompt(
-        method, r["question"], direct_answer_trigger=direct_answer_trigger, exemplars=exemplars)) for r in records}
+        method, r["question"], answer_format=r["answer_format"], exemplars=exemplars)) for r in records}
+    formats = {r["id"]: r["answer_format"] for r in records}
     keys = {rid: digest({"id": rid, "input": text, "fingerprint": fp}) for rid, text in inputs.items()}
     journal = journal_path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -133,7 +134,8 @@ def run_generation(backend: Backend, records: Sequence[dict], *, method: str, an
         new_rows = [{"id": rid, "key": keys[rid], **_stage_fields("", inputs[rid], c, over)}
                     for rid, (c, over) in zip(chunk, first)]
         if two_stage:
-            stage2_inputs = [prompts.zero_shot_cot_stage2(row["prompt"], row["completion"], answer_trigger)
+            stage2_inputs = [prompts.zero_shot_cot_stage2(row["prompt"], row["completion"],
+                                                          prompts.answer_trigger(formats[row["id"]]))
                              for row in new_rows]
             second = gen.run(stage2_inputs, max_new_tokens["answer"])
             for row, text, (c, over) in zip(new_rows, stage2_inputs, second):

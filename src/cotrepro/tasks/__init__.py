@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from cotrepro.prompts import answer_trigger, direct_answer_trigger
 from cotrepro.sources import GitHubFile
 
 @dataclass(frozen=True)
@@ -29,33 +30,54 @@ class DatasetSpec:
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """A task: data, record parser, answer format, zero-shot trigger and exemplar set."""
+    """A task: data, record parser, answer format, default exemplar set and published test-set size.
+
+    ``load(files, params)`` turns the raw files (by name) into canonical records; ``params`` holds
+    the task's settings (for generated tasks: size, difficulty, seed), the defaults in ``params``
+    overridden by config key ``task_params``. ``answer_format`` "mixed" means each record names
+    its own. The zero-shot answer triggers follow the answer format (:mod:`cotrepro.prompts`).
+    """
 
     key: str
     kind: str
     description: str
     dataset: DatasetSpec
-    load: Callable[[dict[str, Path]], list[dict]] = field(repr=False)
+    load: Callable[[dict[str, Path], dict], list[dict]] = field(repr=False)
     answer_format: str
-    answer_trigger: str
     exemplars: str
     size: int | None = None
+    params: dict = field(default_factory=dict)
+    module: str = ""  # the tasks/ module that declares it, an input of its prepare_task job
 
     @property
-    def direct_answer_trigger(self) -> str:
-        """The zero-shot baseline's answer prefix, derived from the stage-2 trigger as Kojima et al. did.
+    def answer_trigger(self) -> str | None:
+        """Zero-shot CoT's stage-2 trigger (None for mixed-format tasks, whose records decide)."""
+        return None if self.answer_format == "mixed" else answer_trigger(self.answer_format)
 
-        "Therefore, the answer (arabic numerals) is" -> "The answer (arabic numerals) is".
-        """
-        rest = self.answer_trigger.removeprefix("Therefore, ")
-        return rest[0].upper() + rest[1:]
+    @property
+    def direct_answer_trigger(self) -> str | None:
+        """The zero-shot baseline's answer prefix (None for mixed-format tasks)."""
+        return None if self.answer_format == "mixed" else direct_answer_trigger(self.answer_format)
+
+    def expected_size(self, params: dict) -> int | None:
+        """The record count the prepared task must have: the papers' size, or a generator's ``size``."""
+        return params.get("size", self.size)
+
+
+FAMILIES = ("arithmetic", "commonsense", "symbolic")
+"""The task modules under ``cotrepro.tasks``, one per kind of reasoning."""
 
 
 def _registry() -> dict[str, TaskSpec]:
-    from cotrepro.tasks import arithmetic
+    import importlib
 
-    specs = list(arithmetic.TASKS)
-    return {s.key: s for s in specs}
+    registry: dict[str, TaskSpec] = {}
+    for family in FAMILIES:
+        for spec in importlib.import_module(f"cotrepro.tasks.{family}").TASKS:
+            if spec.key in registry:
+                raise RuntimeError(f"task {spec.key} is declared twice")
+            registry[spec.key] = spec
+    return registry
 
 
 TASKS: dict[str, TaskSpec] = _registry()
@@ -69,36 +91,11 @@ def get_task(key: str) -> TaskSpec:
         raise KeyError(f"unknown task {key!r}; known tasks: {', '.join(sorted(TASKS))}") from None
 
 
-def prepare_records(task: TaskSpec, files: list[Path], *, records_path: Path, provenance_path: Path) -> list[dict]:
-    """Parse a task's raw files into canonical records and write them with their provenance.
-
-    Fails, naming the task, when the record count differs from the published test-set size or
-    when a gold answer does not parse in the task's answer format.
-    """
-    from cotrepro.download import sha256_file
-    from cotrepro.extract import normalize_answer
-    from cotrepro.io import write_json, write_jsonl
-
-    by_name = {Path(f).name: Path(f) for f in files}
-    records = task.load(by_name)
-    if task.size is not None and len(records) != task.size:
-        raise ValueError(f"task {task.key}: the dataset has {len(records)} records, the papers' test set has "
-                         f"{task.size}; the source files are not the pinned ones")
-    bad = [r["id"] for r in records if normalize_answer(r["answer"], r["answer_format"]) is None]
-    if bad:
-        raise ValueError(f"task {task.key}: {len(bad)} gold answers do not parse as {task.answer_format} "
-                         f"(first: {bad[0]})")
-    sources = {f.filename: f.describe() for f in task.dataset.remote}
-    sources.update({Path(p).name: f"cotrepro:{p}" for p in task.dataset.local})
-    write_jsonl(records_path, records)
-    write_json(provenance_path, {
-        "task": task.key,
-        "description": task.description,
-        "kind": task.kind,
-        "answer_format": task.answer_format,
-        "answer_trigger": task.answer_trigger,
-        "records": len(records),
-        "files": [{"name": name, "source": sources.get(name, name), "sha256": sha256_file(path)}
-                  for name, path in sorted(by_name.items())],
-    })
-    return records
+def task_params(task: TaskSpec, overrides: dict | None) -> dict:
+    """The task's settings: its defaults updated by config ``task_params``; unknown keys are errors."""
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - set(task.params))
+    if unknown:
+        allowed = ", ".join(sorted(task.params)) or "none (the task has no settings)"
+        raise ValueError(f"task {task.key} has no setting {unknown[0]!r}; allowed: {allowed}")
+    return {**task.params, **overrides}

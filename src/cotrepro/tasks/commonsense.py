@@ -1,0 +1,120 @@
+"""Commonsense reasoning: CommonsenseQA, StrategyQA, BIG-bench date and sports understanding.
+
+CSQA, StrategyQA and date understanding are the files in Kojima et al.'s repository; sports
+understanding is the BIG-Bench Hard copy of the BIG-bench task (its 250 examples, MIT licence),
+the one public sports file that could be pinned and checked here.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from cotrepro.sources import GitHubFile
+from cotrepro.tasks import DatasetSpec, TaskSpec
+from cotrepro.tasks.records import (answer_choices, bigbench_examples, correct_option, kojima_file, lettered,
+                                    numbered, only_file, read_json_lines, record)
+
+BBH_SPORTS = GitHubFile(
+    repo="suzgunmirac/BIG-Bench-Hard",
+    revision="9ee07bd481feebf959a6b59d61ea57bdcf30964d",
+    path="bbh/sports_understanding.json",
+    sha256="63ca262858f6176864515cd8cf53cdaa40839ebecc155b726d77930855d167bf",
+)
+
+
+def load_csqa(files: dict[str, Path], params: dict) -> list[dict]:
+    """CommonsenseQA dev split: the stem followed by its five labelled choices; gold ``answerKey``."""
+    records = []
+    for rid, raw in numbered("csqa", read_json_lines(only_file(files))):
+        choices = {c["label"]: c["text"] for c in raw["question"]["choices"]}
+        question = f"{raw['question']['stem'].strip()} {answer_choices(choices)}"
+        records.append(record(rid, question, raw["answerKey"], "choice:ABCDE", choices))
+    return records
+
+
+def yes_no(target_scores: dict[str, float], where: str) -> str:
+    """BIG-bench's ``{"Yes": 1, "No": 0}`` -> ``"yes"``."""
+    return correct_option(target_scores, where).strip().lower()
+
+
+def load_strategyqa(files: dict[str, Path], params: dict) -> list[dict]:
+    """StrategyQA (BIG-bench): the question as written; gold yes or no."""
+    return [record(rid, ex["input"].strip(), yes_no(ex["target_scores"], rid), "yes_no")
+            for rid, ex in numbered("strategyqa", bigbench_examples(only_file(files)))]
+
+
+def load_date(files: dict[str, Path], params: dict) -> list[dict]:
+    """Date understanding: options shuffled per question, since the file lists the right one first.
+
+    Kojima et al. shuffled with the process-wide random state; here each question's order comes
+    from its own seeded generator, so a record never depends on which records precede it.
+    """
+    records = []
+    for rid, ex in numbered("date", bigbench_examples(only_file(files))):
+        options = list(ex["target_scores"])
+        random.Random(f"{params['seed']}-{rid}").shuffle(options)
+        choices = lettered(options)
+        right = correct_option(ex["target_scores"], rid)
+        gold = next(letter for letter, text in choices.items() if text == right)
+        records.append(record(rid, f"{ex['input'].strip()} {answer_choices(choices)}", gold, "choice:ABCDEF",
+                              choices))
+    return records
+
+
+def load_sports(files: dict[str, Path], params: dict) -> list[dict]:
+    """Sports understanding: 'Is the following sentence plausible? "..."'; gold yes or no."""
+    return [record(rid, ex["input"].strip(), ex["target"].strip().lower(), "yes_no")
+            for rid, ex in numbered("sports", bigbench_examples(only_file(files)))]
+
+
+TASKS = (
+    TaskSpec(
+        key="csqa",
+        kind="commonsense",
+        description="CommonsenseQA dev split: five-way commonsense questions (Talmor et al., 2019)",
+        dataset=DatasetSpec(key="csqa", remote=(kojima_file(
+            "CommonsenseQA/dev_rand_split.jsonl", "3210497fdaae614ac085d9eb873dd7f4d49b6f965a93adadc803e1229fd8a02a"),)),
+        load=load_csqa,
+        answer_format="choice:ABCDE",
+        exemplars="cotrepro-csqa",
+        size=1221,
+        module="commonsense.py",
+    ),
+    TaskSpec(
+        key="strategyqa",
+        kind="commonsense",
+        description="StrategyQA (BIG-bench version): yes/no questions needing implicit steps (Geva et al., 2021)",
+        dataset=DatasetSpec(key="strategyqa", remote=(kojima_file(
+            "StrategyQA/task.json", "60af9081fed20102fd8bb1e02dc7d9f12238efcba33e4c1a56b4d61cb6409803"),)),
+        load=load_strategyqa,
+        answer_format="yes_no",
+        exemplars="cotrepro-strategyqa",
+        size=2290,
+        module="commonsense.py",
+    ),
+    TaskSpec(
+        key="date",
+        kind="commonsense",
+        description="BIG-bench date_understanding: date arithmetic with five or six options",
+        dataset=DatasetSpec(key="date", remote=(kojima_file(
+            "Bigbench_Date/task.json", "ff716f0e399109146db3a998281c39954907b78268a9b633a95582d63847822f"),)),
+        load=load_date,
+        answer_format="choice:ABCDEF",
+        exemplars="cotrepro-date",
+        size=369,
+        params={"seed": 0},
+        module="commonsense.py",
+    ),
+    TaskSpec(
+        key="sports",
+        kind="commonsense",
+        description="BIG-bench sports_understanding, BIG-Bench Hard subset: is a sports sentence plausible?",
+        dataset=DatasetSpec(key="sports", remote=(BBH_SPORTS,)),
+        load=load_sports,
+        answer_format="yes_no",
+        exemplars="cotrepro-sports",
+        size=250,
+        module="commonsense.py",
+    ),
+)
