@@ -6,7 +6,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= all
 
-.PHONY: setup run demo test lock clean-results
+# The TeX tools the paper needs, and poppler-utils for the tests that read the PDF (Debian).
+TEX_PACKAGES := latexmk texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended lmodern poppler-utils
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup setup-tex run demo test lock clean-results
 
 $(BIN)/snakemake: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,13 +23,19 @@ $(BIN)/snakemake: requirements.lock pyproject.toml
 
 setup: $(BIN)/snakemake
 
-run: setup  ## the full reproduction (config/config.yaml)
+setup-tex:  ## the Debian packages for the paper (skipped when they are all installed)
+	@if dpkg -s $(TEX_PACKAGES) >/dev/null 2>&1; then echo "TeX packages present"; else \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(TEX_PACKAGES); fi
+
+run: setup setup-tex  ## the full reproduction (config/config.yaml), then the Snakemake report
 	$(BIN)/snakemake --cores $(CORES)
+	$(BIN)/snakemake --cores $(CORES) --report results/snakemake-report.html
 
-demo: setup  ## the offline demo with tiny random-weight models
+demo: setup setup-tex  ## the offline demo with tiny random-weight models, then the Snakemake report
 	$(BIN)/snakemake --cores $(CORES) --configfile config/demo.yaml
+	$(BIN)/snakemake --cores $(CORES) --configfile config/demo.yaml --report results/snakemake-report.html
 
-test: setup  ## the test suite
+test: setup setup-tex  ## the test suite
 	$(BIN)/python -m pytest -q
 
 lock: setup  ## rewrite requirements.lock from the environment

@@ -3,8 +3,12 @@
 #   snakemake --cores all                               full reproduction (config/config.yaml)
 #   snakemake --cores all --configfile config/demo.yaml offline demo with tiny random models
 #
+#   snakemake archive                                   pack the generations into one file
+#   snakemake --cores all --config from_archive=F       rebuild everything else from it, no GPU
+#
 # The DAG: download/prepare data and exemplars, download (or build) models, generate per
-# (model, task, method), extract answers, aggregate accuracy, draw figures, write the report.
+# (model, task, method), extract answers, aggregate accuracy, paired tests, draw figures, write
+# the HTML report and build the paper (LaTeX).
 
 from pathlib import Path
 
@@ -13,12 +17,25 @@ from pathlib import Path
 configfile: str(Path(workflow.basedir) / "config" / "config.yaml")
 
 
+# The front page of `snakemake --report`.
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
-include: "rules/data.smk"
-include: "rules/models.smk"
-include: "rules/generate.smk"
+
+
+# From an archive, the generations are restored instead of made: no data, model or generation rule.
+if not FROM_ARCHIVE:
+
+    include: "rules/data.smk"
+    include: "rules/models.smk"
+    include: "rules/generate.smk"
+
+
+include: "rules/archive.smk"
 include: "rules/score.smk"
 include: "rules/report.smk"
+include: "rules/paper.smk"
 
 
 rule all:
@@ -27,3 +44,4 @@ rule all:
         "results/accuracy.csv",
         FIGURES,
         "results/report.html",
+        "results/paper/paper.pdf",

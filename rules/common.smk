@@ -12,10 +12,11 @@ SRC = REPO / "src"
 sys.path.insert(0, str(SRC))
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(SRC), os.environ.get("PYTHONPATH")) if p)
 
-from cotrepro import METHODS as ALL_METHODS
+from cotrepro import FIGURE_NAMES, METHODS as ALL_METHODS
 from cotrepro.config import ConfigError, exemplar_set_for, task_settings, validate_config
 from cotrepro.exemplars import REMOTE_SETS, project_set_path
-from cotrepro.prompts import FEW_SHOT_METHODS
+from cotrepro.archive import ArchiveError, check_covers, read_index
+from cotrepro.prompts import FEW_SHOT_METHODS, REASONING_METHODS
 from cotrepro.tasks import TASKS
 
 try:
@@ -23,6 +24,13 @@ try:
 except ConfigError as err:
     # One clear message and a non-zero exit, before any job is scheduled.
     sys.exit(f"invalid configuration: {err}")
+
+FROM_ARCHIVE = config["from_archive"]
+if FROM_ARCHIVE:
+    try:
+        check_covers(read_index(FROM_ARCHIVE), config["models"], config["tasks"], config["methods"], FROM_ARCHIVE)
+    except ArchiveError as err:
+        sys.exit(f"invalid configuration: config key 'from_archive': {err}")
 
 MODELS = config["models"]
 TASK_KEYS = config["tasks"]
@@ -65,5 +73,7 @@ GENERATIONS = expand("results/generations/{model}/{task}/{method}.jsonl", model=
 GENERATION_META = [p.removesuffix(".jsonl") + ".meta.json" for p in GENERATIONS]
 SCORES = [p.replace("results/generations/", "results/scores/", 1) for p in GENERATIONS]
 MANIFESTS = expand("resources/models/{model}.json", model=MODELS)
-FIGURE_NAMES = ["scaling", "methods"]
 FIGURES = expand("results/figures/{name}.{ext}", name=FIGURE_NAMES, ext=["png", "pdf"])
+TASK_RECORDS = expand("results/tasks/{task}.jsonl", task=TASK_KEYS)
+TASK_PROVENANCE = expand("results/tasks/{task}.provenance.json", task=TASK_KEYS)
+COT_GENERATIONS = [p for p in GENERATIONS if Path(p).stem in REASONING_METHODS]

@@ -1,12 +1,20 @@
 # Figures and the self-contained HTML report, built from results/accuracy.csv and the provenance files.
 
 
+FIGURE_CAPTIONS = {"scaling": "Accuracy against model size", "methods": "Methods per model and task",
+                   "compute": "Test-time compute", "failures": "Failure fractions"}
+
+
 rule figures:
     input:
         accuracy="results/accuracy.csv",
+        published=str(REPO / config["published"]),
         code=code("plots.py"),
     output:
-        FIGURES,
+        # Marked for `snakemake --report`, each with its caption from report/.
+        [report(f, caption=f"../report/{Path(f).stem}.rst", category="Figures",
+                labels={"figure": FIGURE_CAPTIONS[Path(f).stem], "format": Path(f).suffix[1:]})
+         for f in FIGURES],
     log:
         "logs/figures.log",
     script:
@@ -21,8 +29,10 @@ rule report:
         meta=GENERATION_META,
         generations=GENERATIONS,
         manifests=MANIFESTS,
-        tasks=expand("results/tasks/{task}.provenance.json", task=TASK_KEYS),
-        code=code("report.py", "plots.py"),
+        tasks=TASK_PROVENANCE,
+        significance="results/significance.csv",
+        transcripts="results/paper/transcripts.json",
+        code=code("report.py", "plots.py", "transcripts.py"),
     output:
         "results/report.html",
     params:

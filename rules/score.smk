@@ -21,7 +21,7 @@ rule aggregate:
         meta=GENERATION_META,
         code=code("aggregate.py", "metrics.py"),
     output:
-        "results/accuracy.csv",
+        report("results/accuracy.csv", caption="../report/accuracy.rst", category="Tables"),
     log:
         "logs/aggregate.log",
     script:

@@ -8,4 +8,5 @@ from cotrepro.joblog import log_to
 from cotrepro.plots import draw_figures
 
 log_to(snakemake.log[0])
-draw_figures(pd.read_csv(snakemake.input.accuracy), [Path(p) for p in snakemake.output])
+draw_figures(pd.read_csv(snakemake.input.accuracy), [Path(p) for p in snakemake.output],
+             published=pd.read_csv(snakemake.input.published))

@@ -12,4 +12,5 @@ write_report(ReportInputs(
     generation_meta=[Path(p) for p in i.meta], generations=[Path(p) for p in i.generations],
     manifests=[Path(p) for p in i.manifests], task_provenance=[Path(p) for p in i.tasks],
     demo=snakemake.params.demo, model_notes=dict(snakemake.params.notes),
+    significance=Path(i.significance), transcripts=Path(i.transcripts),
 ), Path(snakemake.output[0]))

@@ -135,7 +135,7 @@ def test_dry_run_lists_the_expected_jobs(tmp_path):
     # 14 tasks, 11 of them downloaded; 10 exemplar sets, one of them (Wei et al.'s GSM8K) downloaded.
     assert jobs == {"download_dataset": 11, "prepare_task": 14, "download_exemplars": 1, "exemplars": 10,
                     "download_model": 6, "generate": 6 * 14 * 4, "extract": 6 * 14 * 4, "aggregate": 1,
-                    "figures": 1, "report": 1, "all": 1}, jobs
+                    "significance": 1, "transcripts": 1, "figures": 1, "report": 1, "paper": 1, "all": 1}, jobs
 
 
 def test_dry_run_of_a_task_subset_named_on_the_command_line(tmp_path):
@@ -143,5 +143,6 @@ def test_dry_run_of_a_task_subset_named_on_the_command_line(tmp_path):
                          "--config", "tasks=[csqa,date]", "models=[flan-t5-small]")
     jobs = planned_jobs(proc.stdout + proc.stderr)
     assert jobs == {"download_dataset": 2, "prepare_task": 2, "exemplars": 2, "download_model": 1,
-                    "generate": 8, "extract": 8, "aggregate": 1, "figures": 1, "report": 1, "all": 1}, jobs
+                    "generate": 8, "extract": 8, "aggregate": 1, "significance": 1, "transcripts": 1, "figures": 1,
+                    "report": 1, "paper": 1, "all": 1}, jobs
     assert "results/exemplars/cotrepro-csqa.json" in proc.stdout and "resources/datasets/date/task.json" in proc.stdout

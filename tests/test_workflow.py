@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import re
-from html import unescape
+import subprocess
 import time
-from pathlib import Path
+from html import unescape
 
 import pandas as pd
 import pytest
 import yaml
 
+from cotrepro import FIGURE_NAMES
 from cotrepro.io import read_json, read_jsonl
 from workflow_helpers import copy_workflow, planned_jobs, run_snakemake
 
@@ -50,9 +51,13 @@ def test_demo_produces_every_output(demo):
     assert (acc["n"] == 20).all()
     assert acc["accuracy"].between(0, 100).all() and (acc["ci_low"] <= acc["accuracy"]).all()
     assert acc["revision"].str.startswith("tiny-").all()
-    for name in ("scaling", "methods"):
+    for name in FIGURE_NAMES:
         for ext in ("png", "pdf"):
             assert (w / f"results/figures/{name}.{ext}").stat().st_size > 1000
+    assert (w / "results/paper/paper.pdf").read_bytes().startswith(b"%PDF")
+    text = subprocess.run(["pdftotext", str(w / "results/paper/paper.pdf"), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    assert "offline demo with random-weight models" in text and "random weights" in text
 
 
 def test_generation_rows_and_metadata(demo):
@@ -108,7 +113,7 @@ def test_logic_set_triggers_follow_each_puzzles_format(demo):
 def test_report_is_self_contained_and_says_demo_is_meaningless(demo):
     html = unescape((demo["workdir"] / "results/report.html").read_text())
     assert "random weights" in html and "meaningless" in html
-    assert html.count("data:image/png;base64,") == 2
+    assert html.count("data:image/png;base64,") == len(FIGURE_NAMES)
     assert "Published vs reproduced" in html and "Wei2022 Table 2" not in html  # no gsm8k rows in the demo
     assert "Let's think step by step." in html  # the prompts section
     assert "prompts longer than the model's context" in html
@@ -131,12 +136,38 @@ def test_editing_the_extractor_reruns_scoring_but_no_generation(demo):
 
     plan = run_snakemake(workflow, w, demo["config"], "--dry-run")
     jobs = planned_jobs(plan.stdout + plan.stderr)
-    assert jobs == {"extract": len(MODELS) * len(TASKS) * len(METHODS), "aggregate": 1, "figures": 1, "report": 1, "all": 1}, jobs
+    assert jobs == {"extract": len(MODELS) * len(TASKS) * len(METHODS), "aggregate": 1, "significance": 1,
+                    "transcripts": 1, "figures": 1, "report": 1, "paper": 1, "all": 1}, jobs
 
     run_snakemake(workflow, w, demo["config"])
     assert digests(generations) == before
     again = run_snakemake(workflow, w, demo["config"], "--dry-run")
     assert planned_jobs(again.stdout + again.stderr) == {}
+
+
+def test_archive_round_trip_rebuilds_everything_without_generation(demo, tmp_path):
+    w = demo["workdir"]
+    run_snakemake(demo["workflow"], w, demo["config"], "archive")
+    archive = w / "results/archive/generations.tar.gz"
+    assert archive.stat().st_size > 10_000
+    config = tmp_path / "from_archive.yaml"
+    config.write_text(demo["config"].read_text() + f"\nfrom_archive: {archive}\n")
+    plan = run_snakemake(demo["workflow"], tmp_path / "work", config, "--dry-run")
+    jobs = planned_jobs(plan.stdout + plan.stderr)
+    assert "generate" not in jobs and "build_tiny_model" not in jobs and "prepare_task" not in jobs, jobs
+    assert jobs["restore_from_archive"] == 1 and jobs["extract"] == len(MODELS) * len(TASKS) * len(METHODS)
+    run_snakemake(demo["workflow"], tmp_path / "work", config)
+    assert (tmp_path / "work/results/accuracy.csv").read_text() == (w / "results/accuracy.csv").read_text()
+    assert (tmp_path / "work/results/paper/paper.pdf").is_file()
+
+
+def test_snakemake_report_has_every_figure_with_its_caption(demo, tmp_path):
+    out = tmp_path / "snakemake-report.html"
+    run_snakemake(demo["workflow"], demo["workdir"], demo["config"], f"--report={out}")
+    html = out.read_text()
+    for name in FIGURE_NAMES:
+        assert f"{name}.png" in html
+    assert "Test-time compute" in html and "paper.pdf" in html
 
 
 def test_report_carries_model_notes_such_as_flan_t5_training_data(demo):

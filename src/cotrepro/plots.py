@@ -1,4 +1,5 @@
-"""Figures from results/accuracy.csv alone: the scaling curves and the method comparison.
+"""Figures from results/accuracy.csv (and the papers' numbers): scaling curves, the method
+comparison, test-time compute, and failure fractions.
 
 One colour per method everywhere (Okabe-Ito, colour-blind safe). Accuracies are the robust
 extraction style with 95% Wilson intervals; the paper-faithful style is drawn dashed beside it.
@@ -14,7 +15,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.ticker import NullFormatter  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
 from cotrepro import METHODS  # noqa: E402
 
@@ -23,6 +25,10 @@ METHOD_COLORS = {"zero_shot": "#E69F00", "zero_shot_cot": "#56B4E9", "few_shot":
 METHOD_LABELS = {"zero_shot": "zero-shot", "zero_shot_cot": "zero-shot CoT", "few_shot": "few-shot",
                  "few_shot_cot": "few-shot CoT"}
 STYLE_LINES = {"robust": "-", "kojima": "--"}
+REFERENCE_MARKERS = {"PaLM": "s", "LaMDA": "^", "GPT-3": "D"}
+"""The papers' model families drawn as reference curves, one marker each."""
+FAILURES = {"frac_no_answer": "no answer extracted", "frac_hit_max_new_tokens": "hit the token limit",
+            "frac_over_context": "prompt over context"}
 
 
 def human_count(n: float) -> str:
@@ -58,13 +64,36 @@ def panel_grid(n: int, width: float, height: float, max_columns: int):
     return fig, flat[:n]
 
 
-def scaling_figure(df: pd.DataFrame):
-    """Accuracy against parameter count (log axis), one line per method, one panel per task."""
+def reference_curves(published: pd.DataFrame | None, task: str, methods: Sequence[str]) -> list[dict]:
+    """The papers' PaLM, LaMDA and GPT-3 series for ``task``: one per (paper, family, method), 2+ sizes."""
+    if published is None or published.empty:
+        return []
+    pub = published[(published["task"] == task) & (published["method"].isin(methods))].copy()
+    pub["family"] = pub["model"].str.split().str[0]
+    pub["paper"] = pub["source"].str.split().str[0]
+    pub = pub[pub["family"].isin(REFERENCE_MARKERS)]
+    curves = []
+    for (paper, family, method), grp in pub.groupby(["paper", "family", "method"]):
+        grp = grp.sort_values("params_b")
+        if len(grp) >= 2:
+            curves.append({"paper": paper, "family": family, "method": method,
+                           "parameters": (grp["params_b"] * 1e9).tolist(), "accuracy": grp["accuracy"].tolist()})
+    return curves
+
+
+def scaling_figure(df: pd.DataFrame, published: pd.DataFrame | None = None):
+    """Accuracy against parameter count (log axis), one line per method, one panel per task,
+    with the papers' model families as dotted reference curves."""
     tasks = sorted(df["task"].unique())
     fig, axes = panel_grid(len(tasks), 5.2, 4, max_columns=3)
+    families = set()
     for ax, task in zip(axes, tasks):
         sub = df[df["task"] == task]
         methods = _methods(sub)
+        for curve in reference_curves(published, task, methods):
+            families.add(curve["family"])
+            ax.plot(curve["parameters"], curve["accuracy"], linestyle=":", linewidth=1.2, alpha=0.7,
+                    marker=REFERENCE_MARKERS[curve["family"]], markersize=4, color=METHOD_COLORS[curve["method"]])
         for j, method in enumerate(methods):
             # Methods are dodged a little along the log axis so equal accuracies stay visible.
             dodge = 1 + 0.015 * (j - (len(methods) - 1) / 2)
@@ -80,15 +109,21 @@ def scaling_figure(df: pd.DataFrame):
                             label=METHOD_LABELS[method] if robust else None)
         ax.set_xscale("log")
         sizes = sorted(sub["parameters"].unique())
-        ax.set_xticks(sizes, [human_count(p) for p in sizes])  # one tick per model size
+        if families:
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: human_count(x)))
+        else:
+            ax.set_xticks(sizes, [human_count(p) for p in sizes])  # one tick per model size
+            ax.set_xlim(min(sizes) / 1.3, max(sizes) * 1.3)
         ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_xlim(min(sizes) / 1.3, max(sizes) * 1.3)
         ax.set_xlabel("model parameters (log scale)")
         ax.set_ylabel("accuracy (%)")
         ax.set_ylim(0, 100)
         ax.set_title(task)
         ax.grid(alpha=0.3)
-    axes[0].legend(title="method (solid: robust, dashed: paper-faithful extraction)", fontsize=8,
+    handles, _ = axes[0].get_legend_handles_labels()
+    handles += [Line2D([], [], color="grey", linestyle=":", marker=REFERENCE_MARKERS[f], label=f"{f} (published)")
+                for f in sorted(families)]
+    axes[0].legend(handles=handles, title="method (solid: robust, dashed: paper-faithful extraction)", fontsize=8,
                    title_fontsize=8)
     fig.tight_layout()
     return fig
@@ -120,8 +155,64 @@ def methods_figure(df: pd.DataFrame):
     return fig
 
 
-def draw_figures(df: pd.DataFrame, outputs: Sequence[Path]) -> None:
+def compute_figure(df: pd.DataFrame):
+    """Test-time compute: accuracy against mean generated tokens per question, one panel per task."""
+    tasks = sorted(df["task"].unique())
+    robust = df[df["style"] == "robust"]
+    fig, axes = panel_grid(len(tasks), 5.2, 4, max_columns=3)
+    for ax, task in zip(axes, tasks):
+        sub = robust[robust["task"] == task]
+        for method in _methods(sub):
+            pts = sub[sub["method"] == method]
+            ax.scatter(pts["mean_generated_tokens"].clip(lower=1), pts["accuracy"], color=METHOD_COLORS[method], s=36,
+                       label=METHOD_LABELS[method], edgecolor="black", linewidth=0.4, zorder=3)
+            for r in pts.itertuples():
+                ax.annotate(r.model, (max(r.mean_generated_tokens, 1), r.accuracy), fontsize=6, alpha=0.75,
+                            xytext=(3, 3), textcoords="offset points")
+        ax.set_xscale("log")
+        # Labelled ticks at 1-2-5 steps: the token range of one task is often under a decade.
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1, 2, 5)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("mean generated tokens per question (log scale)")
+        ax.set_ylabel("accuracy (%)")
+        ax.set_ylim(0, 100)
+        ax.set_title(f"{task}: accuracy vs test-time compute")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8, title="method (robust extraction)", title_fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def failures_figure(df: pd.DataFrame):
+    """Failure fractions (% of questions, mean over tasks) per model and method, one panel per kind."""
+    robust = df[df["style"] == "robust"]
+    models = robust.sort_values(["parameters", "model"])["model"].drop_duplicates().tolist()
+    methods = _methods(robust)
+    means = robust.groupby(["model", "method"])[list(FAILURES)].mean()
+    fig, axes = plt.subplots(1, len(FAILURES), figsize=(max(10, 2.2 * len(models) * len(FAILURES) / 2), 3.8),
+                             squeeze=False, sharey=True)
+    width = 0.8 / max(1, len(methods))
+    for ax, (column, title) in zip(axes[0], FAILURES.items()):
+        for j, method in enumerate(methods):
+            xs = [i + (j - (len(methods) - 1) / 2) * width for i in range(len(models))]
+            ys = [100 * means[column].get((m, method), float("nan")) for m in models]
+            ax.bar(xs, ys, width, color=METHOD_COLORS[method], label=METHOD_LABELS[method])
+        ax.set_xticks(range(len(models)))
+        ax.set_xticklabels(models, rotation=20, ha="right")
+        ax.set_ylim(0, 100)
+        ax.set_title(title)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].set_ylabel("% of questions (mean over tasks)")
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def draw_figures(df: pd.DataFrame, outputs: Sequence[Path], published: pd.DataFrame | None = None) -> None:
     """Write every requested figure; ``outputs`` are paths named ``{figure}.{png|pdf}``."""
     by_name = {Path(p).name: Path(p) for p in outputs}
-    _save(scaling_figure(df), by_name, "scaling")
+    _save(scaling_figure(df, published), by_name, "scaling")
     _save(methods_figure(df), by_name, "methods")
+    _save(compute_figure(df), by_name, "compute")
+    _save(failures_figure(df), by_name, "failures")

@@ -16,6 +16,7 @@ import pandas as pd
 from cotrepro import METHODS
 from cotrepro.io import atomic_write_text, read_json
 from cotrepro.plots import METHOD_LABELS, human_count
+from cotrepro.transcripts import example_prompts, transcript_text, transcript_title
 
 DEMO_WARNING = ("This is the offline demo. Its models have random weights, so every accuracy below is "
                 "meaningless: the demo shows that the pipeline runs end to end, not how well anything reasons.")
@@ -46,6 +47,8 @@ class ReportInputs:
     task_provenance: list[Path] = field(default_factory=list)
     demo: bool = False
     model_notes: dict = field(default_factory=dict)
+    significance: Path | None = None
+    transcripts: Path | None = None
 
 
 def _e(value) -> str:
@@ -157,18 +160,9 @@ def _provenance(metas: list[dict], manifests: list[dict], tasks: list[dict]) -> 
 
 
 def _prompts(metas: list[dict]) -> str:
-    seen, parts = set(), []
-    for m in metas:
-        if m["method"] in seen:
-            continue
-        seen.add(m["method"])
-        ex = m["example"]
-        text = ex.get("prompt", "")
-        if "stage2_prompt" in ex:
-            text = f"--- stage 1 ---\n{text}\n--- stage 2 (stage 1 + generated reasoning + trigger) ---\n{ex['stage2_prompt']}"
-        parts.append(f"<h3>{_e(METHOD_LABELS.get(m['method'], m['method']))} "
-                     f"<span class='note'>({_e(m['model']['slug'])}, {_e(m['task']['key'])})</span></h3><pre>{_e(text)}</pre>")
-    return "\n".join(parts)
+    return "\n".join(f"<h3>{_e(METHOD_LABELS.get(m['method'], m['method']))} "
+                     f"<span class='note'>({_e(m['model']['slug'])}, {_e(m['task']['key'])})</span></h3><pre>{_e(text)}</pre>"
+                     for m, text in example_prompts(metas))
 
 
 def _failures(acc: pd.DataFrame) -> str:
@@ -178,6 +172,31 @@ def _failures(acc: pd.DataFrame) -> str:
              f"{round(r.frac_over_context * r.n)} of {r.n} prompts longer than the model's context "
              "(generated anyway and flagged; never cut silently)</li>" for r in over.itertuples()]
     return ("<ul>" + "".join(lines) + "</ul>") if lines else "<p>No prompt exceeded its model's context.</p>"
+
+
+def _significance(path: Path | None) -> str:
+    if path is None:
+        return ""
+    sig = pd.read_csv(path)
+    sig = sig[sig["style"] == "robust"]
+    if sig.empty:
+        return "<p>No pair of methods ran on the same questions.</p>"
+    table = pd.DataFrame({
+        "model": sig["model"], "task": sig["task"],
+        "comparison": [f"{METHOD_LABELS[a]} vs {METHOD_LABELS[b]}" for a, b in zip(sig["method_a"], sig["method_b"])],
+        "n": sig["n"], "right only with A": sig["only_a"], "right only with B": sig["only_b"],
+        "p (exact McNemar)": sig["p_value"].map(lambda p: f"{p:.3g}"),
+        "significant (p < 0.05)": sig["significant"].map({True: "yes", False: "no"})})
+    return f"<div class='wide'>{_table(table)}</div>"
+
+
+def _transcripts(path: Path | None) -> str:
+    if path is None:
+        return ""
+    parts = []
+    for t in read_json(path):
+        parts.append(f"<h3>{_e(transcript_title(t, METHOD_LABELS))}</h3><pre>{_e(transcript_text(t))}</pre>")
+    return "\n".join(parts) or "<p>No chain-of-thought generations were run.</p>"
 
 
 def render_report(inputs: ReportInputs) -> str:
@@ -205,9 +224,18 @@ def render_report(inputs: ReportInputs) -> str:
     if notes:
         body += ["<h2>Notes on the models</h2><ul>"] + [f"<li><strong>{_e(m)}</strong>: {_e(n)}</li>"
                                                         for m, n in notes.items()] + ["</ul>"]
+    if inputs.significance is not None:
+        body += ["<h2>Paired tests</h2>",
+                 "<p class='note'>Exact McNemar test on the same questions (robust extraction): A and B are "
+                 "the two methods compared; only the questions one got right and the other wrong count.</p>",
+                 _significance(inputs.significance)]
     body += ["<h2>Failure analysis</h2>", _failures(acc),
              "<p>Full table (fractions: hit the max-new-tokens budget, no answer extracted, prompt over context):</p>",
              f"<div class='wide'>{_table(acc)}</div>"]
+    if inputs.transcripts is not None:
+        body += ["<h2>Example transcripts</h2>",
+                 "<p class='note'>Per model, the first question (in task and file order) its chain of thought "
+                 "answered right and the first it answered wrong.</p>", _transcripts(inputs.transcripts)]
     body += ["<h2>Prompts (one example per method)</h2>", _prompts(metas)]
     body += ["<h2>Provenance</h2>", _provenance(metas, manifests, tasks)]
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>cotrepro report</title>"

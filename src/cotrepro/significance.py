@@ -1,0 +1,49 @@
+"""Paired comparisons of prompting methods: McNemar's exact test on the same questions."""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import pandas as pd
+
+from cotrepro.extract import STYLES
+from cotrepro.metrics import mcnemar_exact
+
+PAIRS = (("zero_shot", "zero_shot_cot"), ("few_shot", "few_shot_cot"), ("zero_shot", "few_shot"),
+         ("zero_shot_cot", "few_shot_cot"))
+"""The method pairs the papers compare: CoT against no CoT, and few-shot against zero-shot."""
+
+ALPHA = 0.05
+COLUMNS = ["model", "task", "style", "method_a", "method_b", "n", "correct_a", "correct_b", "only_a", "only_b",
+           "p_value", "significant"]
+
+
+def compare(scores_a: Sequence[dict], scores_b: Sequence[dict], style: str) -> dict:
+    """Discordant counts and McNemar's exact p-value for two methods' scores on the same questions.
+
+    Fails when the two score files do not cover the same question ids: a paired test on
+    different questions would be meaningless.
+    """
+    a = {s["id"]: bool(s[f"correct_{style}"]) for s in scores_a}
+    b = {s["id"]: bool(s[f"correct_{style}"]) for s in scores_b}
+    if set(a) != set(b):
+        raise ValueError(f"paired test needs the same questions; {len(set(a) ^ set(b))} ids differ")
+    only_a = sum(a[i] and not b[i] for i in a)
+    only_b = sum(b[i] and not a[i] for i in a)
+    p = mcnemar_exact(only_a, only_b)
+    return {"n": len(a), "correct_a": sum(a.values()), "correct_b": sum(b.values()), "only_a": only_a,
+            "only_b": only_b, "p_value": round(p, 6), "significant": p < ALPHA}
+
+
+def significance_table(scores: Mapping[tuple[str, str, str], Sequence[dict]]) -> pd.DataFrame:
+    """Every paired test available in ``scores`` (``(model, task, method) -> score rows``), per style."""
+    rows = []
+    for model, task in sorted({(m, t) for m, t, _ in scores}):
+        for method_a, method_b in PAIRS:
+            if (model, task, method_a) not in scores or (model, task, method_b) not in scores:
+                continue
+            for style in STYLES:
+                rows.append({"model": model, "task": task, "style": style, "method_a": method_a,
+                             "method_b": method_b, **compare(scores[model, task, method_a],
+                                                             scores[model, task, method_b], style)})
+    return pd.DataFrame(rows, columns=COLUMNS)
