@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= all
+# pip itself is pinned too; the Dockerfile installs the same version (a test checks).
+PIP_VERSION := 26.3
 
 # The TeX tools the paper needs, and poppler-utils for the tests that read the PDF (Debian).
 TEX_PACKAGES := latexmk texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended lmodern poppler-utils
@@ -14,7 +16,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(BIN)/snakemake: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q "pip==$(PIP_VERSION)"
 	# torch first and alone, so that the pinned build is the one chosen (CUDA on PyPI, CPU in CI).
 	$(BIN)/pip install -q "$$(grep '^torch==' requirements.lock)"
 	$(BIN)/pip install -q -r requirements.lock
@@ -38,9 +40,15 @@ demo: setup setup-tex  ## the offline demo with tiny random-weight models, then 
 test: setup setup-tex  ## the test suite
 	$(BIN)/python -m pytest -q
 
-lock: setup  ## rewrite requirements.lock from the environment
+lock: setup  ## rewrite requirements.lock from the environment, and the conda environment from it
 	{ sed -n '1,3p' requirements.lock; $(BIN)/pip freeze --exclude-editable | sed 's/+cpu//'; } > requirements.lock.new
 	mv requirements.lock.new requirements.lock
+	$(MAKE) envs/cotrepro.yaml
+
+envs/cotrepro.yaml: requirements.lock  ## the pinned conda environment for --sdm conda, from the lock
+	{ printf '%s\n' "# Generated from requirements.lock by make; do not edit. Used by: snakemake --sdm conda" \
+	    "name: cotrepro" "channels: [conda-forge, nodefaults]" "dependencies:" "  - python=3.11" "  - pip" "  - pip:"; \
+	  grep -v '^#' requirements.lock | sed 's/^/      - /'; } > $@
 
 clean-results:  ## remove workflow outputs (keeps downloads under resources/ and the HF cache)
 	rm -rf results logs

@@ -24,6 +24,13 @@ report: "report/workflow.rst"
 include: "rules/common.smk"
 
 
+# Each job's software. `--sdm apptainer` runs every job in this image (built from the Dockerfile;
+# config key container_image names where you pushed it); `--sdm conda` in the environment pinned
+# from requirements.lock; a plain run uses the current environment.
+container: config["container_image"]
+conda: "envs/cotrepro.yaml"
+
+
 # From an archive, the generations are restored instead of made: no data, model or generation rule.
 if not FROM_ARCHIVE:
 

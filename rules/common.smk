@@ -13,6 +13,7 @@ sys.path.insert(0, str(SRC))
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(SRC), os.environ.get("PYTHONPATH")) if p)
 
 from cotrepro import FIGURE_NAMES, METHODS as ALL_METHODS
+from cotrepro.gpu_slots import visible_devices
 from cotrepro.config import ConfigError, exemplar_set_for, task_settings, validate_config
 from cotrepro.exemplars import REMOTE_SETS, project_set_path
 from cotrepro.archive import ArchiveError, check_covers, read_index
@@ -56,6 +57,13 @@ def one_of(values):
 
 def models_with_source(source):
     return [m for m in SPECS if SPECS[m]["source"] == source]
+
+
+# One generation job per GPU: unless --resources gpu=N (or a profile) says otherwise, the machine's
+# visible GPUs are the `gpu` resource; each job then claims its own device (cotrepro.gpu_slots).
+# Cluster executors (SLURM, Kubernetes) leave the count to the cluster's scheduler.
+if workflow.local_exec and "gpu" not in workflow.global_resources:
+    workflow.register_resource("gpu", max(1, len(visible_devices())))
 
 
 def generation_gpus(wildcards):

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-WORKFLOW_PARTS = ("Snakefile", "rules", "scripts", "src", "config", "profiles", "paper", "report")
+WORKFLOW_PARTS = ("Snakefile", "rules", "scripts", "src", "config", "profiles", "paper", "report", "envs")
 
 
 def copy_workflow(dest: Path) -> Path:

@@ -89,7 +89,7 @@ class HFBackend:
 
     def __init__(self, model_dir: Path, architecture: str, *, device: str = "auto", dtype: str = "auto",
                  batch_size: int = 16, stop: Sequence[str] = ("Q:",), chat_template: bool = False,
-                 max_context: int | None = None):
+                 max_context: int | None = None, devices: int = 1):
         self.architecture = architecture
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
@@ -109,9 +109,17 @@ class HFBackend:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         if chat_template and not self.tokenizer.chat_template:
             raise ValueError(f"chat_template is on but the tokenizer in {model_dir} has no chat template")
+        # A model given several GPUs is spread across them layer by layer (accelerate's device_map);
+        # inputs then go to the device holding the embeddings.
+        self.spread = self.device.type == "cuda" and devices > 1 and torch.cuda.device_count() > 1
         self.model = model_class.from_pretrained(model_dir, dtype=self.dtype, use_safetensors=True,
-                                                 trust_remote_code=False)
-        self.model.to(self.device).eval()
+                                                 trust_remote_code=False,
+                                                 **({"device_map": "auto"} if self.spread else {}))
+        if self.spread:
+            self.device = self.model.get_input_embeddings().weight.device
+        else:
+            self.model.to(self.device)
+        self.model.eval()
         self.context_length = max_context or context_length(self.model.config, self.tokenizer)
         self.eos_ids = self._eos_ids()
         # A chat template that writes the BOS token itself must not get a second one from the tokenizer.
@@ -152,6 +160,7 @@ class HFBackend:
             "parameters": self.parameters(),
             "dtype": str(self.dtype).removeprefix("torch."),
             "device": str(self.device),
+            "devices": sorted({str(p.device) for p in self.model.parameters()}),
             "device_name": torch.cuda.get_device_name(self.device) if cuda else platform.processor() or "cpu",
             "batch_size": self.initial_batch_size,
             "final_batch_size": self.batch_size,

@@ -31,6 +31,7 @@ class GenerationJob:
     threads: int
     rows_path: Path
     meta_path: Path
+    gpu_slots: tuple[str, ...] = ()  # the devices this job holds (gpu_slots.claim), empty on CPU
 
 
 def code_digest() -> str:
@@ -79,7 +80,7 @@ def run_job(job: GenerationJob) -> dict:
     started = utc_now()
     backend = HFBackend(model_dir(manifest), s["architecture"], device=s["device"], dtype=s["dtype"],
                         batch_size=job.batch_size, stop=s["stop"], chat_template=s["chat_template"],
-                        max_context=s["max_context"])
+                        max_context=s["max_context"], devices=max(1, len(job.gpu_slots)))
     fingerprint = {
         "model": [manifest.get("repo"), manifest["resolved_revision"]],
         "settings": {k: v for k, v in s.items() if k != "limit"},
@@ -104,6 +105,7 @@ def run_job(job: GenerationJob) -> dict:
         "max_new_tokens": s["max_new_tokens"],
         "on_overflow": s["on_overflow"],
         "backend": backend.describe(),
+        "gpu_slots": list(job.gpu_slots),
         "stats": stats,
         "example": {k: rows[0][k] for k in ("prompt", "stage2_prompt") if rows and k in rows[0]},
         "started_at": started,

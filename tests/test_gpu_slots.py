@@ -1,0 +1,110 @@
+"""GPU slot assignment without GPUs: real processes, real flock, real Snakemake scheduling."""
+
+import json
+import multiprocessing
+import os
+import signal
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cotrepro.gpu_slots import NotEnoughGPUs, claim, visible_devices
+from workflow_helpers import REPO, run_snakemake
+
+
+def test_visible_devices_follow_cuda_visible_devices():
+    assert visible_devices({"CUDA_VISIBLE_DEVICES": "0,2"}) == ["0", "2"]
+    assert visible_devices({"CUDA_VISIBLE_DEVICES": "GPU-3f2a, GPU-77b1"}) == ["GPU-3f2a", "GPU-77b1"]
+    assert visible_devices({"CUDA_VISIBLE_DEVICES": ""}) == []
+    assert visible_devices({"CUDA_VISIBLE_DEVICES": "-1"}) == []
+
+
+def _worker(count, devices, lock_dir, log, hold):
+    with claim(count, devices, lock_dir=lock_dir, poll=0.01) as slots:
+        start = time.monotonic()
+        time.sleep(hold)
+        end = time.monotonic()
+    with open(log, "a") as fh:
+        fh.write(json.dumps({"slots": slots, "start": start, "end": end}) + "\n")
+
+
+def _run_workers(jobs, lock_dir, log):
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_worker, args=(count, devices, lock_dir, log, hold)) for count, devices, hold in jobs]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    return [json.loads(line) for line in Path(log).read_text().splitlines()]
+
+
+def _overlaps(records):
+    """Pairs of holders whose holding times overlapped on one slot."""
+    bad = []
+    for i, a in enumerate(records):
+        for b in records[i + 1:]:
+            if set(a["slots"]) & set(b["slots"]) and a["start"] < b["end"] and b["start"] < a["end"]:
+                bad.append((a, b))
+    return bad
+
+
+def test_concurrent_jobs_never_share_a_slot(tmp_path):
+    jobs = [(1, ["0", "1"], 0.25)] * 6 + [(2, ["0", "1"], 0.25)] * 2
+    records = _run_workers(jobs, tmp_path / "locks", tmp_path / "log.jsonl")
+    assert len(records) == 8 and not _overlaps(records)
+    assert {tuple(r["slots"]) for r in records} == {("0",), ("1",), ("0", "1")}
+    # Two single-GPU jobs did run side by side on different GPUs (the point of several GPUs).
+    singles = [r for r in records if len(r["slots"]) == 1]
+    assert any(a["start"] < b["end"] and b["start"] < a["end"] for a in singles for b in singles if a is not b)
+
+
+def test_a_killed_holder_frees_its_slot(tmp_path):
+    ctx = multiprocessing.get_context("spawn")
+    holder = ctx.Process(target=_worker, args=(1, ["0"], tmp_path, tmp_path / "log", 60))
+    holder.start()
+    deadline = time.monotonic() + 20
+    while not (tmp_path / "gpu-0.lock").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    with pytest.raises(TimeoutError):
+        with claim(1, ["0"], lock_dir=tmp_path, timeout=0.2, poll=0.05):
+            pass
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.join(10)
+    with claim(1, ["0"], lock_dir=tmp_path, timeout=5, poll=0.05) as slots:
+        assert slots == ["0"]
+
+
+def test_asking_for_more_gpus_than_visible_is_a_clear_error(tmp_path):
+    with pytest.raises(NotEnoughGPUs, match=r"needs 2 GPU\(s\) but 1 are visible \(0\)"):
+        with claim(2, ["0"], lock_dir=tmp_path):
+            pass
+
+
+@pytest.mark.workflow
+def test_workflow_runs_one_generation_job_per_visible_gpu(tmp_path):
+    """Two 'GPUs' made visible on this CPU machine: the workflow offers two gpu slots, runs two
+    generation jobs at once and gives each its own device (torch, seeing no CUDA, computes on CPU)."""
+    config = {"demo": True, "models": ["tiny-llama"], "tasks": ["arith_demo"],
+              "methods": ["zero_shot", "zero_shot_cot", "few_shot", "few_shot_cot"], "limit": 4,
+              "model_specs": {"tiny-llama": {"source": "tiny", "architecture": "causal"}},
+              "generation": {"device": "auto", "threads": 1, "max_new_tokens": {"reasoning": 8, "answer": 4}}}
+    path = tmp_path / "gpus.yaml"
+    path.write_text(yaml.safe_dump(config))
+    env = {"CUDA_VISIBLE_DEVICES": "0,1", "COTREPRO_GPU_LOCK_DIR": str(tmp_path / "locks")}
+    run_snakemake(REPO, tmp_path / "work", path, "--cores", "4", "results/accuracy.csv", env=env)
+    metas = [json.loads(p.read_text()) for p in (tmp_path / "work/results/generations").rglob("*.meta.json")]
+    assert len(metas) == 4 and all(m["gpu_slots"] in (["0"], ["1"]) for m in metas)
+    assert {tuple(m["gpu_slots"]) for m in metas} == {("0",), ("1",)}
+    logs = [p.read_text() for p in (tmp_path / "work/logs/generate").rglob("*.log")]
+    assert all("GPU slot(s) 0 of 0,1" in log or "GPU slot(s) 1 of 0,1" in log for log in logs)
+    # Jobs ran side by side, never two on one device.
+    spans = [{"slots": m["gpu_slots"], "start": datetime.fromisoformat(m["started_at"]).timestamp(),
+              "end": datetime.fromisoformat(m["finished_at"]).timestamp()} for m in metas]
+    together = [(a, b) for i, a in enumerate(spans) for b in spans[i + 1:]
+                if a["start"] < b["end"] and b["start"] < a["end"]]
+    assert together and all(a["slots"] != b["slots"] for a, b in together)
