@@ -11,8 +11,10 @@ PIP_VERSION := 26.3
 # The TeX tools the paper needs, and poppler-utils for the tests that read the PDF (Debian).
 TEX_PACKAGES := latexmk texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended lmodern poppler-utils
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# A one-node SLURM cluster for tests/test_slurm.py (which starts and stops it; skipped without these).
+SLURM_PACKAGES := slurmctld slurmd slurm-client munge
 
-.PHONY: setup setup-tex run demo test lock clean-results
+.PHONY: setup setup-tex setup-slurm run demo test lock clean-results
 
 $(BIN)/snakemake: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +30,10 @@ setup: $(BIN)/snakemake
 setup-tex:  ## the Debian packages for the paper (skipped when they are all installed)
 	@if dpkg -s $(TEX_PACKAGES) >/dev/null 2>&1; then echo "TeX packages present"; else \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(TEX_PACKAGES); fi
+
+setup-slurm:  ## the Debian packages for the SLURM test (skipped when present)
+	@if dpkg -s $(SLURM_PACKAGES) >/dev/null 2>&1; then echo "SLURM packages present"; else \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(SLURM_PACKAGES); fi
 
 run: setup setup-tex  ## the full reproduction (config/config.yaml), then the Snakemake report
 	$(BIN)/snakemake --cores $(CORES)

@@ -47,7 +47,13 @@ def code(*modules):
     downloaded files) is left out on purpose: Snakemake reruns everything downstream of a rerun
     job, and a refactor there must not cost a regeneration on the GPU.
     """
-    return [str(SRC / "cotrepro" / m) for m in modules]
+    return [repo_file(SRC / "cotrepro" / m) for m in modules]
+
+
+def repo_file(path):
+    """A file of this repository as a rule input. local(): with a default storage provider
+    (Kubernetes) it is read from the checkout, not looked for in the bucket."""
+    return local(str(path))
 
 
 def one_of(values):

@@ -8,7 +8,7 @@ def remote_dataset_file(wildcards):
 
 def dataset_inputs(wildcards):
     spec = TASKS[wildcards.task].dataset
-    return [f"resources/datasets/{spec.key}/{f.filename}" for f in spec.remote] + [str(REPO / p) for p in spec.local]
+    return [f"resources/datasets/{spec.key}/{f.filename}" for f in spec.remote] + [repo_file(REPO / p) for p in spec.local]
 
 
 rule download_dataset:
@@ -51,7 +51,7 @@ rule prepare_task:
 def exemplar_source(wildcards):
     if wildcards.exset in REMOTE_SETS:
         return f"resources/exemplars/{wildcards.exset}/{REMOTE_SETS[wildcards.exset].filename}"
-    return str(project_set_path(REPO, wildcards.exset))
+    return repo_file(project_set_path(REPO, wildcards.exset))
 
 
 rule download_exemplars:

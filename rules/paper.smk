@@ -32,12 +32,12 @@ rule transcripts:
 
 rule paper:
     input:
-        main=str(REPO / "paper/main.tex"),
-        bib=str(REPO / "paper/references.bib"),
+        main=repo_file(REPO / "paper/main.tex"),
+        bib=repo_file(REPO / "paper/references.bib"),
         accuracy="results/accuracy.csv",
         significance="results/significance.csv",
         transcripts="results/paper/transcripts.json",
-        published=str(REPO / config["published"]),
+        published=repo_file(REPO / config["published"]),
         figures=[f for f in FIGURES if f.endswith(".pdf")],
         meta=GENERATION_META,
         manifests=MANIFESTS,

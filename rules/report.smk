@@ -8,7 +8,7 @@ FIGURE_CAPTIONS = {"scaling": "Accuracy against model size", "methods": "Methods
 rule figures:
     input:
         accuracy="results/accuracy.csv",
-        published=str(REPO / config["published"]),
+        published=repo_file(REPO / config["published"]),
         code=code("plots.py"),
     output:
         # Marked for `snakemake --report`, each with its caption from report/.
@@ -25,7 +25,7 @@ rule report:
     input:
         accuracy="results/accuracy.csv",
         figures=FIGURES,
-        published=str(REPO / config["published"]),
+        published=repo_file(REPO / config["published"]),
         meta=GENERATION_META,
         generations=GENERATIONS,
         manifests=MANIFESTS,

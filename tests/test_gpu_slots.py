@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cotrepro.gpu_slots import NotEnoughGPUs, claim, visible_devices
+from cotrepro.gpu_slots import NotEnoughGPUs, claim, default_lock_dir, visible_devices
 from workflow_helpers import REPO, run_snakemake
 
 
@@ -20,6 +20,13 @@ def test_visible_devices_follow_cuda_visible_devices():
     assert visible_devices({"CUDA_VISIBLE_DEVICES": "GPU-3f2a, GPU-77b1"}) == ["GPU-3f2a", "GPU-77b1"]
     assert visible_devices({"CUDA_VISIBLE_DEVICES": ""}) == []
     assert visible_devices({"CUDA_VISIBLE_DEVICES": "-1"}) == []
+
+
+def test_inside_a_slurm_job_the_locks_are_the_jobs_own():
+    a = default_lock_dir({"SLURM_JOB_ID": "41"})
+    b = default_lock_dir({"SLURM_JOB_ID": "42"})
+    assert a != b and a.parent == b.parent == default_lock_dir({})
+    assert default_lock_dir({"SLURM_JOB_ID": "41", "COTREPRO_GPU_LOCK_DIR": "/x"}) == Path("/x")
 
 
 def _worker(count, devices, lock_dir, log, hold):

@@ -26,9 +26,17 @@ class NotEnoughGPUs(RuntimeError):
     """A job asks for more GPUs than the machine shows it."""
 
 
-def default_lock_dir() -> Path:
-    """Where the slot locks live: machine-wide, so separate workflow runs share the GPUs fairly too."""
-    return Path(os.environ.get(LOCK_DIR_ENV) or Path(tempfile.gettempdir()) / f"cotrepro-gpu-slots-{os.getuid()}")
+def default_lock_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where the slot locks live: machine-wide, so separate workflow runs share the GPUs fairly too.
+
+    Inside a SLURM job the devices are the job's own (SLURM numbers them from 0 in every job),
+    so the locks are per job: two jobs on one node must not wait for each other's "GPU 0".
+    """
+    environ = os.environ if environ is None else environ
+    if environ.get(LOCK_DIR_ENV):
+        return Path(environ[LOCK_DIR_ENV])
+    base = Path(tempfile.gettempdir()) / f"cotrepro-gpu-slots-{os.getuid()}"
+    return base / f"slurm-{environ['SLURM_JOB_ID']}" if environ.get("SLURM_JOB_ID") else base
 
 
 def visible_devices(environ: Mapping[str, str] | None = None) -> list[str]:
