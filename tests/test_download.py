@@ -1,6 +1,8 @@
 """Pinned-URL downloads against a real local HTTP server: retries, checksums, atomic writes."""
 
 import hashlib
+import os
+import stat
 import logging
 
 import pytest
@@ -109,3 +111,15 @@ def test_connection_refused_is_retried_and_reported(tmp_path):
 def test_bad_arguments_are_named(tmp_path, url, pin, message):
     with pytest.raises(ValueError, match=message):
         fetch_url(url, tmp_path / "f.jsonl", pin)
+
+
+def test_atomically_written_files_get_ordinary_permissions(tmp_path):
+    from cotrepro.io import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "report.html", "<p>hi</p>")
+    finally:
+        os.umask(old)
+    # Readable by others (0644 under umask 022), not private like mkstemp's 0600.
+    assert stat.S_IMODE((tmp_path / "report.html").stat().st_mode) == 0o644

@@ -10,6 +10,13 @@ from pathlib import Path
 from typing import Iterable
 
 
+def _current_umask() -> int:
+    # The only portable way to read the umask is to set it and put it back.
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def temp_beside(path: Path):
     """A temporary file in ``path``'s directory (so ``os.replace`` onto ``path`` is atomic).
@@ -21,6 +28,8 @@ def temp_beside(path: Path):
     fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     os.close(fd)
     tmp = Path(name)
+    # mkstemp makes the file private (0600); the final file gets the usual permissions instead.
+    os.chmod(tmp, 0o666 & ~_current_umask())
     try:
         yield tmp
     finally:
