@@ -85,7 +85,14 @@ wildcard_constraints:
 
 GENERATIONS = expand("results/generations/{model}/{task}/{method}.jsonl", model=MODELS, task=TASK_KEYS, method=METHODS)
 GENERATION_META = [p.removesuffix(".jsonl") + ".meta.json" for p in GENERATIONS]
-SCORES = [p.replace("results/generations/", "results/scores/", 1) for p in GENERATIONS]
+
+
+def scores_of(generations):
+    """The score files extracted from these generation files."""
+    return [p.replace("results/generations/", "results/scores/", 1) for p in generations]
+
+
+SCORES = scores_of(GENERATIONS)
 MANIFESTS = expand("resources/models/{model}.json", model=MODELS)
 FIGURES = expand("results/figures/{name}.{ext}", name=FIGURE_NAMES, ext=["png", "pdf"])
 TASK_RECORDS = expand("results/tasks/{task}.jsonl", task=TASK_KEYS)

@@ -16,7 +16,7 @@ rule significance:
 rule transcripts:
     input:
         generations=COT_GENERATIONS,
-        scores=[p.replace("results/generations/", "results/scores/", 1) for p in COT_GENERATIONS],
+        scores=scores_of(COT_GENERATIONS),
         records=TASK_RECORDS,
         code=code("transcripts.py"),
     output:
@@ -40,7 +40,6 @@ rule paper:
         published=repo_file(REPO / config["published"]),
         figures=[f for f in FIGURES if f.endswith(".pdf")],
         meta=GENERATION_META,
-        manifests=MANIFESTS,
         tasks=TASK_PROVENANCE,
         code=code("paper.py", "latex.py", "plots.py"),
     output:

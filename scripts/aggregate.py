@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from cotrepro.aggregate import accuracy_table
-from cotrepro.io import atomic_write_text, read_json, read_jsonl
+from cotrepro.io import atomic_write_text, read_json, read_jsonl, run_key
 from cotrepro.joblog import log_to
 
 log_to(snakemake.log[0])
@@ -11,7 +11,7 @@ log_to(snakemake.log[0])
 
 def parts():
     for scores, meta in zip(snakemake.input.scores, snakemake.input.meta):
-        model, task, method = Path(scores).with_suffix("").parts[-3:]
+        model, task, method = run_key(scores)
         yield {"model": model, "task": task, "method": method}, read_jsonl(Path(scores)), read_json(Path(meta))
 
 

@@ -11,7 +11,7 @@ i, out = snakemake.input, Path(snakemake.output.pdf)
 fragments = out.parent / "fragments"
 write_fragments(PaperInputs.from_paths(
     accuracy=Path(i.accuracy), significance=Path(i.significance), published=Path(i.published),
-    metas=[Path(p) for p in i.meta], manifests=[Path(p) for p in i.manifests], tasks=[Path(p) for p in i.tasks],
+    metas=[Path(p) for p in i.meta], tasks=[Path(p) for p in i.tasks],
     transcripts=Path(i.transcripts), demo=snakemake.params.demo, model_notes=dict(snakemake.params.notes),
 ), fragments)
 figures = sorted({Path(p).parent for p in i.figures})

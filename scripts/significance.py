@@ -2,15 +2,10 @@
 
 from pathlib import Path
 
-from cotrepro.io import read_jsonl
+from cotrepro.io import atomic_write_text, read_jsonl, run_key
 from cotrepro.joblog import log_to
 from cotrepro.significance import significance_table
 
 log_to(snakemake.log[0])
-scores = {}
-for path in map(Path, snakemake.input.scores):
-    # results/scores/{model}/{task}/{method}.jsonl
-    scores[path.parent.parent.name, path.parent.name, path.stem] = read_jsonl(path)
-table = significance_table(scores)
-Path(snakemake.output[0]).parent.mkdir(parents=True, exist_ok=True)
-table.to_csv(snakemake.output[0], index=False)
+scores = {run_key(path): read_jsonl(Path(path)) for path in snakemake.input.scores}
+atomic_write_text(Path(snakemake.output[0]), significance_table(scores).to_csv(index=False))

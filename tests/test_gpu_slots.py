@@ -9,10 +9,9 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-import yaml
 
 from cotrepro.gpu_slots import NotEnoughGPUs, claim, default_lock_dir, visible_devices
-from workflow_helpers import REPO, run_snakemake
+from workflow_helpers import REPO, run_snakemake, write_config
 
 
 def test_visible_devices_follow_cuda_visible_devices():
@@ -96,12 +95,10 @@ def test_asking_for_more_gpus_than_visible_is_a_clear_error(tmp_path):
 def test_workflow_runs_one_generation_job_per_visible_gpu(tmp_path):
     """Two 'GPUs' made visible on this CPU machine: the workflow offers two gpu slots, runs two
     generation jobs at once and gives each its own device (torch, seeing no CUDA, computes on CPU)."""
-    config = {"demo": True, "models": ["tiny-llama"], "tasks": ["arith_demo"],
-              "methods": ["zero_shot", "zero_shot_cot", "few_shot", "few_shot_cot"], "limit": 4,
-              "model_specs": {"tiny-llama": {"source": "tiny", "architecture": "causal"}},
-              "generation": {"device": "auto", "threads": 1, "max_new_tokens": {"reasoning": 8, "answer": 4}}}
-    path = tmp_path / "gpus.yaml"
-    path.write_text(yaml.safe_dump(config))
+    path = write_config(tmp_path / "gpus.yaml", models=["tiny-llama"],
+                        methods=["zero_shot", "zero_shot_cot", "few_shot", "few_shot_cot"], limit=4,
+                        model_specs={"tiny-llama": {"source": "tiny", "architecture": "causal"}},
+                        generation={"device": "auto", "threads": 1, "max_new_tokens": {"reasoning": 8, "answer": 4}})
     env = {"CUDA_VISIBLE_DEVICES": "0,1", "COTREPRO_GPU_LOCK_DIR": str(tmp_path / "locks")}
     run_snakemake(REPO, tmp_path / "work", path, "--cores", "4", "results/accuracy.csv", env=env)
     metas = [json.loads(p.read_text()) for p in (tmp_path / "work/results/generations").rglob("*.meta.json")]

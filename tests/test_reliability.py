@@ -11,24 +11,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
 from cotrepro.generation.runner import journal_path
 from cotrepro.io import read_json, read_jsonl
 from cotrepro.tasks.arithmetic import GSM8K_TEST
 from servers import HubServer, StaticServer
-from workflow_helpers import REPO, planned_jobs, run_snakemake, snakemake_cmd
+from workflow_helpers import REPO, planned_jobs, run_snakemake, snakemake_cmd, write_config
 
 pytestmark = pytest.mark.workflow
 COMMIT = "feedface" * 5
-
-
-def write_config(path: Path, **overrides) -> Path:
-    config = {"demo": True, "tasks": ["arith_demo"], "methods": ["zero_shot"],
-              "generation": {"device": "cpu", "threads": 1, "max_new_tokens": {"reasoning": 16, "answer": 8}}}
-    config.update(overrides)
-    path.write_text(yaml.safe_dump(config))
-    return path
 
 
 def descendants(pid: int) -> list[int]:

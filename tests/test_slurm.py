@@ -14,11 +14,10 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 from cotrepro.io import read_jsonl
 from slurm_cluster import ClusterBusy, slurm_cluster, unavailable_reason
-from workflow_helpers import REPO, copy_workflow, run_snakemake
+from workflow_helpers import REPO, copy_workflow, run_snakemake, write_config
 
 MODELS, TASK, METHODS = ("tiny-t5", "tiny-llama"), "arith_demo", ("zero_shot", "zero_shot_cot")
 TARGET = "results/accuracy.csv"
@@ -27,15 +26,6 @@ REMOTE_RULES = {"build_tiny_model", "generate", "extract", "aggregate"}
 # Hard limits (seconds) for each Snakemake run; a run past them fails the test, never hangs it.
 LOCAL_TIMEOUT, SLURM_TIMEOUT = 600, 900
 pytestmark = [pytest.mark.workflow, pytest.mark.timeout(LOCAL_TIMEOUT + SLURM_TIMEOUT + 120)]
-
-
-def write_config(path: Path) -> Path:
-    config = {"demo": True, "models": list(MODELS), "tasks": [TASK], "methods": list(METHODS), "limit": 5,
-              "model_specs": {"tiny-t5": {"source": "tiny", "architecture": "seq2seq"},
-                              "tiny-llama": {"source": "tiny", "architecture": "causal"}},
-              "generation": {"device": "cpu", "threads": 1, "max_new_tokens": {"reasoning": 16, "answer": 8}}}
-    path.write_text(yaml.safe_dump(config))
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +65,9 @@ def generation_rows(path: Path) -> list[dict]:
 
 def test_workflow_through_slurm_matches_local_run(cluster, tmp_path):
     workflow = copy_workflow(tmp_path / "repo")
-    config = write_config(tmp_path / "config.yaml")
+    config = write_config(tmp_path / "config.yaml", models=list(MODELS), tasks=[TASK], methods=list(METHODS),
+                          limit=5, model_specs={"tiny-t5": {"source": "tiny", "architecture": "seq2seq"},
+                                                "tiny-llama": {"source": "tiny", "architecture": "causal"}})
     local, remote = tmp_path / "local", tmp_path / "slurm"
 
     t0 = time.perf_counter()

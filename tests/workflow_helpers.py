@@ -9,8 +9,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW_PARTS = ("Snakefile", "rules", "scripts", "src", "config", "profiles", "paper", "report", "envs")
+
+
+def write_config(path: Path, **overrides) -> Path:
+    """A small demo config (tiny models, arith_demo, zero-shot, short budgets on CPU) with top-level
+    keys replaced by ``overrides``, written to ``path``."""
+    config = {"demo": True, "tasks": ["arith_demo"], "methods": ["zero_shot"],
+              "generation": {"device": "cpu", "threads": 1, "max_new_tokens": {"reasoning": 16, "answer": 8}}}
+    config.update(overrides)
+    path.write_text(yaml.safe_dump(config))
+    return path
 
 
 def copy_workflow(dest: Path) -> Path:

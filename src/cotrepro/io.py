@@ -67,6 +67,12 @@ def jsonl_line(row: dict) -> str:
     return json.dumps(row, ensure_ascii=False)
 
 
+def run_key(path: Path) -> tuple[str, str, str]:
+    """``(model, task, method)`` of a per-run file, ``results/{generations|scores}/{model}/{task}/{method}.*``."""
+    path = Path(path)
+    return path.parent.parent.name, path.parent.name, path.name.split(".", 1)[0]
+
+
 def write_jsonl(path: Path, rows: Iterable[dict]) -> None:
     """Atomically write rows as JSON lines."""
     atomic_write_text(path, "".join(jsonl_line(r) + "\n" for r in rows))

@@ -15,7 +15,7 @@ import pandas as pd
 
 from cotrepro import METHODS
 from cotrepro.io import atomic_write_text, read_json
-from cotrepro.plots import METHOD_LABELS, human_count
+from cotrepro.plots import METHOD_LABELS, human_count, models_by_size
 from cotrepro.transcripts import example_prompts, transcript_text, transcript_title
 
 _TEX_SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
@@ -70,7 +70,6 @@ class PaperInputs:
     significance: pd.DataFrame
     published: pd.DataFrame
     metas: list[dict]
-    manifests: list[dict] = field(default_factory=list)
     tasks: list[dict] = field(default_factory=list)
     transcripts: list[dict] = field(default_factory=list)
     demo: bool = False
@@ -78,12 +77,11 @@ class PaperInputs:
 
     @classmethod
     def from_paths(cls, *, accuracy: Path, significance: Path, published: Path, metas: list[Path],
-                   manifests: list[Path], tasks: list[Path], transcripts: Path, demo: bool,
-                   model_notes: dict) -> "PaperInputs":
+                   tasks: list[Path], transcripts: Path, demo: bool, model_notes: dict) -> "PaperInputs":
         """Read every input file."""
         return cls(accuracy=pd.read_csv(accuracy), significance=pd.read_csv(significance),
                    published=pd.read_csv(published), metas=[read_json(p) for p in metas],
-                   manifests=[read_json(p) for p in manifests], tasks=[read_json(p) for p in tasks],
+                   tasks=[read_json(p) for p in tasks],
                    transcripts=read_json(transcripts), demo=demo, model_notes=model_notes)
 
     def robust(self) -> pd.DataFrame:
@@ -92,7 +90,7 @@ class PaperInputs:
 
     def models_by_size(self) -> list[str]:
         """Model slugs, smallest first."""
-        return self.accuracy.sort_values(["parameters", "model"])["model"].drop_duplicates().tolist()
+        return models_by_size(self.accuracy)
 
 
 def _cell(acc: pd.DataFrame, model: str, task: str, method: str, style: str = "robust") -> pd.Series | None:
@@ -282,8 +280,9 @@ def limitations(inp: PaperInputs) -> str:
     if inp.demo:
         items.append("This is the offline demo: its models have random weights, so every accuracy is meaningless; "
                      "the document shows that the pipeline runs end to end.")
+    robust = inp.robust()
     sizes = {t["task"]: t["records"] for t in inp.tasks}
-    partial = sorted(t for t, n in inp.robust().groupby("task")["n"].max().items() if n < sizes.get(t, n))
+    partial = sorted(t for t, n in robust.groupby("task")["n"].max().items() if n < sizes.get(t, n))
     if partial:
         items.append(f"Only part of the test set was evaluated for {tex(', '.join(partial))} (config key "
                      "\\texttt{limit}); the intervals are correspondingly wide.")
@@ -292,7 +291,7 @@ def limitations(inp: PaperInputs) -> str:
         items.append(f"The few-shot exemplars for {tex(', '.join(own))} are the project's own, written in Wei et "
                      "al.'s style, because no pinned source of theirs with a licence that permits reuse was "
                      "found; those few-shot numbers do not use the papers' prompts.")
-    over = inp.robust()[inp.robust()["frac_over_context"] > 0]
+    over = robust[robust["frac_over_context"] > 0]
     if not over.empty:
         items.append(f"{len(over)} generation files contain prompts longer than the model's context; they were "
                      "generated anyway and are flagged (Table~\\ref{tab:failures}).")

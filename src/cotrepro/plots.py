@@ -39,6 +39,16 @@ def human_count(n: float) -> str:
     return f"{n:.0f}"
 
 
+def models_by_size(df: pd.DataFrame) -> list[str]:
+    """The models in ``df``, smallest first (ties by name)."""
+    return df.sort_values(["parameters", "model"])["model"].drop_duplicates().tolist()
+
+
+def _dodged(n_groups: int, j: int, n_bars: int, width: float) -> list[float]:
+    """x positions of the ``j``-th of ``n_bars`` side-by-side bars in each of ``n_groups`` groups."""
+    return [i + (j - (n_bars - 1) / 2) * width for i in range(n_groups)]
+
+
 def _methods(df: pd.DataFrame) -> list[str]:
     return [m for m in METHODS if m in set(df["method"])]
 
@@ -136,12 +146,12 @@ def methods_figure(df: pd.DataFrame):
     fig, axes = panel_grid(len(tasks), max(6, 1.6 * robust["model"].nunique() + 2), 3.6, max_columns=2)
     for ax, task in zip(axes, tasks):
         sub = robust[robust["task"] == task]
-        models = sub.sort_values("parameters")["model"].unique().tolist()
+        models = models_by_size(sub)
         methods = _methods(sub)
         width = 0.8 / max(1, len(methods))
         for j, method in enumerate(methods):
             rows = sub[sub["method"] == method].set_index("model").reindex(models)
-            xs = [i + (j - (len(methods) - 1) / 2) * width for i in range(len(models))]
+            xs = _dodged(len(models), j, len(methods), width)
             ax.bar(xs, rows["accuracy"], width, color=METHOD_COLORS[method], label=METHOD_LABELS[method],
                    yerr=[rows["accuracy"] - rows["ci_low"], rows["ci_high"] - rows["accuracy"]], capsize=2)
         ax.set_xticks(range(len(models)))
@@ -187,7 +197,7 @@ def compute_figure(df: pd.DataFrame):
 def failures_figure(df: pd.DataFrame):
     """Failure fractions (% of questions, mean over tasks) per model and method, one panel per kind."""
     robust = df[df["style"] == "robust"]
-    models = robust.sort_values(["parameters", "model"])["model"].drop_duplicates().tolist()
+    models = models_by_size(robust)
     methods = _methods(robust)
     means = robust.groupby(["model", "method"])[list(FAILURES)].mean()
     fig, axes = plt.subplots(1, len(FAILURES), figsize=(max(10, 2.2 * len(models) * len(FAILURES) / 2), 3.8),
@@ -195,7 +205,7 @@ def failures_figure(df: pd.DataFrame):
     width = 0.8 / max(1, len(methods))
     for ax, (column, title) in zip(axes[0], FAILURES.items()):
         for j, method in enumerate(methods):
-            xs = [i + (j - (len(methods) - 1) / 2) * width for i in range(len(models))]
+            xs = _dodged(len(models), j, len(methods), width)
             ys = [100 * means[column].get((m, method), float("nan")) for m in models]
             ax.bar(xs, ys, width, color=METHOD_COLORS[method], label=METHOD_LABELS[method])
         ax.set_xticks(range(len(models)))

@@ -16,6 +16,7 @@ import pandas as pd
 from cotrepro import METHODS
 from cotrepro.io import atomic_write_text, read_json
 from cotrepro.plots import METHOD_LABELS, human_count
+from cotrepro.tasks import settings_text
 from cotrepro.transcripts import example_prompts, transcript_text, transcript_title
 
 DEMO_WARNING = ("This is the offline demo. Its models have random weights, so every accuracy below is "
@@ -123,10 +124,6 @@ EXEMPLAR_ORIGIN_NOTE = (
     "prompts, and the table says so.</p>")
 
 
-def _settings(params: dict | None) -> str:
-    return ", ".join(f"{k}={v}" for k, v in sorted((params or {}).items()))
-
-
 def _provenance(metas: list[dict], manifests: list[dict], tasks: list[dict]) -> str:
     files_of = {m.get("model"): _files_summary(m) for m in manifests}
     models = {}
@@ -141,7 +138,7 @@ def _provenance(metas: list[dict], manifests: list[dict], tasks: list[dict]) -> 
             "files": files_of.get(mm["slug"], "")})
     parts = ["<h3>Models</h3>", _table(pd.DataFrame(models.values()))]
     files = [{"task": t["task"], "file": f["name"], "source": f["source"], "sha256": f["sha256"],
-              "records": t["records"], "settings": _settings(t.get("params"))} for t in tasks for f in t["files"]]
+              "records": t["records"], "settings": settings_text(t.get("params"))} for t in tasks for f in t["files"]]
     parts += ["<h3>Datasets</h3>", _table(pd.DataFrame(files))]
     ex = {(m["task"]["key"], m["exemplars"]["name"]): m["exemplars"] for m in metas if m.get("exemplars")}
     if ex:

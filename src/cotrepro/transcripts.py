@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
+from cotrepro import METHODS
+
 COT_PREFERENCE = ("few_shot_cot", "zero_shot_cot")
 MAX_CHARS = 900  # a transcript is an illustration; longer completions are cut, and say so
 
@@ -68,8 +70,6 @@ def transcript_title(t: dict, labels: Mapping[str, str]) -> str:
 
 def example_prompts(metas: Sequence[dict]) -> list[tuple[dict, str]]:
     """One (generation metadata, full prompt text) per method, in method order; zero-shot CoT shows both stages."""
-    from cotrepro import METHODS
-
     out, seen = [], set()
     for m in sorted(metas, key=lambda m: (METHODS.index(m["method"]), m["model"]["slug"], m["task"]["key"])):
         if m["method"] in seen:

@@ -47,7 +47,12 @@ class TaskSpec:
     exemplars: str
     size: int | None = None
     params: dict = field(default_factory=dict)
-    module: str = ""  # the tasks/ module that declares it, an input of its prepare_task job
+
+    @property
+    def module(self) -> str:
+        """The tasks/ module whose code turns the raw files into records (its loader's module),
+        an input of the task's prepare_task job."""
+        return self.load.__module__.rsplit(".", 1)[-1] + ".py"
 
     @property
     def answer_trigger(self) -> str | None:
@@ -99,3 +104,8 @@ def task_params(task: TaskSpec, overrides: dict | None) -> dict:
         allowed = ", ".join(sorted(task.params)) or "none (the task has no settings)"
         raise ValueError(f"task {task.key} has no setting {unknown[0]!r}; allowed: {allowed}")
     return {**task.params, **overrides}
+
+
+def settings_text(params: dict | None) -> str:
+    """A task's settings for readers: ``people=4, seed=0, size=500`` (empty when it has none)."""
+    return ", ".join(f"{k}={v}" for k, v in sorted((params or {}).items()))

@@ -76,7 +76,7 @@ def load_aqua(files: dict[str, Path], params: dict) -> list[dict]:
 def _kojima_arithmetic(key: str, description: str, path: str, sha256: str, load, size: int) -> TaskSpec:
     return TaskSpec(key=key, kind="arithmetic", description=description,
                     dataset=DatasetSpec(key=key, remote=(kojima_file(path, sha256),)), load=load,
-                    answer_format="number", exemplars="wei2022-gsm8k", size=size, module="arithmetic.py")
+                    answer_format="number", exemplars="wei2022-gsm8k", size=size)
 
 
 TASKS = (
@@ -89,7 +89,6 @@ TASKS = (
         answer_format="number",
         exemplars="wei2022-gsm8k",
         size=1319,
-        module="arithmetic.py",
     ),
     _kojima_arithmetic("svamp", "SVAMP: varied one-step arithmetic word problems (Patel et al., 2021)",
                        "SVAMP/SVAMP.json", "5be77703a6d891ae476d7c082787ad361392aa02453b132516cdd5f4e7934e3e",
@@ -115,7 +114,6 @@ TASKS = (
         answer_format="choice:ABCDE",
         exemplars="cotrepro-aqua",
         size=254,
-        module="arithmetic.py",
     ),
     TaskSpec(
         key="arith_demo",
@@ -126,6 +124,5 @@ TASKS = (
         answer_format="number",
         exemplars="cotrepro-arith",
         size=20,
-        module="arithmetic.py",
     ),
 )

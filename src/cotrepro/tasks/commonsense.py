@@ -12,8 +12,8 @@ from pathlib import Path
 
 from cotrepro.sources import GitHubFile
 from cotrepro.tasks import DatasetSpec, TaskSpec
-from cotrepro.tasks.records import (answer_choices, bigbench_examples, correct_option, kojima_file, lettered,
-                                    numbered, only_file, read_json_lines, record)
+from cotrepro.tasks.records import (answer_choices, bigbench_examples, correct_letter, correct_option,
+                                    kojima_file, lettered, numbered, only_file, read_json_lines, record)
 
 BBH_SPORTS = GitHubFile(
     repo="suzgunmirac/BIG-Bench-Hard",
@@ -55,8 +55,7 @@ def load_date(files: dict[str, Path], params: dict) -> list[dict]:
         options = list(ex["target_scores"])
         random.Random(f"{params['seed']}-{rid}").shuffle(options)
         choices = lettered(options)
-        right = correct_option(ex["target_scores"], rid)
-        gold = next(letter for letter, text in choices.items() if text == right)
+        gold = correct_letter(choices, ex["target_scores"], rid)
         records.append(record(rid, f"{ex['input'].strip()} {answer_choices(choices)}", gold, "choice:ABCDEF",
                               choices))
     return records
@@ -79,7 +78,6 @@ TASKS = (
         answer_format="choice:ABCDE",
         exemplars="cotrepro-csqa",
         size=1221,
-        module="commonsense.py",
     ),
     TaskSpec(
         key="strategyqa",
@@ -91,7 +89,6 @@ TASKS = (
         answer_format="yes_no",
         exemplars="cotrepro-strategyqa",
         size=2290,
-        module="commonsense.py",
     ),
     TaskSpec(
         key="date",
@@ -104,7 +101,6 @@ TASKS = (
         exemplars="cotrepro-date",
         size=369,
         params={"seed": 0},
-        module="commonsense.py",
     ),
     TaskSpec(
         key="sports",
@@ -115,6 +111,5 @@ TASKS = (
         answer_format="yes_no",
         exemplars="cotrepro-sports",
         size=250,
-        module="commonsense.py",
     ),
 )

@@ -74,6 +74,12 @@ def correct_option(target_scores: dict[str, float], where: str) -> str:
     return best[0]
 
 
+def correct_letter(choices: dict[str, str], target_scores: dict[str, float], where: str) -> str:
+    """The letter under which ``choices`` shows the option ``target_scores`` marks correct."""
+    right = correct_option(target_scores, where)
+    return next(letter for letter, text in choices.items() if text == right)
+
+
 def numbered(prefix: str, items: Iterable) -> Iterable[tuple[str, object]]:
     """``(f"{prefix}-0000", item), ...``: stable ids in file order."""
     return ((f"{prefix}-{i:04d}", item) for i, item in enumerate(items))

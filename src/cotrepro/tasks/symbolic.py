@@ -13,7 +13,7 @@ import random
 from pathlib import Path
 
 from cotrepro.tasks import DatasetSpec, TaskSpec
-from cotrepro.tasks.records import (answer_choices, bigbench_examples, correct_option, kojima_file, lettered,
+from cotrepro.tasks.records import (answer_choices, bigbench_examples, correct_letter, kojima_file, lettered,
                                     numbered, only_file, read_json_lines, record)
 
 NAMES_FILE = "config/datasets/names.txt"
@@ -27,8 +27,7 @@ def load_shuffled_objects(files: dict[str, Path], params: dict) -> list[dict]:
     records = []
     for rid, ex in numbered("shuffled_objects", bigbench_examples(only_file(files))):
         choices = lettered(list(ex["target_scores"]))
-        right = correct_option(ex["target_scores"], rid)
-        gold = next(letter for letter, text in choices.items() if text == right)
+        gold = correct_letter(choices, ex["target_scores"], rid)
         question = f"{ex['input'].strip()} {answer_choices(choices, lead=SHUFFLED_OBJECTS_LEAD)}"
         records.append(record(rid, question, gold, "choice:ABC", choices))
     return records
@@ -99,7 +98,7 @@ def _generated_task(key: str, description: str, generate, count: str, answer_for
     return TaskSpec(key=key, kind="symbolic", description=description,
                     dataset=DatasetSpec(key=key, local=(NAMES_FILE,)), load=generated(generate, count),
                     answer_format=answer_format, exemplars=f"cotrepro-{key.replace('_', '-')}",
-                    params={count: 4, "size": 500, "seed": 0}, module="symbolic.py")
+                    params={count: 4, "size": 500, "seed": 0})
 
 
 def load_logic(files: dict[str, Path], params: dict) -> list[dict]:
@@ -123,7 +122,6 @@ TASKS = (
         answer_format="choice:ABC",
         exemplars="cotrepro-shuffled-objects",
         size=750,
-        module="symbolic.py",
     ),
     _generated_task("coin_flip", "coin flip (generated): is the coin still heads up after people flip it or not?",
                     generate_coin_flip, "people", "yes_no"),
@@ -138,6 +136,5 @@ TASKS = (
         answer_format="mixed",
         exemplars="cotrepro-logic",
         size=20,
-        module="symbolic.py",
     ),
 )
