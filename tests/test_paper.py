@@ -82,6 +82,13 @@ def test_archive_is_deterministic_and_refuses_damage(tmp_path):
     assert not out.exists()
 
 
+def test_missing_archive_says_where_it_was_looked_for(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ArchiveError, match=rf"generation archive a/g.tar.gz does not exist \(looked for "
+                                           rf"{tmp_path}/a/g.tar.gz; a relative path is taken from the working"):
+        read_index(Path("a/g.tar.gz"))
+
+
 def test_missing_latexmk_names_the_packages(tmp_path):
     bin_dir = tmp_path / "bin"  # everything on PATH except the TeX tools
     bin_dir.mkdir()

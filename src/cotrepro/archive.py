@@ -66,7 +66,9 @@ def read_index(path: Path) -> dict:
     """The index of the archive at ``path`` (the first member, so only the start is read)."""
     path = Path(path)
     if not path.is_file():
-        raise ArchiveError(f"generation archive {path} does not exist")
+        # Relative paths are taken from Snakemake's working directory, which --directory moves.
+        raise ArchiveError(f"generation archive {path} does not exist (looked for {path.resolve()}; a relative "
+                           "path is taken from the working directory)")
     try:
         with tarfile.open(path, mode="r:gz") as tar:
             member = tar.next()
