@@ -26,11 +26,11 @@ from pathlib import Path
 
 import torch
 
-from cotrepro import METHODS
+from cotrepro import methods
 from cotrepro.generation import runner
 from cotrepro.generation.hf import HFBackend
-from cotrepro.tasks import get_task
-from cotrepro.tiny_models import build_tiny_model, build_tokenizer
+from cotrepro.data.tasks import get_task
+from cotrepro.models.tiny import build_tiny_model, build_tokenizer
 
 REPO = Path(__file__).resolve().parents[1]
 PROMPTS = [
@@ -63,13 +63,13 @@ def check_placement_and_batching(tiny: dict[str, Path], device: str) -> dict:
 def check_runner(tiny: dict[str, Path], device: str, workdir: Path) -> dict:
     task = get_task("arith_demo")
     records = task.load({"arith_demo.jsonl": REPO / "config/datasets/arith_demo.jsonl"}, {})
-    from cotrepro.exemplars import parse_project_set, project_set_path
+    from cotrepro.data.exemplars import parse_project_set, project_set_path
 
     exemplars = parse_project_set(project_set_path(REPO, "cotrepro-arith").read_text())
     out = {}
     for arch, path in tiny.items():
         b = HFBackend(path, arch, device=device, batch_size=8)
-        for method in METHODS:
+        for method in methods.keys():
             t0 = time.perf_counter()
             rows, stats = runner.run_generation(
                 b, records, method=method,

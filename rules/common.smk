@@ -12,13 +12,14 @@ SRC = REPO / "src"
 sys.path.insert(0, str(SRC))
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(SRC), os.environ.get("PYTHONPATH")) if p)
 
-from cotrepro import FIGURE_NAMES, METHODS as ALL_METHODS
-from cotrepro.gpu_slots import visible_devices
-from cotrepro.config import ConfigError, exemplar_set_for, task_settings, validate_config
-from cotrepro.exemplars import REMOTE_SETS, project_set_path
+from cotrepro import methods
 from cotrepro.archive import ArchiveError, check_covers, read_index
-from cotrepro.prompts import FEW_SHOT_METHODS, REASONING_METHODS
-from cotrepro.tasks import TASKS
+from cotrepro.config import ConfigError, exemplar_set_for, task_settings, validate_config
+from cotrepro.data.exemplars import REMOTE_SETS, project_set_path
+from cotrepro.data.tasks import TASKS
+from cotrepro.generation.gpu_slots import visible_devices
+from cotrepro.generation.job import OUTPUT_SHAPING
+from cotrepro.outputs import FIGURE_NAMES
 
 try:
     validate_config(config, REPO)
@@ -66,7 +67,7 @@ def models_with_source(source):
 
 
 # One generation job per GPU: unless --resources gpu=N (or a profile) says otherwise, the machine's
-# visible GPUs are the `gpu` resource; each job then claims its own device (cotrepro.gpu_slots).
+# visible GPUs are the `gpu` resource; each job then claims its own device (cotrepro.generation.gpu_slots).
 # Cluster executors (SLURM, Kubernetes) leave the count to the cluster's scheduler.
 if workflow.local_exec and "gpu" not in workflow.global_resources:
     workflow.register_resource("gpu", max(1, len(visible_devices())))
@@ -80,7 +81,7 @@ def generation_gpus(wildcards):
 wildcard_constraints:
     model=one_of(SPECS),
     task=one_of(TASKS),
-    method=one_of(ALL_METHODS),
+    method=one_of(methods.keys()),
 
 
 GENERATIONS = expand("results/generations/{model}/{task}/{method}.jsonl", model=MODELS, task=TASK_KEYS, method=METHODS)
@@ -97,4 +98,4 @@ MANIFESTS = expand("resources/models/{model}.json", model=MODELS)
 FIGURES = expand("results/figures/{name}.{ext}", name=FIGURE_NAMES, ext=["png", "pdf"])
 TASK_RECORDS = expand("results/tasks/{task}.jsonl", task=TASK_KEYS)
 TASK_PROVENANCE = expand("results/tasks/{task}.provenance.json", task=TASK_KEYS)
-COT_GENERATIONS = [p for p in GENERATIONS if Path(p).stem in REASONING_METHODS]
+COT_GENERATIONS = [p for p in GENERATIONS if methods.get(Path(p).stem).reasoning]

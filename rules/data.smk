@@ -27,8 +27,8 @@ rule download_dataset:
 
 def task_code(wildcards):
     # The task's own module and the shared record helpers decide the records; the registry in
-    # tasks/__init__.py does not, so declaring a new task reruns nothing that exists.
-    return code("tasks/prepare.py", "tasks/records.py", f"tasks/{TASKS[wildcards.task].module}")
+    # data/tasks/__init__.py does not, so declaring a new task reruns nothing that exists.
+    return code("data/tasks/prepare.py", "data/tasks/records.py", f"data/tasks/{TASKS[wildcards.task].module}")
 
 
 rule prepare_task:
@@ -69,7 +69,7 @@ rule download_exemplars:
 rule exemplars:
     input:
         source=exemplar_source,
-        code=code("exemplars.py"),
+        code=code("data/exemplars.py"),
     output:
         "results/exemplars/{exset}.json",
     log:

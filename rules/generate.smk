@@ -2,7 +2,7 @@
 
 
 def generation_exemplars(wildcards):
-    if wildcards.method not in FEW_SHOT_METHODS:
+    if not methods.get(wildcards.method).few_shot:
         return []  # zero-shot prompts use no exemplars, so changing them must not rerun these jobs
     return [f"results/exemplars/{exemplar_set_for(config, wildcards.task)}.json"]
 
@@ -20,7 +20,8 @@ def generation_params(wildcards):
         "on_overflow": gen["on_overflow"],
         "stop": gen["stop"],
         "limit": config["limit"],
-        "shots": config["shots"] if wildcards.method in FEW_SHOT_METHODS else 0,
+        "shots": config["shots"] if methods.get(wildcards.method).few_shot else 0,
+        "method": methods.get(wildcards.method).shaping(),
     }
 
 
@@ -29,8 +30,7 @@ rule generate:
         manifest="resources/models/{model}.json",
         task="results/tasks/{task}.jsonl",
         exemplars=generation_exemplars,
-        code=code("prompts.py", "generation/backend.py", "generation/hf.py", "generation/runner.py",
-                  "generation/job.py"),
+        code=code(*OUTPUT_SHAPING),
     output:
         rows="results/generations/{model}/{task}/{method}.jsonl",
         meta="results/generations/{model}/{task}/{method}.meta.json",

@@ -25,7 +25,7 @@ rule build_tiny_model:
     wildcard_constraints:
         model=one_of(models_with_source("tiny")),
     input:
-        code=code("tiny_models.py"),
+        code=code("models/tiny.py"),
     params:
         architecture=lambda w: SPECS[w.model]["architecture"],
         seed=0,

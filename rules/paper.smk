@@ -1,33 +1,4 @@
-# The paper: paired tests, example transcripts, LaTeX fragments and the PDF (latexmk).
-
-
-rule significance:
-    input:
-        scores=SCORES,
-        code=code("significance.py", "metrics.py"),
-    output:
-        "results/significance.csv",
-    log:
-        "logs/significance.log",
-    script:
-        "../scripts/significance.py"
-
-
-rule transcripts:
-    input:
-        generations=COT_GENERATIONS,
-        scores=scores_of(COT_GENERATIONS),
-        records=TASK_RECORDS,
-        code=code("transcripts.py"),
-    output:
-        "results/paper/transcripts.json",
-    params:
-        models=MODELS,
-        tasks=TASK_KEYS,
-    log:
-        "logs/transcripts.log",
-    script:
-        "../scripts/transcripts.py"
+# The paper: LaTeX fragments from the same tables as the report, and the PDF (latexmk).
 
 
 rule paper:
@@ -36,12 +7,12 @@ rule paper:
         bib=repo_file(REPO / "paper/references.bib"),
         accuracy="results/accuracy.csv",
         significance="results/significance.csv",
-        transcripts="results/paper/transcripts.json",
+        transcripts="results/transcripts.json",
         published=repo_file(REPO / config["published"]),
         figures=[f for f in FIGURES if f.endswith(".pdf")],
         meta=GENERATION_META,
         tasks=TASK_PROVENANCE,
-        code=code("paper.py", "latex.py", "plots.py"),
+        code=code("outputs/paper.py", "outputs/latex.py", "outputs/plots.py", "methods.py"),
     output:
         pdf=report("results/paper/paper.pdf", caption="../report/paper.rst", category="Paper"),
     params:

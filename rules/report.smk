@@ -1,4 +1,5 @@
-# Figures and the self-contained HTML report, built from results/accuracy.csv and the provenance files.
+# Figures, example transcripts and the self-contained HTML report, built from results/accuracy.csv,
+# the paired tests and the provenance files.
 
 
 FIGURE_CAPTIONS = {"scaling": "Accuracy against model size", "methods": "Methods per model and task",
@@ -9,7 +10,7 @@ rule figures:
     input:
         accuracy="results/accuracy.csv",
         published=repo_file(REPO / config["published"]),
-        code=code("plots.py"),
+        code=code("outputs/plots.py", "methods.py"),
     output:
         # Marked for `snakemake --report`, each with its caption from report/.
         [report(f, caption=f"../report/{Path(f).stem}.rst", category="Figures",
@@ -19,6 +20,23 @@ rule figures:
         "logs/figures.log",
     script:
         "../scripts/figures.py"
+
+
+rule transcripts:
+    input:
+        generations=COT_GENERATIONS,
+        scores=scores_of(COT_GENERATIONS),
+        records=TASK_RECORDS,
+        code=code("outputs/transcripts.py", "methods.py"),
+    output:
+        "results/transcripts.json",
+    params:
+        models=MODELS,
+        tasks=TASK_KEYS,
+    log:
+        "logs/transcripts.log",
+    script:
+        "../scripts/transcripts.py"
 
 
 rule report:
@@ -31,8 +49,8 @@ rule report:
         manifests=MANIFESTS,
         tasks=TASK_PROVENANCE,
         significance="results/significance.csv",
-        transcripts="results/paper/transcripts.json",
-        code=code("report.py", "plots.py", "transcripts.py"),
+        transcripts="results/transcripts.json",
+        code=code("outputs/report.py", "outputs/plots.py", "outputs/transcripts.py", "methods.py"),
     output:
         "results/report.html",
     params:

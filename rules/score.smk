@@ -1,4 +1,5 @@
-# Scoring: answers extracted in both styles (paper-faithful "kojima" and "robust"), then accuracy.
+# Scoring: answers extracted in both styles (paper-faithful "kojima" and "robust"), then accuracy
+# and the paired tests between methods.
 # Editing the extractor reruns these rules and the report, never generation.
 
 
@@ -6,7 +7,7 @@ rule extract:
     input:
         rows="results/generations/{model}/{task}/{method}.jsonl",
         task="results/tasks/{task}.jsonl",
-        code=code("extract.py", "prompts.py", "scoring.py"),
+        code=code("scoring/extract.py", "scoring/score.py", "prompts.py", "methods.py"),
     output:
         "results/scores/{model}/{task}/{method}.jsonl",
     log:
@@ -19,10 +20,22 @@ rule aggregate:
     input:
         scores=SCORES,
         meta=GENERATION_META,
-        code=code("aggregate.py", "metrics.py"),
+        code=code("scoring/aggregate.py", "scoring/metrics.py"),
     output:
         report("results/accuracy.csv", caption="../report/accuracy.rst", category="Tables"),
     log:
         "logs/aggregate.log",
     script:
         "../scripts/aggregate.py"
+
+
+rule significance:
+    input:
+        scores=SCORES,
+        code=code("scoring/significance.py", "scoring/metrics.py", "methods.py"),
+    output:
+        "results/significance.csv",
+    log:
+        "logs/significance.log",
+    script:
+        "../scripts/significance.py"

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from cotrepro.aggregate import accuracy_table
+from cotrepro.scoring.aggregate import accuracy_table
 from cotrepro.io import atomic_write_text, read_json, read_jsonl, run_key
 from cotrepro.joblog import log_to
 

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from cotrepro.joblog import log_to
-from cotrepro.tiny_models import build_tiny_model, tiny_manifest
+from cotrepro.models.tiny import build_tiny_model, tiny_manifest
 from cotrepro.io import write_json
 
 log_to(snakemake.log[0])

@@ -1,6 +1,6 @@
 """Snakemake script: download one pinned third-party file and check its sha256."""
 
-from cotrepro.download import fetch_url
+from cotrepro.data.download import fetch_url
 from cotrepro.joblog import log_to
 
 log_to(snakemake.log[0])

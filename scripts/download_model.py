@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from cotrepro.hub import download_model, write_manifest
+from cotrepro.models.hub import download_model, write_manifest
 from cotrepro.joblog import log_to
 
 log_to(snakemake.log[0])

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from cotrepro.exemplars import write_exemplar_set
+from cotrepro.data.exemplars import write_exemplar_set
 from cotrepro.joblog import log_to
 
 log_to(snakemake.log[0])

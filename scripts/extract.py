@@ -4,7 +4,7 @@ from pathlib import Path
 
 from cotrepro.io import read_jsonl, write_jsonl
 from cotrepro.joblog import log_to
-from cotrepro.scoring import score_rows
+from cotrepro.scoring.score import score_rows
 
 log_to(snakemake.log[0])
 scores = score_rows(read_jsonl(Path(snakemake.input.rows)), read_jsonl(Path(snakemake.input.task)),

@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 
 from cotrepro.joblog import log_to
-from cotrepro.plots import draw_figures
+from cotrepro.outputs.plots import draw_figures
 
 log_to(snakemake.log[0])
 draw_figures(pd.read_csv(snakemake.input.accuracy), [Path(p) for p in snakemake.output],

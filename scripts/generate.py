@@ -4,7 +4,7 @@ import os
 from pathlib import Path
 
 from cotrepro.generation.job import GenerationJob, run_job
-from cotrepro.gpu_slots import claim, visible_devices
+from cotrepro.generation.gpu_slots import claim, visible_devices
 from cotrepro.joblog import log_to
 
 log_to(snakemake.log[0])

@@ -3,8 +3,8 @@
 from pathlib import Path
 
 from cotrepro.joblog import log_to
-from cotrepro.latex import build_pdf
-from cotrepro.paper import PaperInputs, write_fragments
+from cotrepro.outputs.latex import build_pdf
+from cotrepro.outputs.paper import PaperInputs, write_fragments
 
 log_to(snakemake.log[0])
 i, out = snakemake.input, Path(snakemake.output.pdf)

@@ -3,8 +3,8 @@
 from pathlib import Path
 
 from cotrepro.joblog import log_to
-from cotrepro.tasks import get_task
-from cotrepro.tasks.prepare import prepare_records
+from cotrepro.data.tasks import get_task
+from cotrepro.data.tasks.prepare import prepare_records
 
 log_to(snakemake.log[0])
 prepare_records(get_task(snakemake.wildcards.task), [Path(p) for p in snakemake.input.data],

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from cotrepro.joblog import log_to
-from cotrepro.report import ReportInputs, write_report
+from cotrepro.outputs.report import ReportInputs, write_report
 
 log_to(snakemake.log[0])
 i = snakemake.input

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from cotrepro.io import atomic_write_text, read_jsonl, run_key
 from cotrepro.joblog import log_to
-from cotrepro.significance import significance_table
+from cotrepro.scoring.significance import significance_table
 
 log_to(snakemake.log[0])
 scores = {run_key(path): read_jsonl(Path(path)) for path in snakemake.input.scores}

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from cotrepro.io import read_jsonl, run_key, write_json
 from cotrepro.joblog import log_to
-from cotrepro.transcripts import choose
+from cotrepro.outputs.transcripts import choose
 
 log_to(snakemake.log[0])
 records = {Path(p).stem: read_jsonl(Path(p)) for p in snakemake.input.records}

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cotrepro import METHODS, prompts
-from cotrepro.exemplars import parse_project_set, project_set_path
+from cotrepro import methods, prompts
+from cotrepro.data.exemplars import parse_project_set, project_set_path
 from cotrepro.archive import pack
 from cotrepro.io import read_json, write_json, write_jsonl
-from cotrepro.tasks import get_task
-from cotrepro.tasks.prepare import prepare_records
+from cotrepro.data.tasks import get_task
+from cotrepro.data.tasks.prepare import prepare_records
 
 REPO = Path(__file__).resolve().parents[1]
 QUESTIONS = 10
@@ -27,7 +27,7 @@ COMMIT = "c0ffee" + "0" * 34
 def config(archive: Path) -> dict:
     """A workflow config that rebuilds everything from ``archive``."""
     return {
-        "models": list(MODELS), "tasks": ["coin_flip"], "methods": list(METHODS), "limit": QUESTIONS,
+        "models": list(MODELS), "tasks": ["coin_flip"], "methods": list(methods.keys()), "limit": QUESTIONS,
         "from_archive": str(archive),
         "model_specs": {m: {"repo": f"example/{m}", "architecture": "causal"} for m in MODELS},
     }
@@ -102,7 +102,7 @@ def write_archive(root: Path) -> Path:
         write_json(manifest, {"model": model, "repo": f"example/{model}", "requested_revision": "main",
                               "resolved_revision": COMMIT, "files": []})
         files.append(manifest)
-        for method in METHODS:
+        for method in methods.keys():
             right = RIGHT[model, method]
             rows = [_row(r, method, i < right) for i, r in enumerate(records[:QUESTIONS])]
             base = root / f"results/generations/{model}/coin_flip/{method}"

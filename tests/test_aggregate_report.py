@@ -5,9 +5,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cotrepro.aggregate import COLUMNS, accuracy_table
-from cotrepro.report import accuracy_matrix, published_beside_ours
-from cotrepro.scoring import score_rows
+from cotrepro.scoring.aggregate import COLUMNS, accuracy_table
+from cotrepro.outputs.report import accuracy_matrix, published_beside_ours
+from cotrepro.scoring.score import score_rows
 
 REPO = Path(__file__).resolve().parents[1]
 META = {"backend": {"parameters": 2_779_683_840}, "model": {"resolved_revision": "ef382358ec9e382308935a992d908de099b64c23"}}

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cotrepro.latex import TEX_PACKAGES
+from cotrepro.outputs.latex import TEX_PACKAGES
 
 REPO = Path(__file__).resolve().parents[1]
 DOCKERFILE = (REPO / "Dockerfile").read_text()

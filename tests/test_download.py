@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from cotrepro.download import ChecksumError, DownloadError, fetch_url, sha256_file
+from cotrepro.data.download import ChecksumError, DownloadError, fetch_url, sha256_file
 from servers import StaticServer
 
 BODY = b'{"question": "Ann has 2 cats and gets 3 more.", "answer": "2 + 3 = 5\\n#### 5"}\n' * 50
@@ -27,7 +27,7 @@ def fetch(dest, **server_options):
 
 def test_retries_transient_failures_then_succeeds(tmp_path, caplog):
     dest = tmp_path / "data" / "test.jsonl"
-    with caplog.at_level(logging.WARNING, logger="cotrepro.download"):
+    with caplog.at_level(logging.WARNING, logger="cotrepro.data.download"):
         server, err = fetch(dest, fail_first=2)
     assert err is None and server.hits("GET") == 3
     assert dest.read_bytes() == BODY

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from cotrepro import exemplars
+from cotrepro.data import exemplars
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -6,7 +6,7 @@ The completions are the project's own. Each row says what the paper-faithful ext
 
 import pytest
 
-from cotrepro.extract import STYLES, extract_answer, is_correct, normalize_answer
+from cotrepro.scoring.extract import STYLES, extract_answer, is_correct, normalize_answer
 
 ABCDE = "choice:ABCDE"
 ABC = "choice:ABC"

@@ -8,7 +8,7 @@ import torch
 from cotrepro.generation import runner
 from cotrepro.generation.hf import HFBackend, cut_at_stop
 from cotrepro.io import read_jsonl
-from cotrepro.tasks import get_task
+from cotrepro.data.tasks import get_task
 
 PROMPTS = [
     "Q: Ben has 3 apples and buys 4 more. How many apples does he have now?\nA:",
@@ -150,7 +150,7 @@ def test_journal_from_other_settings_is_not_reused(tiny_models, tmp_path):
 
 def test_tiny_models_are_deterministic(tiny_models, tmp_path):
     from cotrepro.provenance import file_entries
-    from cotrepro.tiny_models import build_tiny_model
+    from cotrepro.models.tiny import build_tiny_model
 
     again = build_tiny_model("causal", tmp_path / "again", seed=0)
     assert json.dumps(file_entries(again)) == json.dumps(file_entries(tiny_models["causal"]))

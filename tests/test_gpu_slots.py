@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cotrepro.gpu_slots import NotEnoughGPUs, claim, default_lock_dir, visible_devices
+from cotrepro.generation.gpu_slots import NotEnoughGPUs, claim, default_lock_dir, visible_devices
 from workflow_helpers import REPO, run_snakemake, write_config
 
 

@@ -29,7 +29,7 @@ def run_python(home, code, endpoint="http://127.0.0.1:9", offline=False):
 def download(endpoint, home, *args):
     """download_model(*args) then write_manifest in a subprocess; return it and the manifest (or None)."""
     out = home / "manifest.json"
-    code = ("from cotrepro.hub import download_model, write_manifest\n"
+    code = ("from cotrepro.models.hub import download_model, write_manifest\n"
             f"write_manifest(download_model(*{args!r}, retries=2, backoff_seconds=0.001), {str(out)!r})")
     proc = run_python(home, code, endpoint)
     return proc, (json.loads(out.read_text()) if proc.returncode == 0 else None)
@@ -37,7 +37,7 @@ def download(endpoint, home, *args):
 
 def model_dir(home, manifest):
     """model_dir(manifest) in an offline subprocess."""
-    return run_python(home, f"from cotrepro.hub import model_dir\nprint(model_dir({manifest!r}))", offline=True)
+    return run_python(home, f"from cotrepro.models.hub import model_dir\nprint(model_dir({manifest!r}))", offline=True)
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +94,7 @@ def test_model_dir_without_cache_is_a_clear_error(tmp_path):
 
 
 def test_model_dir_names_missing_manifest_keys():
-    from cotrepro.hub import ModelDownloadError, model_dir
+    from cotrepro.models.hub import ModelDownloadError, model_dir
 
     with pytest.raises(ModelDownloadError, match="needs 'repo' and 'resolved_revision'"):
         model_dir({"repo": "org/tiny"})
@@ -151,7 +151,7 @@ def test_unreachable_hub_gives_up_with_the_reason(tmp_path, hub):
 
 def test_offline_mode_is_named_not_retried(tmp_path, hub):
     with hub() as server:
-        proc = run_python(tmp_path, "from cotrepro.hub import download_model\ndownload_model('org/tiny')",
+        proc = run_python(tmp_path, "from cotrepro.models.hub import download_model\ndownload_model('org/tiny')",
                           server.base_url, offline=True)
     assert "after 1 attempt(s): HF_HUB_OFFLINE is set; unset it to download models" in proc.stderr
     assert server.requests == []

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from cotrepro.metrics import accuracy, mcnemar_exact, wilson_interval
+from cotrepro.scoring.metrics import accuracy, mcnemar_exact, wilson_interval
 
 
 @pytest.mark.parametrize("correct,n,expected", [

@@ -16,10 +16,10 @@ import yaml
 
 from archive_fixture import MODELS, QUESTIONS, RIGHT, config as archive_config, write_archive
 from cotrepro.archive import ArchiveError, check_covers, pack, read_index, restore
-from cotrepro.latex import LatexMissing, build_pdf
-from cotrepro.paper import ascii_text, tex
-from cotrepro.significance import compare
-from cotrepro.transcripts import choose
+from cotrepro.outputs.latex import LatexMissing, build_pdf
+from cotrepro.outputs.paper import ascii_text, tex
+from cotrepro.scoring.significance import compare
+from cotrepro.outputs.transcripts import choose
 from workflow_helpers import REPO, planned_jobs, run_snakemake
 
 ARTIFACTS = REPO / "build" / "test-artifacts"

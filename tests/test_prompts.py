@@ -2,8 +2,8 @@
 
 import pytest
 
-from cotrepro import prompts
-from cotrepro.tasks import get_task
+from cotrepro import methods, prompts
+from cotrepro.data.tasks import get_task
 
 QUESTION = "A shop has 12 red and 7 blue kites. How many kites does it have?"
 EXEMPLARS = [
@@ -59,4 +59,4 @@ def test_few_shot_without_exemplars_is_an_error():
 @pytest.mark.parametrize("method,budget", [("zero_shot", "answer"), ("few_shot", "answer"),
                                            ("zero_shot_cot", "reasoning"), ("few_shot_cot", "reasoning")])
 def test_first_stage_budget(method, budget):
-    assert prompts.first_stage_budget(method) == budget
+    assert methods.get(method).first_stage_budget == budget

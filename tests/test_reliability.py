@@ -14,7 +14,7 @@ import pytest
 
 from cotrepro.generation.runner import journal_path
 from cotrepro.io import read_json, read_jsonl
-from cotrepro.tasks.arithmetic import GSM8K_TEST
+from cotrepro.data.tasks.arithmetic import GSM8K_TEST
 from servers import HubServer, StaticServer
 from workflow_helpers import REPO, planned_jobs, run_snakemake, snakemake_cmd, write_config
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from cotrepro import prompts
-from cotrepro.download import fetch_url, sha256_file
-from cotrepro.exemplars import parse_project_set, project_set_path, REMOTE_SETS
-from cotrepro.extract import normalize_answer
-from cotrepro.tasks import TASKS, get_task
-from cotrepro.tasks.prepare import prepare_records
-from cotrepro.tasks.symbolic import generate_coin_flip, generate_last_letters, read_names
+from cotrepro.data.download import fetch_url, sha256_file
+from cotrepro.data.exemplars import parse_project_set, project_set_path, REMOTE_SETS
+from cotrepro.scoring.extract import normalize_answer
+from cotrepro.data.tasks import TASKS, get_task
+from cotrepro.data.tasks.prepare import prepare_records
+from cotrepro.data.tasks.symbolic import generate_coin_flip, generate_last_letters, read_names
 from servers import StaticServer
 from task_fixtures import DIRECT_TRIGGERS, FIXTURES, TRIGGERS
 

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from cotrepro import FIGURE_NAMES
+from cotrepro.outputs import FIGURE_NAMES
 from cotrepro.io import read_json, read_jsonl
 from workflow_helpers import copy_workflow, planned_jobs, run_snakemake
 
@@ -172,7 +172,7 @@ def test_snakemake_report_has_every_figure_with_its_caption(demo, tmp_path):
 
 def test_report_carries_model_notes_such_as_flan_t5_training_data(demo):
     from cotrepro.config import validate_config
-    from cotrepro.report import ReportInputs, render_report
+    from cotrepro.outputs.report import ReportInputs, render_report
 
     full = validate_config(yaml.safe_load((demo["workflow"] / "config/config.yaml").read_text()), demo["workflow"])
     note = full["model_specs"]["flan-t5-small"]["training_data_note"]

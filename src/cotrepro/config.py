@@ -12,8 +12,9 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from cotrepro.exemplars import known_sets
-from cotrepro.tasks import TASKS, task_params
+from cotrepro import methods
+from cotrepro.data.exemplars import known_sets
+from cotrepro.data.tasks import TASKS, task_params
 
 SCHEMA_PATH = "config/schema.yaml"
 
@@ -45,8 +46,12 @@ _Validator = _with_defaults(jsonschema.Draft7Validator)
 
 
 def load_schema(repo_root: Path) -> dict:
-    """The configuration schema shipped with the repository."""
-    return yaml.safe_load((Path(repo_root) / SCHEMA_PATH).read_text(encoding="utf-8"))
+    """The configuration schema shipped with the repository, with the methods of the registry
+    (:mod:`cotrepro.methods`) as the allowed values and the default of key ``methods``."""
+    schema = yaml.safe_load((Path(repo_root) / SCHEMA_PATH).read_text(encoding="utf-8"))
+    schema["definitions"]["method"]["enum"] = list(methods.keys())
+    schema["properties"]["methods"]["default"] = list(methods.keys())
+    return schema
 
 
 def _key(path) -> str:

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from cotrepro import methods
+
 COT_TRIGGER = "Let's think step by step."
 FEW_SHOT_ANSWER_PREFIX = "The answer is"
 EXEMPLAR_SEPARATOR = "\n\n"
@@ -26,10 +28,6 @@ _TRIGGERS = {
     "yes_no": "Therefore, the answer (Yes or No) is",
     "text": "Therefore, the answer is",
 }
-
-REASONING_METHODS = frozenset({"zero_shot_cot", "few_shot_cot"})
-TWO_STAGE_METHODS = frozenset({"zero_shot_cot"})
-FEW_SHOT_METHODS = frozenset({"few_shot", "few_shot_cot"})
 
 
 def answer_trigger(answer_format: str) -> str:
@@ -85,19 +83,16 @@ def few_shot(question: str, exemplars: Sequence[dict], cot: bool) -> str:
 def build_prompt(method: str, question: str, *, answer_format: str, exemplars: Sequence[dict] = ()) -> str:
     """The (first-stage) prompt of ``method`` for one question whose answer has ``answer_format``.
 
-    ``exemplars`` must hold the k exemplars for the few-shot methods and is ignored otherwise.
+    The method's declaration (:mod:`cotrepro.methods`) decides the shape: exemplars first for a
+    few-shot method (with rationales when it reasons), else the reasoning trigger for a reasoning
+    method, else the direct answer trigger. ``exemplars`` must hold the k exemplars for the
+    few-shot methods and is ignored otherwise.
     """
-    if method == "zero_shot":
-        return zero_shot(question, direct_answer_trigger(answer_format))
-    if method == "zero_shot_cot":
-        return zero_shot_cot_stage1(question)
-    if method in FEW_SHOT_METHODS:
+    spec = methods.get(method)
+    if spec.few_shot:
         if not exemplars:
             raise ValueError(f"method {method} needs exemplars")
-        return few_shot(question, exemplars, cot=method == "few_shot_cot")
-    raise ValueError(f"unknown method {method!r}")
-
-
-def first_stage_budget(method: str) -> str:
-    """Which max-new-tokens budget the first generation of ``method`` uses: reasoning or answer."""
-    return "reasoning" if method in REASONING_METHODS else "answer"
+        return few_shot(question, exemplars, cot=spec.reasoning)
+    if spec.reasoning:
+        return zero_shot_cot_stage1(question)
+    return zero_shot(question, direct_answer_trigger(answer_format))

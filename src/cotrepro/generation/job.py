@@ -6,14 +6,16 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from cotrepro import prompts
+from cotrepro import methods
 from cotrepro.generation import runner
 from cotrepro.io import read_json, read_jsonl, write_json
 from cotrepro.provenance import package_versions, utc_now
 
-# The modules whose code shapes a generated row; their digest is part of every row's key, so a
-# journal written by other code is never resumed.
-_OUTPUT_SHAPING = ("prompts.py", "generation/hf.py", "generation/runner.py")
+OUTPUT_SHAPING = ("prompts.py", "generation/backend.py", "generation/hf.py", "generation/runner.py",
+                  "generation/job.py")
+"""The library modules whose code shapes a generated row, relative to the package. The generate
+rule declares them as inputs, and their digest is part of every row's key, so a journal written by
+other code is never resumed. The method's own declaration reaches both through its settings."""
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ def code_digest() -> str:
     """sha256 over the source of the modules that shape generated text."""
     root = Path(__file__).resolve().parents[1]
     h = hashlib.sha256()
-    for name in _OUTPUT_SHAPING:
+    for name in OUTPUT_SHAPING:
         h.update((root / name).read_bytes())
     return h.hexdigest()
 
@@ -47,7 +49,7 @@ def model_dir(manifest: dict) -> Path:
     """The local directory holding a manifest's model files."""
     if manifest.get("source") == "tiny":
         return Path(manifest["path"])
-    from cotrepro.hub import model_dir as hub_model_dir
+    from cotrepro.models.hub import model_dir as hub_model_dir
 
     return hub_model_dir(manifest)
 
@@ -55,7 +57,7 @@ def model_dir(manifest: dict) -> Path:
 def select_exemplars(doc: dict | None, method: str, shots: int | None) -> list[dict]:
     """The first ``shots`` exemplars for a few-shot method (the whole set when None; none for
     zero-shot methods), or a clear error."""
-    if method not in prompts.FEW_SHOT_METHODS:
+    if not methods.get(method).few_shot:
         return []
     available = doc["exemplars"] if doc else []
     if not available or (shots is not None and len(available) < shots):

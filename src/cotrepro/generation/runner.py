@@ -20,7 +20,7 @@ from typing import Sequence
 
 from tqdm import tqdm
 
-from cotrepro import prompts
+from cotrepro import methods, prompts
 from cotrepro.generation.backend import Backend, Completion
 from cotrepro.io import jsonl_line, write_jsonl
 
@@ -103,8 +103,8 @@ def run_generation(backend: Backend, records: Sequence[dict], *, method: str, ex
     """Generate every record's completion(s) for ``method``, journaling beside ``out_path``.
 
     Returns the rows in record order and statistics; :func:`finish` then writes ``out_path``.
-    ``max_new_tokens`` maps "reasoning" and "answer" to budgets; zero_shot_cot's second stage
-    always uses the answer budget. Answer triggers follow each record's ``answer_format``.
+    ``max_new_tokens`` maps "reasoning" and "answer" to budgets; a two-stage method's second stage
+    (zero-shot CoT's answer extraction) always uses the answer budget. Answer triggers follow each record's ``answer_format``.
     """
     out_path = Path(out_path)
     fp = digest(fingerprint)
@@ -121,8 +121,9 @@ def run_generation(backend: Backend, records: Sequence[dict], *, method: str, ex
     pending.sort(key=lambda i: -lengths[i])  # longest first: memory trouble shows at once
 
     gen = _Generator(backend, on_overflow)
-    budget1 = max_new_tokens[prompts.first_stage_budget(method)]
-    two_stage = method in prompts.TWO_STAGE_METHODS
+    spec = methods.get(method)
+    budget1 = max_new_tokens[spec.first_stage_budget]
+    two_stage = spec.stages == 2
     bar = tqdm(total=len(records), initial=resumed, desc=progress_label or out_path.stem, unit="q",
                file=progress_file or sys.stderr, mininterval=2.0, ascii=True, dynamic_ncols=False)
     started = time.perf_counter()

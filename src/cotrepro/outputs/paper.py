@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from cotrepro import METHODS
+from cotrepro import methods
 from cotrepro.io import atomic_write_text, read_json
-from cotrepro.plots import METHOD_LABELS, human_count, models_by_size
-from cotrepro.transcripts import example_prompts, transcript_text, transcript_title
+from cotrepro.outputs.plots import human_count, models_by_size
+from cotrepro.outputs.transcripts import example_prompts, transcript_text, transcript_title
 
 _TEX_SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
                 "^": r"\textasciicircum{}", "_": r"\_", "%": r"\%", "~": r"\textasciitilde{}"}
@@ -170,7 +170,7 @@ def tasks_table(inp: PaperInputs) -> str:
 
 def method_examples(inp: PaperInputs) -> str:
     """One full example prompt per method (from the generation metadata)."""
-    return "\n".join(f"\\paragraph{{{tex(METHOD_LABELS[m['method']])}}} ({tex(m['model']['slug'])}, "
+    return "\n".join(f"\\paragraph{{{tex(methods.label(m['method']))}}} ({tex(m['model']['slug'])}, "
                      f"{tex(m['task']['key'])})\n{verbatim(text)}" for m, text in example_prompts(inp.metas))
 
 
@@ -184,38 +184,38 @@ def decoding(inp: PaperInputs) -> str:
     return f"\\begin{{itemize}}\\setlength\\itemsep{{0pt}}\n{lines}\\end{{itemize}}\n"
 
 
-def _published_rows(inp: PaperInputs, task: str, methods: tuple[str, str]) -> list[list[str]]:
-    pub = inp.published[(inp.published["task"] == task) & (inp.published["method"].isin(methods))]
+def _published_rows(inp: PaperInputs, task: str, pair: tuple[str, str]) -> list[list[str]]:
+    pub = inp.published[(inp.published["task"] == task) & (inp.published["method"].isin(pair))]
     rows = []
     for (source, model, note), grp in pub.groupby(["source", "model", pub["note"].fillna("")], sort=False):
         vals = {r.method: r.accuracy for r in grp.itertuples()}
-        a, b = vals.get(methods[0]), vals.get(methods[1])
+        a, b = vals.get(pair[0]), vals.get(pair[1])
         delta = f"{b - a:+.1f}" if a is not None and b is not None else "--"
         label = f"{model} ({source})" + (f", {note}" if note else "")
         rows.append([f"\\textit{{{tex(label)}}}", pct(a), pct(b), delta, "published"])
     return rows
 
 
-def comparison_table(inp: PaperInputs, methods: tuple[str, str], caption: str, label: str) -> str:
+def comparison_table(inp: PaperInputs, pair: tuple[str, str], caption: str, label: str) -> str:
     """Two methods side by side per task and model, the paired test, then the papers' rows for the task."""
     acc, rows = inp.accuracy, []
     for task in sorted(acc["task"].unique()):
         ours = []
         for model in inp.models_by_size():
-            a, b = (_cell(acc, model, task, m) for m in methods)
+            a, b = (_cell(acc, model, task, m) for m in pair)
             if a is None or b is None:
                 continue
-            sig = _significant(inp.significance, model, task, *methods)
+            sig = _significant(inp.significance, model, task, *pair)
             ours.append([tex(f"{task}: {model}"), _with_ci(a), _with_ci(b),
                          f"{b['accuracy'] - a['accuracy']:+.1f}", _p(sig)])
         if not ours:
             continue
         if rows:
             rows.append(["--midrule--"])
-        rows += ours + _published_rows(inp, task, methods)
+        rows += ours + _published_rows(inp, task, pair)
     if not rows:
-        return f"\\paragraph{{}} No model ran both {tex(methods[0])} and {tex(methods[1])}.\n"
-    header = ["task: model", tex(METHOD_LABELS[methods[0]]), tex(METHOD_LABELS[methods[1]]), "$\\Delta$",
+        return f"\\paragraph{{}} No model ran both {tex(pair[0])} and {tex(pair[1])}.\n"
+    header = ["task: model", tex(methods.label(pair[0])), tex(methods.label(pair[1])), "$\\Delta$",
               "McNemar $p$"]
     return _tabular("lrrrr", header, rows, long=True, caption=caption, label=label)
 
@@ -223,22 +223,22 @@ def comparison_table(inp: PaperInputs, methods: tuple[str, str], caption: str, l
 def all_methods_table(inp: PaperInputs) -> str:
     """Every method per model and task, robust extraction, with intervals; * marks a significant CoT change."""
     acc, rows = inp.accuracy, []
-    methods = [m for m in METHODS if m in set(acc["method"])]
+    methods_run = methods.ordered(acc["method"])
     for task in sorted(acc["task"].unique()):
         for model in inp.models_by_size():
             cells = []
-            for method in methods:
+            for method in methods_run:
                 row = _cell(acc, model, task, method)
                 mark = ""
-                base = {"zero_shot_cot": "zero_shot", "few_shot_cot": "few_shot"}.get(method)
+                base = methods.get(method).cot_baseline
                 sig = _significant(inp.significance, model, task, base, method) if base else None
                 if sig is not None and bool(sig["significant"]):
                     mark = "$^{*}$"
                 cells.append(_with_ci(row) + mark)
             if any(c != "--" for c in cells):
                 rows.append([tex(task), tex(model)] + cells)
-    header = ["task", "model"] + [tex(METHOD_LABELS[m]) for m in methods]
-    return _tabular("ll" + "r" * len(methods), header, rows, long=True, label="tab:all",
+    header = ["task", "model"] + [tex(methods.label(m)) for m in methods_run]
+    return _tabular("ll" + "r" * len(methods_run), header, rows, long=True, label="tab:all",
                     caption="Accuracy (\\%, robust extraction) with 95\\% Wilson intervals. $^{*}$: the CoT "
                             "method differs from its non-CoT counterpart on the same questions (exact McNemar "
                             "test, $p<0.05$).")
@@ -248,7 +248,7 @@ def style_table(inp: PaperInputs) -> str:
     """Robust against paper-faithful extraction, mean over every generation file."""
     acc = inp.accuracy
     piv = acc.pivot_table(index=["task", "method"], columns="style", values="accuracy", aggfunc="mean").reset_index()
-    rows = [[tex(r["task"]), tex(METHOD_LABELS[r["method"]]), pct(r.get("kojima")), pct(r.get("robust"))]
+    rows = [[tex(r["task"]), tex(methods.label(r["method"])), pct(r.get("kojima")), pct(r.get("robust"))]
             for _, r in piv.iterrows()]
     return _tabular("llrr", ["task", "method", "paper-faithful", "robust"], rows, long=True, label="tab:styles",
                     caption="Mean accuracy over models (\\%) under the two answer extractions.")
@@ -257,7 +257,7 @@ def style_table(inp: PaperInputs) -> str:
 def failures_table(inp: PaperInputs) -> str:
     """Failure fractions per model, task and method."""
     acc = inp.robust().sort_values(["task", "parameters", "model", "method"])
-    rows = [[tex(r.task), tex(r.model), tex(METHOD_LABELS[r.method]), pct(100 * r.frac_no_answer),
+    rows = [[tex(r.task), tex(r.model), tex(methods.label(r.method)), pct(100 * r.frac_no_answer),
              pct(100 * r.frac_hit_max_new_tokens), pct(100 * r.frac_over_context), f"{r.mean_generated_tokens:.0f}"]
             for r in acc.itertuples()]
     return _tabular("lllrrrr", ["task", "model", "method", "no answer", "hit limit", "over context", "tokens"], rows,
@@ -270,7 +270,7 @@ def transcripts(inp: PaperInputs) -> str:
     """One right and one wrong chain-of-thought answer per model."""
     parts = []
     for t in inp.transcripts:
-        parts.append(f"\\paragraph{{{tex(transcript_title(t, METHOD_LABELS))}}}\n{verbatim(transcript_text(t))}")
+        parts.append(f"\\paragraph{{{tex(transcript_title(t))}}}\n{verbatim(transcript_text(t))}")
     return "\n".join(parts) or "No chain-of-thought generations were run.\n"
 
 
@@ -329,6 +329,6 @@ def write_fragments(inp: PaperInputs, out_dir: Path) -> list[Path]:
     out = []
     for name, writer in FRAGMENTS.items():
         path = Path(out_dir) / name
-        atomic_write_text(path, "% generated by cotrepro.paper; do not edit\n" + writer(inp))
+        atomic_write_text(path, "% generated by cotrepro.outputs.paper; do not edit\n" + writer(inp))
         out.append(path)
     return out

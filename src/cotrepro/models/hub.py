@@ -12,11 +12,11 @@ import time
 from fnmatch import fnmatch
 from pathlib import Path
 
-from cotrepro.download import sha256_file
+from cotrepro.data.download import sha256_file
 from cotrepro.io import write_json
 from cotrepro.provenance import utc_now
 
-log = logging.getLogger("cotrepro.hub")
+log = logging.getLogger("cotrepro.models.hub")
 
 WEIGHT_PATTERNS = ["*.safetensors", "*.safetensors.index.json"]
 """Weights are loaded from safetensors only: pickled (*.bin, *.pt), TF, Flax and ONNX files can run code or are unused."""

@@ -20,9 +20,8 @@ import re
 from decimal import Decimal
 from functools import lru_cache
 
-from cotrepro import METHODS
+from cotrepro import methods
 from cotrepro.prompts import FEW_SHOT_ANSWER_PREFIX as FEW_SHOT_TRIGGER
-from cotrepro.prompts import FEW_SHOT_METHODS as _FEW_SHOT
 
 STYLES = ("kojima", "robust")
 _FORMATS = ("number", "yes_no", "text", "choice:LETTERS")
@@ -46,20 +45,24 @@ def _check_style(style: str) -> None:
 def extract_answer(text: str, fmt: str, method: str, style: str) -> str:
     """The answer in ``text`` for answer format ``fmt``, or "" when there is none.
 
-    ``method`` is one of ``cotrepro.METHODS``; ``style`` one of ``STYLES``. An unknown format,
-    method or style raises ValueError naming the allowed values.
+    ``method`` is a key of :mod:`cotrepro.methods`; ``style`` one of ``STYLES``. An unknown
+    format, method or style raises ValueError naming the allowed values. A few-shot method's
+    text is a free completion (its answer follows "The answer is"); any other method's text is
+    the answer slot after a trigger.
     """
+    return extract_from(text, fmt, style, chain=methods.get(method).few_shot)
+
+
+def extract_from(text: str, fmt: str, style: str, *, chain: bool) -> str:
+    """:func:`extract_answer` on a free reasoning chain (``chain``) or on the answer slot after a trigger."""
     _check_format(fmt)
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; allowed: {', '.join(METHODS)}")
     _check_style(style)
-    return _kojima(text, fmt, method) if style == "kojima" else _robust(text, fmt, method)
+    return _kojima(text, fmt, chain) if style == "kojima" else _robust(text, fmt, chain)
 
 
 # --- Kojima et al.'s answer cleansing -------------------------------------------------------
 
-def _kojima(text: str, fmt: str, method: str) -> str:
-    few_shot = method in _FEW_SHOT
+def _kojima(text: str, fmt: str, few_shot: bool) -> str:
     if few_shot:
         parts = text.split(FEW_SHOT_TRIGGER)
         answer_flag = len(parts) > 1
@@ -157,8 +160,8 @@ def _candidates(text: str, fmt: str, slot: bool = True) -> list[str]:
     return [w.lower() for w in _WORD.findall(text)]
 
 
-def _robust(text: str, fmt: str, method: str) -> str:
-    if method not in _FEW_SHOT:
+def _robust(text: str, fmt: str, chain: bool) -> str:
+    if not chain:
         # The zero-shot text already is the answer slot: what comes first is what was asked for.
         found = _candidates(text, fmt)
         return found[0] if found else ""

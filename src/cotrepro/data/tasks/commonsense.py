@@ -10,9 +10,9 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from cotrepro.sources import GitHubFile
-from cotrepro.tasks import DatasetSpec, TaskSpec
-from cotrepro.tasks.records import (answer_choices, bigbench_examples, correct_letter, correct_option,
+from cotrepro.data.sources import GitHubFile
+from cotrepro.data.tasks import DatasetSpec, TaskSpec
+from cotrepro.data.tasks.records import (answer_choices, bigbench_examples, correct_letter, correct_option,
                                     kojima_file, lettered, numbered, only_file, read_json_lines, record)
 
 BBH_SPORTS = GitHubFile(

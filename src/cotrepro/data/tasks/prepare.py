@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cotrepro.tasks import TaskSpec
+from cotrepro.data.tasks import TaskSpec
 
 
 def prepare_records(task: TaskSpec, files: list[Path], *, params: dict, records_path: Path,
@@ -15,8 +15,8 @@ def prepare_records(task: TaskSpec, files: list[Path], *, params: dict, records_
     test set, or a generated task's ``size``), when ids repeat, or when a gold answer does not
     parse in its answer format.
     """
-    from cotrepro.download import sha256_file
-    from cotrepro.extract import normalize_answer
+    from cotrepro.data.download import sha256_file
+    from cotrepro.scoring.extract import normalize_answer
     from cotrepro.io import write_json, write_jsonl
 
     by_name = {Path(f).name: Path(f) for f in files}

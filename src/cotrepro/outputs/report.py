@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from cotrepro import METHODS
+from cotrepro import methods
 from cotrepro.io import atomic_write_text, read_json
-from cotrepro.plots import METHOD_LABELS, human_count
-from cotrepro.tasks import settings_text
-from cotrepro.transcripts import example_prompts, transcript_text, transcript_title
+from cotrepro.outputs.plots import human_count
+from cotrepro.data.tasks import settings_text
+from cotrepro.outputs.transcripts import example_prompts, transcript_text, transcript_title
 
 DEMO_WARNING = ("This is the offline demo. Its models have random weights, so every accuracy below is "
                 "meaningless: the demo shows that the pipeline runs end to end, not how well anything reasons.")
@@ -70,8 +70,8 @@ def accuracy_matrix(acc: pd.DataFrame, task: str, style: str) -> pd.DataFrame:
     sub["cell"] = sub.apply(_fmt_acc, axis=1)
     wide = sub.pivot_table(index=["model", "parameters"], columns="method", values="cell", aggfunc="first")
     wide = wide.reset_index().sort_values("parameters")
-    cols = [m for m in METHODS if m in wide.columns]
-    wide = wide[["model", "parameters", *cols]].rename(columns=METHOD_LABELS)
+    cols = methods.ordered(wide.columns)
+    wide = wide[["model", "parameters", *cols]].rename(columns=methods.labels())
     wide.columns.name = None
     wide["parameters"] = wide["parameters"].map(human_count)
     return wide
@@ -88,7 +88,7 @@ def published_beside_ours(acc: pd.DataFrame, published: pd.DataFrame) -> pd.Data
         same = ours[(ours["task"] == p["task"]) & (ours["method"] == p["method"])
                     & (ours["model"].str.lower() == str(p["model"]).lower())]
         rows.append({"source": p["source"], "model": p["model"], "params (B)": p["params_b"], "task": p["task"],
-                     "method": METHOD_LABELS.get(p["method"], p["method"]), "shots": p["shots"],
+                     "method": methods.label(p["method"]), "shots": p["shots"],
                      "published accuracy": p["accuracy"],
                      "ours (same model)": _fmt_acc(same.iloc[0]) if len(same) else "",
                      "note": "" if pd.isna(p["note"]) else p["note"]})
@@ -157,7 +157,7 @@ def _provenance(metas: list[dict], manifests: list[dict], tasks: list[dict]) -> 
 
 
 def _prompts(metas: list[dict]) -> str:
-    return "\n".join(f"<h3>{_e(METHOD_LABELS.get(m['method'], m['method']))} "
+    return "\n".join(f"<h3>{_e(methods.label(m['method']))} "
                      f"<span class='note'>({_e(m['model']['slug'])}, {_e(m['task']['key'])})</span></h3><pre>{_e(text)}</pre>"
                      for m, text in example_prompts(metas))
 
@@ -165,7 +165,7 @@ def _prompts(metas: list[dict]) -> str:
 def _failures(acc: pd.DataFrame) -> str:
     robust = acc[acc["style"] == "robust"]
     over = robust[robust["frac_over_context"] > 0]
-    lines = [f"<li>{_e(r.model)} / {_e(r.task)} / {_e(METHOD_LABELS[r.method])}: "
+    lines = [f"<li>{_e(r.model)} / {_e(r.task)} / {_e(methods.label(r.method))}: "
              f"{round(r.frac_over_context * r.n)} of {r.n} prompts longer than the model's context "
              "(generated anyway and flagged; never cut silently)</li>" for r in over.itertuples()]
     return ("<ul>" + "".join(lines) + "</ul>") if lines else "<p>No prompt exceeded its model's context.</p>"
@@ -180,7 +180,7 @@ def _significance(path: Path | None) -> str:
         return "<p>No pair of methods ran on the same questions.</p>"
     table = pd.DataFrame({
         "model": sig["model"], "task": sig["task"],
-        "comparison": [f"{METHOD_LABELS[a]} vs {METHOD_LABELS[b]}" for a, b in zip(sig["method_a"], sig["method_b"])],
+        "comparison": [f"{methods.label(a)} vs {methods.label(b)}" for a, b in zip(sig["method_a"], sig["method_b"])],
         "n": sig["n"], "right only with A": sig["only_a"], "right only with B": sig["only_b"],
         "p (exact McNemar)": sig["p_value"].map(lambda p: f"{p:.3g}"),
         "significant (p < 0.05)": sig["significant"].map({True: "yes", False: "no"})})
@@ -192,7 +192,7 @@ def _transcripts(path: Path | None) -> str:
         return ""
     parts = []
     for t in read_json(path):
-        parts.append(f"<h3>{_e(transcript_title(t, METHOD_LABELS))}</h3><pre>{_e(transcript_text(t))}</pre>")
+        parts.append(f"<h3>{_e(transcript_title(t))}</h3><pre>{_e(transcript_text(t))}</pre>")
     return "\n".join(parts) or "<p>No chain-of-thought generations were run.</p>"
 
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from cotrepro.tasks import DatasetSpec, TaskSpec
-from cotrepro.tasks.records import (answer_choices, bigbench_examples, correct_letter, kojima_file, lettered,
+from cotrepro.data.tasks import DatasetSpec, TaskSpec
+from cotrepro.data.tasks.records import (answer_choices, bigbench_examples, correct_letter, kojima_file, lettered,
                                     numbered, only_file, read_json_lines, record)
 
 NAMES_FILE = "config/datasets/names.txt"

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from cotrepro.prompts import answer_trigger, direct_answer_trigger
-from cotrepro.sources import GitHubFile
+from cotrepro.data.sources import GitHubFile
 
 @dataclass(frozen=True)
 class DatasetSpec:
@@ -70,7 +70,7 @@ class TaskSpec:
 
 
 FAMILIES = ("arithmetic", "commonsense", "symbolic")
-"""The task modules under ``cotrepro.tasks``, one per kind of reasoning."""
+"""The task modules under ``cotrepro.data.tasks``, one per kind of reasoning."""
 
 
 def _registry() -> dict[str, TaskSpec]:
@@ -78,7 +78,7 @@ def _registry() -> dict[str, TaskSpec]:
 
     registry: dict[str, TaskSpec] = {}
     for family in FAMILIES:
-        for spec in importlib.import_module(f"cotrepro.tasks.{family}").TASKS:
+        for spec in importlib.import_module(f"cotrepro.data.tasks.{family}").TASKS:
             if spec.key in registry:
                 raise RuntimeError(f"task {spec.key} is declared twice")
             registry[spec.key] = spec

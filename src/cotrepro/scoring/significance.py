@@ -6,12 +6,9 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
-from cotrepro.extract import STYLES
-from cotrepro.metrics import mcnemar_exact
-
-PAIRS = (("zero_shot", "zero_shot_cot"), ("few_shot", "few_shot_cot"), ("zero_shot", "few_shot"),
-         ("zero_shot_cot", "few_shot_cot"))
-"""The method pairs the papers compare: CoT against no CoT, and few-shot against zero-shot."""
+from cotrepro import methods
+from cotrepro.scoring.extract import STYLES
+from cotrepro.scoring.metrics import mcnemar_exact
 
 ALPHA = 0.05
 COLUMNS = ["model", "task", "style", "method_a", "method_b", "n", "correct_a", "correct_b", "only_a", "only_b",
@@ -36,10 +33,11 @@ def compare(scores_a: Sequence[dict], scores_b: Sequence[dict], style: str) -> d
 
 
 def significance_table(scores: Mapping[tuple[str, str, str], Sequence[dict]]) -> pd.DataFrame:
-    """Every paired test available in ``scores`` (``(model, task, method) -> score rows``), per style."""
+    """Every paired test available in ``scores`` (``(model, task, method) -> score rows``), per style,
+    for the pairs the methods declare (:func:`cotrepro.methods.pairs`)."""
     rows = []
     for model, task in sorted({(m, t) for m, t, _ in scores}):
-        for method_a, method_b in PAIRS:
+        for method_a, method_b in methods.pairs():
             if (model, task, method_a) not in scores or (model, task, method_b) not in scores:
                 continue
             for style in STYLES:

@@ -1,7 +1,7 @@
 """Figures from results/accuracy.csv (and the papers' numbers): scaling curves, the method
 comparison, test-time compute, and failure fractions.
 
-One colour per method everywhere (Okabe-Ito, colour-blind safe). Accuracies are the robust
+One colour per method everywhere (declared in :mod:`cotrepro.methods`). Accuracies are the robust
 extraction style with 95% Wilson intervals; the paper-faithful style is drawn dashed beside it.
 """
 
@@ -18,12 +18,8 @@ import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
-from cotrepro import METHODS  # noqa: E402
+from cotrepro import methods  # noqa: E402
 
-METHOD_COLORS = {"zero_shot": "#E69F00", "zero_shot_cot": "#56B4E9", "few_shot": "#009E73",
-                 "few_shot_cot": "#D55E00"}
-METHOD_LABELS = {"zero_shot": "zero-shot", "zero_shot_cot": "zero-shot CoT", "few_shot": "few-shot",
-                 "few_shot_cot": "few-shot CoT"}
 STYLE_LINES = {"robust": "-", "kojima": "--"}
 REFERENCE_MARKERS = {"PaLM": "s", "LaMDA": "^", "GPT-3": "D"}
 """The papers' model families drawn as reference curves, one marker each."""
@@ -50,7 +46,7 @@ def _dodged(n_groups: int, j: int, n_bars: int, width: float) -> list[float]:
 
 
 def _methods(df: pd.DataFrame) -> list[str]:
-    return [m for m in METHODS if m in set(df["method"])]
+    return methods.ordered(df["method"])
 
 
 def _save(fig, outputs: dict[str, Path], name: str) -> None:
@@ -103,7 +99,7 @@ def scaling_figure(df: pd.DataFrame, published: pd.DataFrame | None = None):
         for curve in reference_curves(published, task, methods):
             families.add(curve["family"])
             ax.plot(curve["parameters"], curve["accuracy"], linestyle=":", linewidth=1.2, alpha=0.7,
-                    marker=REFERENCE_MARKERS[curve["family"]], markersize=4, color=METHOD_COLORS[curve["method"]])
+                    marker=REFERENCE_MARKERS[curve["family"]], markersize=4, color=methods.color(curve["method"]))
         for j, method in enumerate(methods):
             # Methods are dodged a little along the log axis so equal accuracies stay visible.
             dodge = 1 + 0.015 * (j - (len(methods) - 1) / 2)
@@ -114,9 +110,9 @@ def scaling_figure(df: pd.DataFrame, published: pd.DataFrame | None = None):
                 robust = style == "robust"
                 ax.errorbar(pts["parameters"] * dodge, pts["accuracy"],
                             yerr=[pts["accuracy"] - pts["ci_low"], pts["ci_high"] - pts["accuracy"]] if robust else None,
-                            color=METHOD_COLORS[method], linestyle=line, marker="o" if robust else None,
+                            color=methods.color(method), linestyle=line, marker="o" if robust else None,
                             alpha=1.0 if robust else 0.6, capsize=3,
-                            label=METHOD_LABELS[method] if robust else None)
+                            label=methods.label(method) if robust else None)
         ax.set_xscale("log")
         sizes = sorted(sub["parameters"].unique())
         if families:
@@ -152,7 +148,7 @@ def methods_figure(df: pd.DataFrame):
         for j, method in enumerate(methods):
             rows = sub[sub["method"] == method].set_index("model").reindex(models)
             xs = _dodged(len(models), j, len(methods), width)
-            ax.bar(xs, rows["accuracy"], width, color=METHOD_COLORS[method], label=METHOD_LABELS[method],
+            ax.bar(xs, rows["accuracy"], width, color=methods.color(method), label=methods.label(method),
                    yerr=[rows["accuracy"] - rows["ci_low"], rows["ci_high"] - rows["accuracy"]], capsize=2)
         ax.set_xticks(range(len(models)))
         ax.set_xticklabels(models, rotation=20, ha="right")
@@ -174,8 +170,8 @@ def compute_figure(df: pd.DataFrame):
         sub = robust[robust["task"] == task]
         for method in _methods(sub):
             pts = sub[sub["method"] == method]
-            ax.scatter(pts["mean_generated_tokens"].clip(lower=1), pts["accuracy"], color=METHOD_COLORS[method], s=36,
-                       label=METHOD_LABELS[method], edgecolor="black", linewidth=0.4, zorder=3)
+            ax.scatter(pts["mean_generated_tokens"].clip(lower=1), pts["accuracy"], color=methods.color(method), s=36,
+                       label=methods.label(method), edgecolor="black", linewidth=0.4, zorder=3)
             for r in pts.itertuples():
                 ax.annotate(r.model, (max(r.mean_generated_tokens, 1), r.accuracy), fontsize=6, alpha=0.75,
                             xytext=(3, 3), textcoords="offset points")
@@ -207,7 +203,7 @@ def failures_figure(df: pd.DataFrame):
         for j, method in enumerate(methods):
             xs = _dodged(len(models), j, len(methods), width)
             ys = [100 * means[column].get((m, method), float("nan")) for m in models]
-            ax.bar(xs, ys, width, color=METHOD_COLORS[method], label=METHOD_LABELS[method])
+            ax.bar(xs, ys, width, color=methods.color(method), label=methods.label(method))
         ax.set_xticks(range(len(models)))
         ax.set_xticklabels(models, rotation=20, ha="right")
         ax.set_ylim(0, 100)

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from cotrepro.io import atomic_write_text, temp_beside
 
-log = logging.getLogger("cotrepro.download")
+log = logging.getLogger("cotrepro.data.download")
 
 _CHUNK = 1 << 20
 _RETRY_STATUS = {408, 429}  # and every 5xx

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cotrepro.sources import GitHubFile
-from cotrepro.tasks import DatasetSpec, TaskSpec
-from cotrepro.tasks.records import (answer_choices, kojima_file, numbered, only_file, plain_number,
+from cotrepro.data.sources import GitHubFile
+from cotrepro.data.tasks import DatasetSpec, TaskSpec
+from cotrepro.data.tasks.records import (answer_choices, kojima_file, numbered, only_file, plain_number,
                                     read_json_doc, read_json_lines, record)
 
 GSM8K_TEST = GitHubFile(

@@ -6,8 +6,8 @@ from typing import Iterable
 
 import pandas as pd
 
-from cotrepro.extract import STYLES
-from cotrepro.metrics import wilson_interval
+from cotrepro.scoring.extract import STYLES
+from cotrepro.scoring.metrics import wilson_interval
 
 COLUMNS = ["model", "parameters", "revision", "task", "method", "style", "n", "correct", "accuracy", "ci_low",
            "ci_high", "mean_generated_tokens", "frac_hit_max_new_tokens", "frac_no_answer", "frac_over_context"]

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from cotrepro.extract import STYLES, extract_answer, is_correct
-from cotrepro.prompts import TWO_STAGE_METHODS
+from cotrepro import methods
+from cotrepro.scoring.extract import STYLES, extract_answer, extract_from, is_correct
+
+
+def _two_stage(method: str) -> bool:
+    return methods.get(method).stages == 2
 
 
 def answer_text(row: dict, method: str) -> str:
-    """The text the answer is read from: the stage-2 completion for zero-shot CoT, else the completion."""
-    return row["stage2_completion"] if method in TWO_STAGE_METHODS else row["completion"]
+    """The text the answer is read from: the stage-2 completion of a two-stage method, else the completion."""
+    return row["stage2_completion"] if _two_stage(method) else row["completion"]
 
 
 def predict(row: dict, fmt: str, method: str, style: str) -> str:
@@ -21,8 +25,8 @@ def predict(row: dict, fmt: str, method: str, style: str) -> str:
     rambles); the paper-faithful style reads stage 2 only, as Kojima et al. did.
     """
     pred = extract_answer(answer_text(row, method), fmt, method, style)
-    if not pred and style == "robust" and method in TWO_STAGE_METHODS:
-        pred = extract_answer(row["completion"], fmt, "few_shot_cot", style)
+    if not pred and style == "robust" and _two_stage(method):
+        pred = extract_from(row["completion"], fmt, style, chain=True)
     return pred
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from cotrepro.sources import GitHubFile
+from cotrepro.data.sources import GitHubFile
 
 PROJECT_SETS_DIR = "config/exemplars"
 """Where the project's own sets live, relative to the repository root (``{name}.yaml``)."""
@@ -90,7 +90,7 @@ def known_sets(repo_root: Path) -> list[str]:
 
 def write_exemplar_set(name: str, source: Path, out_path: Path) -> dict:
     """Normalise exemplar set ``name`` read from ``source`` and write it with its provenance."""
-    from cotrepro.download import sha256_file
+    from cotrepro.data.download import sha256_file
     from cotrepro.io import write_json
 
     text = Path(source).read_text(encoding="utf-8")

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-from cotrepro import METHODS
+from cotrepro import methods
 
-COT_PREFERENCE = ("few_shot_cot", "zero_shot_cot")
 MAX_CHARS = 900  # a transcript is an illustration; longer completions are cut, and say so
 
 
@@ -23,14 +22,15 @@ def choose(models: Sequence[str], tasks: Sequence[str],
     """Pick the transcripts deterministically.
 
     ``runs`` maps (model, task, method) to (generation rows, score rows, task records). For each
-    model the tasks are taken in order, few-shot CoT before zero-shot CoT, questions in file
+    model the tasks are taken in order, the reasoning methods last shown first (few-shot CoT before zero-shot CoT), questions in file
     order; the first right and the first wrong answer under ``style`` are kept.
     """
+    cot_methods = [k for k in methods.keys() if methods.get(k).reasoning]
     out = []
     for model in models:
         found: dict[bool, dict] = {}
         for task in tasks:
-            for method in COT_PREFERENCE:
+            for method in reversed(cot_methods):
                 if (model, task, method) not in runs:
                     continue
                 rows, scores, records = runs[model, task, method]
@@ -63,15 +63,15 @@ def transcript_text(t: dict) -> str:
     return text + f"\n--- extracted: {t['prediction'] or '(none)'}; gold: {t['gold']}"
 
 
-def transcript_title(t: dict, labels: Mapping[str, str]) -> str:
+def transcript_title(t: dict) -> str:
     """"model, task, method (right|wrong)"."""
-    return f"{t['model']}, {t['task']}, {labels[t['method']]} ({'right' if t['correct'] else 'wrong'})"
+    return f"{t['model']}, {t['task']}, {methods.label(t['method'])} ({'right' if t['correct'] else 'wrong'})"
 
 
 def example_prompts(metas: Sequence[dict]) -> list[tuple[dict, str]]:
     """One (generation metadata, full prompt text) per method, in method order; zero-shot CoT shows both stages."""
     out, seen = [], set()
-    for m in sorted(metas, key=lambda m: (METHODS.index(m["method"]), m["model"]["slug"], m["task"]["key"])):
+    for m in sorted(metas, key=lambda m: (methods.keys().index(m["method"]), m["model"]["slug"], m["task"]["key"])):
         if m["method"] in seen:
             continue
         seen.add(m["method"])

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from cotrepro.sources import GitHubFile
+from cotrepro.data.sources import GitHubFile
 
 KOJIMA_REPO = "kojima-takeshi188/zero_shot_cot"
 KOJIMA_REVISION = "5ef330fcdeec0cd26aee27943504f91f8ec1c33c"

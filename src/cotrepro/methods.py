@@ -1,0 +1,112 @@
+"""The prompting methods, each declared once: everything a consumer needs to know about a method.
+
+Prompts, the generation runner, answer extraction, scoring, the paired tests, figures, tables,
+the report and the paper all read :data:`REGISTRY` (through the functions below) at call time;
+none keeps its own list, so adding a method is one :class:`MethodSpec` here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """One prompting method.
+
+    ``few_shot``: the prompt starts with k worked exemplars (config key ``shots``).
+    ``reasoning``: the model writes its reasoning before the answer (exemplar rationales, or the
+    "Let's think step by step." trigger); its first generation then uses the reasoning budget.
+    ``stages``: 2 when a second prompt extracts the answer from the reasoning (Kojima et al.).
+    ``cot_baseline``: the method with the same shots and no reasoning, which the paired tests and
+    the paper compare this one against; ``zero_shot_counterpart``: the method with the same
+    reasoning and no exemplars (few-shot against zero-shot).
+    """
+
+    key: str
+    label: str
+    color: str  # one colour per method in every figure (Okabe-Ito, colour-blind safe)
+    few_shot: bool
+    reasoning: bool
+    stages: int = 1
+    cot_baseline: str | None = None
+    zero_shot_counterpart: str | None = None
+    paper: str = ""  # whose comparison this method stands for, for captions
+
+    def __post_init__(self):
+        if self.stages not in (1, 2):
+            raise ValueError(f"method {self.key}: stages must be 1 or 2, not {self.stages}")
+        if self.stages == 2 and (self.few_shot or not self.reasoning):
+            raise ValueError(f"method {self.key}: only zero-shot reasoning methods have an answer-extraction stage")
+
+    @property
+    def first_stage_budget(self) -> str:
+        """Which max-new-tokens budget the first generation uses: ``reasoning`` or ``answer``."""
+        return "reasoning" if self.reasoning else "answer"
+
+    def shaping(self) -> dict:
+        """The fields that decide generated text (not label, colour or pairing): what a generation
+        job's parameters and fingerprint hold, so that a cosmetic change regenerates nothing."""
+        return {"few_shot": self.few_shot, "reasoning": self.reasoning, "stages": self.stages}
+
+
+REGISTRY: dict[str, MethodSpec] = {
+    spec.key: spec
+    for spec in (
+        MethodSpec("zero_shot", "zero-shot", "#E69F00", few_shot=False, reasoning=False),
+        MethodSpec("zero_shot_cot", "zero-shot CoT", "#56B4E9", few_shot=False, reasoning=True, stages=2,
+                   cot_baseline="zero_shot", paper="Kojima et al."),
+        MethodSpec("few_shot", "few-shot", "#009E73", few_shot=True, reasoning=False,
+                   zero_shot_counterpart="zero_shot"),
+        MethodSpec("few_shot_cot", "few-shot CoT", "#D55E00", few_shot=True, reasoning=True,
+                   cot_baseline="few_shot", zero_shot_counterpart="zero_shot_cot", paper="Wei et al."),
+    )
+}
+"""Every method by key, in the order tables and figures show them."""
+
+
+def get(key: str) -> MethodSpec:
+    """The method ``key``, or a ValueError naming the known ones."""
+    try:
+        return REGISTRY[key]
+    except KeyError:
+        raise ValueError(f"unknown method {key!r}; allowed: {', '.join(REGISTRY)}") from None
+
+
+def keys() -> tuple[str, ...]:
+    """Every method key, in display order."""
+    return tuple(REGISTRY)
+
+
+def ordered(present) -> list[str]:
+    """The methods among ``present``, in display order."""
+    present = set(present)
+    return [k for k in REGISTRY if k in present]
+
+
+def label(key: str) -> str:
+    """How tables and figures name the method (an unknown key as itself, e.g. a published-only one)."""
+    return REGISTRY[key].label if key in REGISTRY else key
+
+
+def color(key: str) -> str:
+    """The method's colour in every figure."""
+    return get(key).color
+
+
+def labels() -> dict[str, str]:
+    """Key -> label for every method."""
+    return {k: s.label for k, s in REGISTRY.items()}
+
+
+def pairs() -> list[tuple[str, str]]:
+    """The method pairs the papers compare, as (baseline, method): each reasoning method against its
+    no-reasoning baseline first, then each few-shot method against its zero-shot counterpart."""
+    cot = [(s.cot_baseline, s.key) for s in REGISTRY.values() if s.cot_baseline]
+    shots = [(s.zero_shot_counterpart, s.key) for s in REGISTRY.values() if s.zero_shot_counterpart]
+    return cot + shots
+
+
+def describe(key: str) -> dict:
+    """The method's declaration as plain data (provenance)."""
+    return asdict(get(key))

@@ -1,0 +1,1 @@
+"""Models stage: weights from the Hugging Face Hub (manifest, sha256) and the demo's tiny random models."""
