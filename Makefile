@@ -14,7 +14,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # A one-node SLURM cluster for tests/test_slurm.py (which starts and stops it; skipped without these).
 SLURM_PACKAGES := slurmctld slurmd slurm-client munge
 
-.PHONY: setup setup-tex setup-slurm run demo test lock clean-results
+.PHONY: setup setup-tex setup-slurm run demo test lint format lock clean-results
 
 $(BIN)/snakemake: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,17 @@ demo: setup setup-tex  ## the offline demo with tiny random-weight models, then 
 
 test: setup setup-tex  ## the test suite
 	$(BIN)/python -m pytest -q
+
+lint: setup  ## the lint and format gates CI runs before the tests (seconds)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/snakefmt --check .
+	$(BIN)/snakemake --lint
+
+format: setup  ## rewrite the code in the house style (ruff, snakefmt)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+	$(BIN)/snakefmt .
 
 lock: setup  ## rewrite requirements.lock from the environment, and the conda environment from it
 	{ sed -n '1,3p' requirements.lock; $(BIN)/pip freeze --exclude-editable | sed 's/+cpu//'; } > requirements.lock.new

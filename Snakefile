@@ -28,6 +28,8 @@ include: "rules/common.smk"
 # config key container_image names where you pushed it); `--sdm conda` in the environment pinned
 # from requirements.lock; a plain run uses the current environment.
 container: config["container_image"]
+
+
 conda: "envs/cotrepro.yaml"
 
 

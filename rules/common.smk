@@ -12,6 +12,12 @@ SRC = REPO / "src"
 sys.path.insert(0, str(SRC))
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(SRC), os.environ.get("PYTHONPATH")) if p)
 
+
+# Declared so that cluster executors pass it on to the jobs they submit.
+envvars:
+    "PYTHONPATH",
+
+
 from cotrepro import methods
 from cotrepro.archive import ArchiveError, check_covers, read_index
 from cotrepro.config import ConfigError, exemplar_set_for, task_settings, validate_config
@@ -52,8 +58,8 @@ def code(*modules):
 
 
 def repo_file(path):
-    """A file of this repository as a rule input. local(): with a default storage provider
-    (Kubernetes) it is read from the checkout, not looked for in the bucket."""
+    """A file of this repository as an input. Marked local, so that with a default storage
+    provider (Kubernetes) it is read from the checkout, not looked for in the bucket."""
     return local(str(path))
 
 
@@ -63,6 +69,7 @@ def one_of(values):
 
 
 def models_with_source(source):
+    """The configured models whose weights come from ``source`` (hub or tiny)."""
     return [m for m in SPECS if SPECS[m]["source"] == source]
 
 
@@ -99,3 +106,59 @@ FIGURES = expand("results/figures/{name}.{ext}", name=FIGURE_NAMES, ext=["png", 
 TASK_RECORDS = expand("results/tasks/{task}.jsonl", task=TASK_KEYS)
 TASK_PROVENANCE = expand("results/tasks/{task}.provenance.json", task=TASK_KEYS)
 COT_GENERATIONS = [p for p in GENERATIONS if methods.get(Path(p).stem).reasoning]
+
+
+# Input functions of the rules (kept here, apart from the rules, as `snakemake --lint` asks).
+
+
+def remote_dataset_file(wildcards):
+    """The pinned remote file (sources.GitHubFile) that download_dataset fetches."""
+    spec = DATASETS[wildcards.dataset]
+    return next(f for f in spec.remote if f.filename == wildcards.filename)
+
+
+def dataset_inputs(wildcards):
+    """A task's raw files: its downloaded ones and those the project ships."""
+    spec = TASKS[wildcards.task].dataset
+    return [f"resources/datasets/{spec.key}/{f.filename}" for f in spec.remote] + [
+        repo_file(REPO / p) for p in spec.local
+    ]
+
+
+def task_code(wildcards):
+    """The library modules that turn a task's raw files into records."""
+    # The task's own module and the shared record helpers decide the records; the registry in
+    # data/tasks/__init__.py does not, so declaring a new task reruns nothing that exists.
+    return code("data/tasks/prepare.py", "data/tasks/records.py", f"data/tasks/{TASKS[wildcards.task].module}")
+
+
+def exemplar_source(wildcards):
+    """An exemplar set's source file: downloaded (the papers' sets) or the project's own in config/."""
+    if wildcards.exset in REMOTE_SETS:
+        return f"resources/exemplars/{wildcards.exset}/{REMOTE_SETS[wildcards.exset].filename}"
+    return repo_file(project_set_path(REPO, wildcards.exset))
+
+
+def generation_exemplars(wildcards):
+    """The exemplar set a generation job reads: the task's, for few-shot methods only."""
+    if not methods.get(wildcards.method).few_shot:
+        return []  # zero-shot prompts use no exemplars, so changing them must not rerun these jobs
+    return [f"results/exemplars/{exemplar_set_for(config, wildcards.task)}.json"]
+
+
+def generation_params(wildcards):
+    """Everything that shapes the generated text; a change here reruns generation (batch size does not)."""
+    spec, gen = SPECS[wildcards.model], config["generation"]
+    return {
+        "architecture": spec["architecture"],
+        "chat_template": spec["chat_template"],
+        "max_context": spec.get("max_context"),
+        "max_new_tokens": gen["max_new_tokens"],
+        "dtype": gen["dtype"],
+        "device": gen["device"],
+        "on_overflow": gen["on_overflow"],
+        "stop": gen["stop"],
+        "limit": config["limit"],
+        "shots": config["shots"] if methods.get(wildcards.method).few_shot else 0,
+        "method": methods.get(wildcards.method).shaping(),
+    }

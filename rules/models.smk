@@ -5,31 +5,31 @@
 rule download_model:
     output:
         "resources/models/{model}.json",
+    log:
+        "logs/download_model/{model}.log",
     wildcard_constraints:
         model=one_of(models_with_source("hub")),
+    # Compute nodes often have no internet: downloads run where Snakemake itself runs.
+    localrule: True
     params:
         repo=lambda w: SPECS[w.model]["repo"],
         revision=lambda w: SPECS[w.model]["revision"],
-    log:
-        "logs/download_model/{model}.log",
-    # Compute nodes often have no internet: downloads run where Snakemake itself runs.
-    localrule: True
     script:
         "../scripts/download_model.py"
 
 
 rule build_tiny_model:
+    input:
+        code=code("models/tiny.py"),
     output:
         manifest="resources/models/{model}.json",
         weights=directory("resources/models/tiny/{model}"),
+    log:
+        "logs/build_tiny_model/{model}.log",
     wildcard_constraints:
         model=one_of(models_with_source("tiny")),
-    input:
-        code=code("models/tiny.py"),
     params:
         architecture=lambda w: SPECS[w.model]["architecture"],
         seed=0,
-    log:
-        "logs/build_tiny_model/{model}.log",
     script:
         "../scripts/build_tiny_model.py"

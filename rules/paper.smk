@@ -15,10 +15,10 @@ rule paper:
         code=code("outputs/paper.py", "outputs/latex.py", "outputs/plots.py", "methods.py"),
     output:
         pdf=report("results/paper/paper.pdf", caption="../report/paper.rst", category="Paper"),
+    log:
+        "logs/paper.log",
     params:
         demo=config["demo"],
         notes={m: SPECS[m].get("training_data_note", "") for m in MODELS},
-    log:
-        "logs/paper.log",
     script:
         "../scripts/paper.py"

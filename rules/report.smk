@@ -2,8 +2,12 @@
 # the paired tests and the provenance files.
 
 
-FIGURE_CAPTIONS = {"scaling": "Accuracy against model size", "methods": "Methods per model and task",
-                   "compute": "Test-time compute", "failures": "Failure fractions"}
+FIGURE_CAPTIONS = {
+    "scaling": "Accuracy against model size",
+    "methods": "Methods per model and task",
+    "compute": "Test-time compute",
+    "failures": "Failure fractions",
+}
 
 
 rule figures:
@@ -13,9 +17,15 @@ rule figures:
         code=code("outputs/plots.py", "methods.py"),
     output:
         # Marked for `snakemake --report`, each with its caption from report/.
-        [report(f, caption=f"../report/{Path(f).stem}.rst", category="Figures",
-                labels={"figure": FIGURE_CAPTIONS[Path(f).stem], "format": Path(f).suffix[1:]})
-         for f in FIGURES],
+        [
+            report(
+                f,
+                caption=f"../report/{Path(f).stem}.rst",
+                category="Figures",
+                labels={"figure": FIGURE_CAPTIONS[Path(f).stem], "format": Path(f).suffix[1:]},
+            )
+            for f in FIGURES
+        ],
     log:
         "logs/figures.log",
     script:
@@ -30,11 +40,11 @@ rule transcripts:
         code=code("outputs/transcripts.py", "methods.py"),
     output:
         "results/transcripts.json",
+    log:
+        "logs/transcripts.log",
     params:
         models=MODELS,
         tasks=TASK_KEYS,
-    log:
-        "logs/transcripts.log",
     script:
         "../scripts/transcripts.py"
 
@@ -53,10 +63,10 @@ rule report:
         code=code("outputs/report.py", "outputs/plots.py", "outputs/transcripts.py", "methods.py"),
     output:
         "results/report.html",
+    log:
+        "logs/report.log",
     params:
         demo=config["demo"],
         notes={m: SPECS[m].get("training_data_note", "") for m in MODELS},
-    log:
-        "logs/report.log",
     script:
         "../scripts/report.py"
