@@ -4,6 +4,7 @@ import hashlib
 import os
 import stat
 import logging
+import time
 
 import pytest
 
@@ -34,6 +35,19 @@ def test_retries_transient_failures_then_succeeds(tmp_path, caplog):
     assert (tmp_path / "data" / "test.jsonl.sha256").read_text() == f"{SHA}  test.jsonl\n"
     assert sorted(p.name for p in dest.parent.iterdir()) == ["test.jsonl", "test.jsonl.sha256"]
     assert len(caplog.records) == 2 and "HTTP 503" in caplog.records[0].getMessage()
+
+
+def test_waits_double_from_the_backoff(tmp_path, caplog):
+    backoff = 0.1
+    started = time.monotonic()
+    with StaticServer({"/f.jsonl": BODY}, fail_first=3) as server, \
+            caplog.at_level(logging.WARNING, logger="cotrepro.data.download"):
+        fetch_url(server.url("/f.jsonl"), tmp_path / "f.jsonl", SHA, retries=3, backoff_seconds=backoff, timeout=5)
+    waits = [0.1, 0.2, 0.4]  # backoff * 2**(attempt - 1)
+    assert [r.getMessage().rsplit("retrying in ", 1)[1] for r in caplog.records] == [f"{w:.1f} s" for w in waits]
+    assert [r.getMessage().split(" to download")[0] for r in caplog.records] == [
+        "attempt 1 of 4", "attempt 2 of 4", "attempt 3 of 4"]
+    assert server.hits("GET") == 4 and time.monotonic() - started >= sum(waits)
 
 
 def test_persistent_failure_names_url_reason_and_attempts(tmp_path):

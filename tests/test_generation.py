@@ -112,6 +112,40 @@ def run(b, out, method="zero_shot_cot", fingerprint=None):
                                  out_path=out, fingerprint=fingerprint or {"v": 1})
 
 
+def plain_generate(b, texts, max_new_tokens):
+    """Texts and prompt lengths the plain way: the tokenizer pads the batch, model.generate continues it."""
+    enc = b.tokenizer(texts, padding=True, return_tensors="pt", add_special_tokens=b.add_special_tokens)
+    with torch.inference_mode():
+        out = b.model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1, temperature=None,
+                               top_p=None, top_k=None, pad_token_id=b.tokenizer.pad_token_id)
+    start = enc["input_ids"].shape[1] if b.architecture == "causal" else 1
+    return ([b.tokenizer.decode(row, skip_special_tokens=True) for row in out[:, start:].tolist()],
+            enc["attention_mask"].sum(dim=1).tolist())
+
+
+@pytest.mark.parametrize("arch", ["causal", "seq2seq"])
+def test_a_job_tokenizes_each_input_once_and_generates_as_the_plain_path(tiny_models, tmp_path, monkeypatch, arch):
+    b = backend(tiny_models, arch, batch_size=3, stop=())
+    tokenized = []
+    real_call = type(b.tokenizer).__call__
+
+    def spy(self, text, *args, **kwargs):
+        tokenized.extend([text] if isinstance(text, str) else text)
+        return real_call(self, text, *args, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(type(b.tokenizer), "__call__", spy)
+        rows, _ = run(b, tmp_path / "zero_shot_cot.jsonl")
+    model_inputs = [r["prompt"] for r in rows] + [r["stage2_prompt"] for r in rows]
+    assert len(set(model_inputs)) == 2 * len(RECORDS)
+    assert sorted(tokenized) == sorted(model_inputs)  # each stage's input once, nothing else
+
+    for stage, budget in (("", 10), ("stage2_", 4)):
+        texts, lengths = plain_generate(b, [r[f"{stage}prompt"] for r in rows], budget)
+        assert [r[f"{stage}completion"] for r in rows] == texts
+        assert [r[f"{stage}prompt_tokens"] for r in rows] == lengths
+
+
 def test_interrupted_run_resumes_without_loss_or_duplicates(tiny_models, tmp_path):
     out = tmp_path / "zero_shot_cot.jsonl"
     dying = _DiesAfter(tiny_models["causal"], "causal", device="cpu", batch_size=3)

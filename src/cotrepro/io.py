@@ -1,13 +1,22 @@
-"""Small file helpers: JSON and JSON-lines, always written atomically (temp file + rename)."""
+"""Small I/O helpers every stage shares: atomic writes (temp file + rename), JSON and JSON-lines,
+file checksums, and retried downloads."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable, TypeVar
+
+import tenacity
+
+_CHUNK = 1 << 20
+
+T = TypeVar("T")
 
 
 def _current_umask() -> int:
@@ -82,3 +91,45 @@ def read_jsonl(path: Path) -> list[dict]:
     """All rows of a JSON-lines file (blank lines skipped)."""
     with open(path, encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(_CHUNK), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def retry_download(fn: Callable[[], T], *, what: str, diagnose: Callable[[Exception], tuple[bool, str]],
+                   error: type[Exception], retries: int, backoff_seconds: float, log: logging.Logger,
+                   handles: tuple[type[Exception], ...] = (Exception,)) -> T:
+    """``fn()``, tried ``retries`` more times while its failure may pass; return its result.
+
+    ``diagnose(err)`` tells, for a failure of a kind in ``handles``, whether another attempt may
+    succeed and what to tell the user. Before attempt ``n + 1`` a warning is logged on ``log`` and
+    ``backoff_seconds * 2**(n - 1)`` seconds pass. A failure that will not pass, or the last one,
+    raises ``error("could not download {what} after {n} attempt(s): {reason}")`` from it; failures
+    of other kinds propagate untouched and are not retried.
+    """
+    attempts = retries + 1
+
+    def may_pass(err: BaseException) -> bool:
+        return isinstance(err, handles) and diagnose(err)[0]
+
+    def warn(state: tenacity.RetryCallState) -> None:
+        _, reason = diagnose(state.outcome.exception())
+        log.warning("attempt %d of %d to download %s failed (%s); retrying in %.1f s", state.attempt_number,
+                    attempts, what, reason, state.next_action.sleep)
+
+    # reraise: the caller's error is built from fn's own exception, not tenacity's RetryError.
+    retrying = tenacity.Retrying(stop=tenacity.stop_after_attempt(attempts),
+                                 wait=tenacity.wait_exponential(multiplier=backoff_seconds),
+                                 retry=tenacity.retry_if_exception(may_pass), before_sleep=warn, reraise=True)
+    try:
+        return retrying(fn)
+    except handles as err:
+        _, reason = diagnose(err)
+        tried = retrying.statistics["attempt_number"]
+        raise error(f"could not download {what} after {tried} attempt(s): {reason}") from err

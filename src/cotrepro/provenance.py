@@ -8,7 +8,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from cotrepro.data.download import sha256_file
+from cotrepro.io import sha256_file
 
 PACKAGES = ("cotrepro", "torch", "transformers", "tokenizers", "accelerate", "huggingface_hub", "safetensors",
             "snakemake", "numpy", "pandas")

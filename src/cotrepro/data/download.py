@@ -13,13 +13,12 @@ import logging
 import os
 import re
 import ssl
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from cotrepro.io import atomic_write_text, temp_beside
+from cotrepro.io import atomic_write_text, retry_download, sha256_file, temp_beside
 
 log = logging.getLogger("cotrepro.data.download")
 
@@ -43,21 +42,12 @@ class _Permanent(Exception):
     """A failure that another attempt would meet again."""
 
 
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(_CHUNK), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def fetch_url(url: str, dest: Path, sha256: str, *, retries: int = 3, backoff_seconds: float = 2.0,
               timeout: float = 60.0) -> Path:
     """Download ``url`` to ``dest`` unless ``dest`` already has the pinned ``sha256``; return ``dest``.
 
     Transient failures (connection errors, time-outs, HTTP 408/429/5xx, truncated bodies) are
-    retried ``retries`` more times, waiting ``backoff_seconds * 2**attempt``; anything else fails
+    retried ``retries`` more times, waiting ``backoff_seconds * 2**(attempt - 1)``; anything else fails
     at once with :class:`DownloadError`, and other bytes than pinned with :class:`ChecksumError`.
     A ``dest.sha256`` sidecar in sha256sum format is written next to the file.
     """
@@ -72,20 +62,11 @@ def fetch_url(url: str, dest: Path, sha256: str, *, retries: int = 3, backoff_se
         dest.unlink()
         _sidecar(dest).unlink(missing_ok=True)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    attempts = retries + 1
-    for attempt in range(1, attempts + 1):
-        try:
-            _download_verified(url, dest, sha256, timeout)
-            _write_sidecar(dest, sha256)
-            return dest
-        except (_Transient, _Permanent) as err:
-            if isinstance(err, _Permanent) or attempt == attempts:
-                raise DownloadError(f"could not download {url} after {attempt} attempt(s): {err}") from err
-            wait = backoff_seconds * 2 ** (attempt - 1)
-            log.warning("attempt %d of %d to download %s failed (%s); retrying in %.1f s", attempt, attempts, url,
-                        err, wait)
-            time.sleep(wait)
-    raise AssertionError("unreachable")
+    retry_download(lambda: _download_verified(url, dest, sha256, timeout), what=url,
+                   diagnose=lambda err: (isinstance(err, _Transient), str(err)), error=DownloadError,
+                   retries=retries, backoff_seconds=backoff_seconds, log=log, handles=(_Transient, _Permanent))
+    _write_sidecar(dest, sha256)
+    return dest
 
 
 def _check_arguments(url: str, sha256: str, retries: int) -> str:

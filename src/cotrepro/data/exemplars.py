@@ -90,8 +90,7 @@ def known_sets(repo_root: Path) -> list[str]:
 
 def write_exemplar_set(name: str, source: Path, out_path: Path) -> dict:
     """Normalise exemplar set ``name`` read from ``source`` and write it with its provenance."""
-    from cotrepro.data.download import sha256_file
-    from cotrepro.io import write_json
+    from cotrepro.io import sha256_file, write_json
 
     text = Path(source).read_text(encoding="utf-8")
     if name in REMOTE_SETS:

@@ -22,18 +22,24 @@ class Completion:
 
 
 class Backend(Protocol):
-    """A model that continues prompts greedily, in batches."""
+    """A model that continues prompts greedily, in batches.
+
+    A job tokenizes each model input once, with :meth:`encode`, and hands the token ids to
+    :meth:`generate`; their lengths also order the work and flag inputs over the context.
+    """
 
     context_length: int | None
+    batch_size: int  # rows the runner hands to generate at a time (and journals together)
 
     def format_prompt(self, prompt: str) -> str:
         """The exact text fed to the model for a method's prompt (plain, or wrapped in a chat template)."""
 
-    def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        """Token counts of model inputs, as the model will see them."""
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids of model inputs, as the model will see them (special tokens included)."""
 
-    def generate(self, inputs: Sequence[str], max_new_tokens: int) -> list[Completion]:
-        """Greedy continuations of already formatted model inputs, in input order."""
+    def generate(self, inputs: Sequence[str] | Sequence[Sequence[int]], max_new_tokens: int) -> list[Completion]:
+        """Greedy continuations in input order, of token ids from :meth:`encode` or of formatted texts
+        (all of one kind), which are then encoded here."""
 
     def describe(self) -> dict:
         """Provenance: dtype, device, batch size, parameter count, library versions."""

@@ -138,12 +138,15 @@ class HFBackend:
         return self.tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
                                                   add_generation_prompt=True)
 
-    def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        """Token counts of model inputs, special tokens included as the model sees them."""
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids of model inputs, special tokens included as the model sees them."""
         if not texts:
             return []
-        enc = self.tokenizer(list(texts), add_special_tokens=self.add_special_tokens)
-        return [len(ids) for ids in enc["input_ids"]]
+        return self.tokenizer(list(texts), add_special_tokens=self.add_special_tokens)["input_ids"]
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Token counts of model inputs, special tokens included as the model sees them."""
+        return [len(ids) for ids in self.encode(texts)]
 
     def parameters(self) -> int:
         """Number of parameters (shared tensors counted once)."""
@@ -172,21 +175,22 @@ class HFBackend:
                          "cuda": torch.version.cuda if cuda else None},
         }
 
-    def generate(self, inputs: Sequence[str], max_new_tokens: int) -> list[Completion]:
-        """Greedy continuations, batched longest first, halving the batch size on out-of-memory errors."""
-        lengths = self.count_tokens(inputs)
-        order = sorted(range(len(inputs)), key=lambda i: -lengths[i])
-        results: list[Completion | None] = [None] * len(inputs)
+    def generate(self, inputs: Sequence[str] | Sequence[Sequence[int]], max_new_tokens: int) -> list[Completion]:
+        """Greedy continuations of token ids from :meth:`encode` (or of texts, encoded here), batched
+        longest first, halving the batch size on out-of-memory errors."""
+        ids = self.encode(inputs) if any(isinstance(x, str) for x in inputs) else list(inputs)
+        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+        results: list[Completion | None] = [None] * len(ids)
         pos = 0
         while pos < len(order):
             idx = order[pos: pos + self.batch_size]
             try:
-                batch = self._generate_batch([inputs[i] for i in idx], max_new_tokens)
+                batch = self._generate_batch([ids[i] for i in idx], max_new_tokens)
             except torch.cuda.OutOfMemoryError as err:
                 self._release_memory()
                 if self.batch_size == 1:
                     raise GenerationOOM(f"out of memory at batch size 1 on {self.device} with a "
-                                        f"{lengths[idx[0]]}-token input; use a larger GPU or more GPUs") from err
+                                        f"{len(ids[idx[0]])}-token input; use a larger GPU or more GPUs") from err
                 self.batch_size = max(1, self.batch_size // 2)
                 log.warning("out of memory with a batch of %d; retrying with batch size %d", len(idx),
                             self.batch_size)
@@ -200,9 +204,10 @@ class HFBackend:
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
 
-    def _generate_batch(self, inputs: list[str], max_new_tokens: int) -> list[Completion]:
-        enc = self.tokenizer(inputs, return_tensors="pt", padding=True,
-                             add_special_tokens=self.add_special_tokens).to(self.device)
+    def _generate_batch(self, inputs: list[list[int]], max_new_tokens: int) -> list[Completion]:
+        # Padded to the batch's longest on the tokenizer's side: left for causal models, right for seq2seq.
+        enc = self.tokenizer.pad({"input_ids": inputs}, padding=True, return_attention_mask=True,
+                                 return_tensors="pt").to(self.device)
         prompt_tokens = enc["attention_mask"].sum(dim=1).tolist()
         # Causal models return prompt + continuation; seq2seq ones the decoder start token + continuation.
         start = enc["input_ids"].shape[1] if self.architecture == "causal" else 1

@@ -86,12 +86,12 @@ class _Generator:
         limit = self.backend.context_length
         return limit is not None and n_tokens > limit
 
-    def run(self, inputs: list[str], max_new_tokens: int) -> list[tuple[Completion, bool]]:
-        counts = self.backend.count_tokens(inputs)
-        flags = [self.over(n) for n in counts]
+    def run(self, inputs: list[list[int]], max_new_tokens: int) -> list[tuple[Completion, bool]]:
+        """Completions of encoded inputs, each with whether it is over the model's context."""
+        flags = [self.over(len(ids)) for ids in inputs]
         todo = [i for i, f in enumerate(flags) if not (f and self.on_overflow == "skip")]
         done = dict(zip(todo, self.backend.generate([inputs[i] for i in todo], max_new_tokens) if todo else []))
-        skipped = {i: Completion(text="", prompt_tokens=counts[i], generated_tokens=0, stop_reason="skipped")
+        skipped = {i: Completion(text="", prompt_tokens=len(inputs[i]), generated_tokens=0, stop_reason="skipped")
                    for i in range(len(inputs)) if i not in done}
         return [(done[i] if i in done else skipped[i], flags[i]) for i in range(len(inputs))]
 
@@ -117,8 +117,9 @@ def run_generation(backend: Backend, records: Sequence[dict], *, method: str, ex
     rows = {row["id"]: row for row in load_journal(journal, set(keys.values())).values()}
     resumed = len(rows)
     pending = [r["id"] for r in records if r["id"] not in rows]
-    lengths = dict(zip(pending, backend.count_tokens([inputs[i] for i in pending])))
-    pending.sort(key=lambda i: -lengths[i])  # longest first: memory trouble shows at once
+    # Each input is tokenized once; the ids order the work, flag overflows and go to the model.
+    encoded = dict(zip(pending, backend.encode([inputs[i] for i in pending])))
+    pending.sort(key=lambda i: -len(encoded[i]))  # longest first: memory trouble shows at once
 
     gen = _Generator(backend, on_overflow)
     spec = methods.get(method)
@@ -131,14 +132,14 @@ def run_generation(backend: Backend, records: Sequence[dict], *, method: str, ex
     while pos < len(pending):
         chunk = pending[pos: pos + backend.batch_size]
         t0 = time.perf_counter()
-        first = gen.run([inputs[i] for i in chunk], budget1)
+        first = gen.run([encoded[i] for i in chunk], budget1)
         new_rows = [{"id": rid, "key": keys[rid], **_stage_fields("", inputs[rid], c, over)}
                     for rid, (c, over) in zip(chunk, first)]
         if two_stage:
             stage2_inputs = [prompts.zero_shot_cot_stage2(row["prompt"], row["completion"],
                                                           prompts.answer_trigger(formats[row["id"]]))
                              for row in new_rows]
-            second = gen.run(stage2_inputs, max_new_tokens["answer"])
+            second = gen.run(backend.encode(stage2_inputs), max_new_tokens["answer"])
             for row, text, (c, over) in zip(new_rows, stage2_inputs, second):
                 row.update(_stage_fields("stage2_", text, c, over))
         per_row = (time.perf_counter() - t0) / len(chunk)

@@ -8,12 +8,10 @@ huggingface.co without code changes.
 from __future__ import annotations
 
 import logging
-import time
 from fnmatch import fnmatch
 from pathlib import Path
 
-from cotrepro.data.download import sha256_file
-from cotrepro.io import write_json
+from cotrepro.io import retry_download, sha256_file, write_json
 from cotrepro.provenance import utc_now
 
 log = logging.getLogger("cotrepro.models.hub")
@@ -43,7 +41,7 @@ def download_model(repo_id: str, revision: str = "main", *, retries: int = 3, ba
 
     The revision is resolved to a commit first and that exact commit is fetched, so the manifest's
     ``resolved_revision`` is what was used even when a branch moves meanwhile. Connection errors
-    and HTTP 408/429/5xx are retried ``retries`` more times, waiting ``backoff_seconds * 2**attempt``.
+    and HTTP 408/429/5xx are retried ``retries`` more times, waiting ``backoff_seconds * 2**(attempt - 1)``.
     """
     import huggingface_hub
     from huggingface_hub import HfApi, snapshot_download
@@ -112,17 +110,9 @@ def write_manifest(manifest: dict, path: Path) -> None:
 
 def _retrying(what: str, fn, retries: int, backoff_seconds: float):
     """``fn()``, retried while its failure may pass; any other failure becomes a ModelDownloadError."""
-    for attempt in range(1, retries + 2):
-        try:
-            return fn()
-        except Exception as err:  # noqa: BLE001 - sorted by _diagnose
-            transient, reason = _diagnose(err)
-            if not transient or attempt > retries:
-                raise ModelDownloadError(f"could not download {what} after {attempt} attempt(s): {reason}") from err
-            wait = backoff_seconds * 2 ** (attempt - 1)
-            log.warning("attempt %d of %d to download %s failed (%s); retrying in %.1f s", attempt, retries + 1,
-                        what, reason, wait)
-            time.sleep(wait)
+    # Every exception is handled: huggingface_hub's errors come from several libraries, sorted by _diagnose.
+    return retry_download(fn, what=what, diagnose=_diagnose, error=ModelDownloadError, retries=retries,
+                          backoff_seconds=backoff_seconds, log=log)
 
 
 def _diagnose(err: BaseException) -> tuple[bool, str]:
