@@ -131,7 +131,7 @@ def test_editing_the_extractor_reruns_scoring_but_no_generation(demo):
     w, workflow = demo["workdir"], demo["workflow"]
     generations = sorted((w / "results/generations").rglob("*.json*"))
     before = digests(generations)
-    extractor = workflow / "src/cotrepro/extract.py"
+    extractor = workflow / "src/cotrepro/scoring/extract.py"
     extractor.write_text(extractor.read_text() + "\n# an edit to the extractor\n")
 
     plan = run_snakemake(workflow, w, demo["config"], "--dry-run")
