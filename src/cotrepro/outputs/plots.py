@@ -70,11 +70,11 @@ def panel_grid(n: int, width: float, height: float, max_columns: int):
     return fig, flat[:n]
 
 
-def reference_curves(published: pd.DataFrame | None, task: str, methods: Sequence[str]) -> list[dict]:
+def reference_curves(published: pd.DataFrame | None, task: str, shown: Sequence[str]) -> list[dict]:
     """The papers' PaLM, LaMDA and GPT-3 series for ``task``: one per (paper, family, method), 2+ sizes."""
     if published is None or published.empty:
         return []
-    pub = published[(published["task"] == task) & (published["method"].isin(methods))].copy()
+    pub = published[(published["task"] == task) & (published["method"].isin(shown))].copy()
     pub["family"] = pub["model"].str.split().str[0]
     pub["paper"] = pub["source"].str.split().str[0]
     pub = pub[pub["family"].isin(REFERENCE_MARKERS)]
@@ -95,14 +95,14 @@ def scaling_figure(df: pd.DataFrame, published: pd.DataFrame | None = None):
     families = set()
     for ax, task in zip(axes, tasks):
         sub = df[df["task"] == task]
-        methods = _methods(sub)
-        for curve in reference_curves(published, task, methods):
+        shown = _methods(sub)
+        for curve in reference_curves(published, task, shown):
             families.add(curve["family"])
             ax.plot(curve["parameters"], curve["accuracy"], linestyle=":", linewidth=1.2, alpha=0.7,
                     marker=REFERENCE_MARKERS[curve["family"]], markersize=4, color=methods.color(curve["method"]))
-        for j, method in enumerate(methods):
+        for j, method in enumerate(shown):
             # Methods are dodged a little along the log axis so equal accuracies stay visible.
-            dodge = 1 + 0.015 * (j - (len(methods) - 1) / 2)
+            dodge = 1 + 0.015 * (j - (len(shown) - 1) / 2)
             for style, line in STYLE_LINES.items():
                 pts = sub[(sub["method"] == method) & (sub["style"] == style)].sort_values("parameters")
                 if pts.empty:
@@ -143,11 +143,11 @@ def methods_figure(df: pd.DataFrame):
     for ax, task in zip(axes, tasks):
         sub = robust[robust["task"] == task]
         models = models_by_size(sub)
-        methods = _methods(sub)
-        width = 0.8 / max(1, len(methods))
-        for j, method in enumerate(methods):
+        shown = _methods(sub)
+        width = 0.8 / max(1, len(shown))
+        for j, method in enumerate(shown):
             rows = sub[sub["method"] == method].set_index("model").reindex(models)
-            xs = _dodged(len(models), j, len(methods), width)
+            xs = _dodged(len(models), j, len(shown), width)
             ax.bar(xs, rows["accuracy"], width, color=methods.color(method), label=methods.label(method),
                    yerr=[rows["accuracy"] - rows["ci_low"], rows["ci_high"] - rows["accuracy"]], capsize=2)
         ax.set_xticks(range(len(models)))
@@ -156,7 +156,7 @@ def methods_figure(df: pd.DataFrame):
         ax.set_ylim(0, 100)
         ax.set_title(f"{task}: methods per model (robust extraction, 95% CI)")
         ax.grid(axis="y", alpha=0.3)
-        ax.legend(fontsize=8, ncol=len(methods))
+        ax.legend(fontsize=8, ncol=len(shown))
     fig.tight_layout()
     return fig
 
@@ -194,14 +194,14 @@ def failures_figure(df: pd.DataFrame):
     """Failure fractions (% of questions, mean over tasks) per model and method, one panel per kind."""
     robust = df[df["style"] == "robust"]
     models = models_by_size(robust)
-    methods = _methods(robust)
+    shown = _methods(robust)
     means = robust.groupby(["model", "method"])[list(FAILURES)].mean()
     fig, axes = plt.subplots(1, len(FAILURES), figsize=(max(10, 2.2 * len(models) * len(FAILURES) / 2), 3.8),
                              squeeze=False, sharey=True)
-    width = 0.8 / max(1, len(methods))
+    width = 0.8 / max(1, len(shown))
     for ax, (column, title) in zip(axes[0], FAILURES.items()):
-        for j, method in enumerate(methods):
-            xs = _dodged(len(models), j, len(methods), width)
+        for j, method in enumerate(shown):
+            xs = _dodged(len(models), j, len(shown), width)
             ys = [100 * means[column].get((m, method), float("nan")) for m in models]
             ax.bar(xs, ys, width, color=methods.color(method), label=methods.label(method))
         ax.set_xticks(range(len(models)))
