@@ -173,7 +173,7 @@ def method_examples(inp: PaperInputs) -> str:
 def models_table(inp: PaperInputs) -> str:
     """Models with repository, resolved revision, parameter count and dtype."""
     return latex_table(tables.models(inp.metas), caption="Models, with the commit each revision resolved to.",
-                       label="tab:models", hide=HIDDEN["models"], widths={"resolved revision": "3.2cm"},
+                       label="tab:models", hide=HIDDEN["models"], widths={"resolved revision": "4.4cm"},
                        markup={"resolved revision": _commit})
 
 
@@ -182,7 +182,7 @@ def tasks_table(inp: PaperInputs) -> str:
     return latex_table(tables.tasks(inp.tasks, inp.accuracy), label="tab:tasks", hide=HIDDEN["tasks"],
                        caption="Tasks: questions evaluated out of the test set's records, the pinned source "
                                "of each and the settings of the generated ones.",
-                       widths={"source": "4cm", "settings": "2.6cm"}, markup={"source": _breakable})
+                       widths={"source": "3.6cm", "settings": "3cm"}, markup={"source": _breakable})
 
 
 def decoding(inp: PaperInputs) -> str:
