@@ -12,7 +12,7 @@ rule paper:
         figures=[f for f in FIGURES if f.endswith(".pdf")],
         meta=GENERATION_META,
         tasks=TASK_PROVENANCE,
-        code=code("outputs/paper.py", "outputs/latex.py", "outputs/plots.py", "methods.py"),
+        code=code("outputs/paper.py", "outputs/tables.py", "outputs/latex.py", "outputs/plots.py", "methods.py"),
     output:
         pdf=report("results/paper/paper.pdf", caption="../report/paper.rst", category="Paper"),
     log:

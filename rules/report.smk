@@ -60,7 +60,14 @@ rule report:
         tasks=TASK_PROVENANCE,
         significance="results/significance.csv",
         transcripts="results/transcripts.json",
-        code=code("outputs/report.py", "outputs/plots.py", "outputs/transcripts.py", "methods.py"),
+        code=code(
+            "outputs/report.py",
+            "outputs/report.html.j2",
+            "outputs/tables.py",
+            "outputs/plots.py",
+            "outputs/transcripts.py",
+            "methods.py",
+        ),
     output:
         "results/report.html",
     log:

@@ -1,12 +1,12 @@
-"""Accuracy aggregation and the published-vs-reproduced table, on hand-made scores."""
+"""Accuracy aggregation, the accuracy matrix and the published-vs-reproduced table, on hand-made data."""
 
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from cotrepro.outputs.tables import THIS_RUN, accuracy_matrix, comparison, comparison_pairs
 from cotrepro.scoring.aggregate import COLUMNS, accuracy_table
-from cotrepro.outputs.report import accuracy_matrix, published_beside_ours
 from cotrepro.scoring.score import score_rows
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,17 +62,25 @@ def test_rows_without_task_record_are_an_error():
 def test_published_numbers_sit_beside_ours_for_the_same_model():
     acc = pd.DataFrame([{"model": "phi-2", "parameters": 2.78e9, "task": "gsm8k", "method": "few_shot_cot",
                          "style": "robust", "accuracy": 55.0, "ci_low": 52.3, "ci_high": 57.7}])
-    table = published_beside_ours(acc, pd.read_csv(REPO / "config/published.csv"))
-    phi = table[table["model"] == "phi-2"].iloc[0]
-    assert phi["published accuracy"] == 61.1 and phi["ours (same model)"] == "55.0 [52.3, 57.7]"
-    palm = table[(table["model"] == "PaLM 540B") & (table["source"] == "Wei2022 Table 2")].iloc[0]
-    assert palm["published accuracy"] == 56.9 and palm["ours (same model)"] == ""
+    published = pd.read_csv(REPO / "config/published.csv")
+    assert comparison_pairs(acc, published) == [("few_shot", "few_shot_cot")]  # no zero-shot method ran
+    table = comparison(acc, None, published, ("few_shot", "few_shot_cot"))
     assert set(table["task"]) == {"gsm8k"}
+    ours = table.iloc[0]  # our rows lead the task's block, the papers' rows follow
+    assert (ours["model"], ours["source"], ours["parameters"]) == ("phi-2", THIS_RUN, "2.78B")
+    assert ours["few-shot CoT"] == "55.0 [52.3, 57.7]" and ours["few-shot"] == ours["delta"] == ""
+    phi = table[(table["model"] == "phi-2") & (table["source"] != THIS_RUN)].iloc[0]
+    assert phi["few-shot CoT"] == "61.1" and phi["source"] == "Phi-2 release blog Table 1, model card setting"
+    palm = table[(table["model"] == "PaLM 540B") & (table["source"] == "Wei2022 Table 2")].iloc[0]
+    assert (palm["few-shot"], palm["few-shot CoT"], palm["delta"], palm["parameters"]) == ("17.9", "56.9", "+39.0",
+                                                                                           "540B")
+    assert palm["McNemar p"] == ""  # the papers give no paired test
 
 
 def test_accuracy_matrix_orders_models_by_size():
     rows = [{"model": m, "parameters": p, "task": "gsm8k", "method": meth, "style": "robust", "accuracy": 1.0,
              "ci_low": 0.5, "ci_high": 2.0} for m, p in [("b", 2e9), ("a", 7.7e7)] for meth in ("few_shot", "zero_shot")]
-    wide = accuracy_matrix(pd.DataFrame(rows), "gsm8k", "robust")
+    wide = accuracy_matrix(pd.DataFrame(rows), None, "robust")
     assert list(wide["model"]) == ["a", "b"] and list(wide["parameters"]) == ["77M", "2B"]
-    assert list(wide.columns) == ["model", "parameters", "zero-shot", "few-shot"]
+    assert list(wide.columns) == ["task", "model", "parameters", "zero-shot", "few-shot"]
+    assert wide.loc[0, "few-shot"] == "1.0 [0.5, 2.0]"

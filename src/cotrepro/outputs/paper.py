@@ -1,12 +1,14 @@
 """LaTeX fragments for the paper: every number, table and example comes from workflow outputs.
 
 paper/main.tex only ``\\input``s what :func:`write_fragments` writes into
-``results/paper/fragments/``; nothing in the manuscript is typed in by hand.
+``results/paper/fragments/``; nothing in the manuscript is typed in by hand. The tables are the
+frames of :mod:`cotrepro.outputs.tables`, the same the HTML report shows, typeset by
+:func:`latex_table` (pandas' Styler); a table may leave out columns the page has no room for.
 """
 
 from __future__ import annotations
 
-import math
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +17,7 @@ import pandas as pd
 
 from cotrepro import methods
 from cotrepro.io import atomic_write_text, read_json
-from cotrepro.outputs.plots import human_count, models_by_size
+from cotrepro.outputs import tables
 from cotrepro.outputs.transcripts import example_prompts, transcript_text, transcript_title
 
 _TEX_SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
@@ -44,22 +46,71 @@ def verbatim(text: str) -> str:
             f"{ascii_text(text)}\n\\end{{Verbatim}}\n")
 
 
-def pct(value: float) -> str:
-    """A percentage to one decimal; an en dash when missing."""
-    return "--" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.1f}"
+HIDDEN = {
+    "models": ("requested revision", "device", "batch size", "context", "prompt format", "files"),
+    "tasks": ("file", "sha256"),
+    "accuracy_matrix": ("parameters",),
+    "comparison": ("parameters",),
+}
+"""Per frame of :mod:`cotrepro.outputs.tables`, the columns the page leaves to the HTML report for
+want of width (the models table gives our models' sizes)."""
+
+_NUMERIC = re.compile(r"[-+<\d]")
+_RAGGED = ">{\\raggedright\\arraybackslash}"
 
 
-def _tabular(columns: str, header: list[str], rows: list[list[str]], *, long: bool = False,
-             caption: str = "", label: str = "") -> str:
-    head = " & ".join(header) + r" \\"
-    body = "\n".join(" & ".join(r) + r" \\" if r != ["--midrule--"] else r"\midrule" for r in rows)
+def _align(column: pd.Series) -> str:
+    """``r`` for a column of numbers (accuracies, deltas, p-values, counts), else ``l``."""
+    cells = [str(v) for v in column if str(v)]
+    return "r" if cells and all(_NUMERIC.match(c) for c in cells) else "l"
+
+
+def latex_table(frame: pd.DataFrame, *, caption: str = "", label: str = "", hide: tuple[str, ...] = (),
+                long: bool = False, widths: dict[str, str] | None = None, markup: dict | None = None) -> str:
+    """``frame`` less the columns in ``hide``, as a booktabs table (pandas ``Styler.to_latex``).
+
+    Every header and cell goes through :func:`tex`, so any text is safe for pdfLaTeX; ``markup``
+    maps a column to a function that typesets its escaped cells (typewriter, a smaller interval).
+    ``widths`` gives a column a paragraph width (it then wraps, ragged right). ``long`` breaks the
+    table across pages (longtable); otherwise it floats, or without a caption is set in place.
+    paper/main.tex sets the font size and column gaps of every table.
+    """
+    shown = frame.drop(columns=list(hide))
+    markup, widths = markup or {}, widths or {}
+
+    def typeset(column: str):
+        style = markup.get(column, str)
+        return lambda value: style(tex(value))
+
+    styler = (shown.style.hide(axis="index").format({c: typeset(c) for c in shown.columns})
+              .format_index(tex, axis="columns"))
+    column_format = "".join(f"{_RAGGED}p{{{widths[c]}}}" if c in widths else _align(shown[c]) for c in shown.columns)
     if long:
-        cap = f"\\caption{{{caption}}}\\label{{{label}}}\\\\\n" if caption else ""
-        return (f"\\begin{{small}}\\begin{{longtable}}{{{columns}}}\n{cap}\\toprule\n{head}\n\\midrule\\endfirsthead\n"
-                f"\\toprule\n{head}\n\\midrule\\endhead\n{body}\n\\bottomrule\n\\end{{longtable}}\\end{{small}}\n")
-    table = f"\\begin{{tabular}}{{{columns}}}\n\\toprule\n{head}\n\\midrule\n{body}\n\\bottomrule\n\\end{{tabular}}"
-    return (f"\\begin{{table}}[htbp]\\centering\\small\n{table}\n"
-            + (f"\\caption{{{caption}}}\\label{{{label}}}\n" if caption else "") + "\\end{table}\n")
+        return styler.to_latex(environment="longtable", hrules=True, column_format=column_format,
+                               caption=caption, label=label)
+    if caption:
+        return styler.to_latex(environment="table", position="htbp", position_float="centering", hrules=True,
+                               column_format=column_format, caption=caption, label=label)
+    return f"\\begin{{center}}\n{styler.to_latex(hrules=True, column_format=column_format)}\\end{{center}}\n"
+
+
+def _ci(text: str) -> str:
+    # The interval in a smaller size keeps four method columns within the page.
+    return re.sub(r" \[(.*)\]", r" {\\scriptsize[\1]}", text)
+
+
+def _tt(text: str) -> str:
+    return f"\\texttt{{{text}}}"
+
+
+def _breakable(text: str) -> str:
+    # Paths, URLs and 40-digit hashes have no break points; seqsplit lets each word wrap anywhere
+    # inside its column (word by word, because it would drop the spaces between words).
+    return " ".join(f"\\seqsplit{{{word}}}" for word in text.split(" "))
+
+
+def _commit(text: str) -> str:
+    return _tt(_breakable(text))
 
 
 @dataclass
@@ -88,32 +139,6 @@ class PaperInputs:
         """Accuracy rows of the robust extraction style."""
         return self.accuracy[self.accuracy["style"] == "robust"]
 
-    def models_by_size(self) -> list[str]:
-        """Model slugs, smallest first."""
-        return models_by_size(self.accuracy)
-
-
-def _cell(acc: pd.DataFrame, model: str, task: str, method: str, style: str = "robust") -> pd.Series | None:
-    hit = acc[(acc["model"] == model) & (acc["task"] == task) & (acc["method"] == method) & (acc["style"] == style)]
-    return None if hit.empty else hit.iloc[0]
-
-
-def _with_ci(row: pd.Series | None) -> str:
-    return "--" if row is None else f"{pct(row['accuracy'])} {{\\scriptsize[{pct(row['ci_low'])}, {pct(row['ci_high'])}]}}"
-
-
-def _significant(sig: pd.DataFrame, model: str, task: str, a: str, b: str, style: str = "robust") -> pd.Series | None:
-    hit = sig[(sig["model"] == model) & (sig["task"] == task) & (sig["method_a"] == a) & (sig["method_b"] == b)
-              & (sig["style"] == style)]
-    return None if hit.empty else hit.iloc[0]
-
-
-def _p(row: pd.Series | None) -> str:
-    if row is None:
-        return "--"
-    mark = "$^{*}$" if bool(row["significant"]) else ""
-    return f"{row['p_value']:.3f}{mark}" if row["p_value"] >= 0.001 else f"$<$0.001{mark}"
-
 
 def counted(n: int, noun: str) -> str:
     """``3 tasks``, ``1 task``: a count with its noun in the right number."""
@@ -139,131 +164,78 @@ def numbers(inp: PaperInputs) -> str:
     return "".join(f"\\newcommand{{\\{k}}}{{{v}}}\n" for k, v in macros.items())
 
 
-def models_table(inp: PaperInputs) -> str:
-    """Models with repository, resolved revision and parameter count."""
-    seen = {}
-    for m in inp.metas:
-        mm = m["model"]
-        seen.setdefault(mm["slug"], [tex(mm["slug"]), tex(mm["repo"] or f"({mm['source']})"),
-                                     f"\\texttt{{{tex(str(mm['resolved_revision'])[:12])}}}",
-                                     human_count(m["backend"]["parameters"]), tex(m["backend"]["dtype"])])
-    rows = [seen[s] for s in inp.models_by_size() if s in seen]
-    return _tabular("lllrl", ["model", "repository", "revision", "parameters", "dtype"], rows,
-                    caption="Models, with the commit each revision resolved to.", label="tab:models")
-
-
-def tasks_table(inp: PaperInputs) -> str:
-    """Tasks with kind, answer format, records evaluated and source."""
-    evaluated = inp.robust().groupby("task")["n"].max().to_dict()
-    rows = []
-    for t in sorted(inp.tasks, key=lambda t: t["task"]):
-        sources = "; ".join(f["source"] for f in t["files"])
-        settings = ", ".join(f"{k}={v}" for k, v in sorted((t.get("params") or {}).items()))
-        rows.append([tex(t["task"]), tex(t["kind"]), tex(t["answer_format"]),
-                     f"{evaluated.get(t['task'], 0)} / {t['records']}",
-                     f"\\parbox[t]{{6.2cm}}{{\\raggedright\\footnotesize {tex(sources)}"
-                     + (f" ({tex(settings)})" if settings else "") + "}"])
-    return _tabular("lllrl", ["task", "kind", "answer", "evaluated / size", "source"], rows,
-                    caption="Tasks: questions evaluated out of the test set, and the pinned source of each.",
-                    label="tab:tasks")
-
-
 def method_examples(inp: PaperInputs) -> str:
     """One full example prompt per method (from the generation metadata)."""
     return "\n".join(f"\\paragraph{{{tex(methods.label(m['method']))}}} ({tex(m['model']['slug'])}, "
                      f"{tex(m['task']['key'])})\n{verbatim(text)}" for m, text in example_prompts(inp.metas))
 
 
+def models_table(inp: PaperInputs) -> str:
+    """Models with repository, resolved revision, parameter count and dtype."""
+    return latex_table(tables.models(inp.metas), caption="Models, with the commit each revision resolved to.",
+                       label="tab:models", hide=HIDDEN["models"], widths={"resolved revision": "4.4cm"},
+                       markup={"resolved revision": _commit})
+
+
+def tasks_table(inp: PaperInputs) -> str:
+    """Tasks with kind, answer format, questions evaluated out of the test set, and pinned source."""
+    return latex_table(tables.tasks(inp.tasks, inp.accuracy), label="tab:tasks", hide=HIDDEN["tasks"],
+                       caption="Tasks: questions evaluated out of the test set's records, the pinned source "
+                               "of each and the settings of the generated ones.",
+                       widths={"source": "3.6cm", "settings": "3cm"}, markup={"source": _breakable})
+
+
 def decoding(inp: PaperInputs) -> str:
     """Decoding settings, as recorded in the generation metadata."""
-    if not inp.metas:
-        return ""
-    m0 = inp.metas[0]
-    items = {**m0["backend"]["decoding"], "max new tokens": m0["max_new_tokens"], "on overflow": m0["on_overflow"]}
-    lines = "".join(f"\\item {tex(k)}: \\texttt{{{tex(v)}}}\n" for k, v in items.items())
-    return f"\\begin{{itemize}}\\setlength\\itemsep{{0pt}}\n{lines}\\end{{itemize}}\n"
-
-
-def _published_rows(inp: PaperInputs, task: str, pair: tuple[str, str]) -> list[list[str]]:
-    pub = inp.published[(inp.published["task"] == task) & (inp.published["method"].isin(pair))]
-    rows = []
-    for (source, model, note), grp in pub.groupby(["source", "model", pub["note"].fillna("")], sort=False):
-        vals = {r.method: r.accuracy for r in grp.itertuples()}
-        a, b = vals.get(pair[0]), vals.get(pair[1])
-        delta = f"{b - a:+.1f}" if a is not None and b is not None else "--"
-        label = f"{model} ({source})" + (f", {note}" if note else "")
-        rows.append([f"\\textit{{{tex(label)}}}", pct(a), pct(b), delta, "published"])
-    return rows
-
-
-def comparison_table(inp: PaperInputs, pair: tuple[str, str], caption: str, label: str) -> str:
-    """Two methods side by side per task and model, the paired test, then the papers' rows for the task."""
-    acc, rows = inp.accuracy, []
-    for task in sorted(acc["task"].unique()):
-        ours = []
-        for model in inp.models_by_size():
-            a, b = (_cell(acc, model, task, m) for m in pair)
-            if a is None or b is None:
-                continue
-            sig = _significant(inp.significance, model, task, *pair)
-            ours.append([tex(f"{task}: {model}"), _with_ci(a), _with_ci(b),
-                         f"{b['accuracy'] - a['accuracy']:+.1f}", _p(sig)])
-        if not ours:
-            continue
-        if rows:
-            rows.append(["--midrule--"])
-        rows += ours + _published_rows(inp, task, pair)
-    if not rows:
-        return f"\\paragraph{{}} No model ran both {tex(pair[0])} and {tex(pair[1])}.\n"
-    header = ["task: model", tex(methods.label(pair[0])), tex(methods.label(pair[1])), "$\\Delta$",
-              "McNemar $p$"]
-    return _tabular("lrrrr", header, rows, long=True, caption=caption, label=label)
+    frame = tables.decoding(inp.metas)
+    return "" if frame.empty else latex_table(frame, markup={"value": _tt})
 
 
 def all_methods_table(inp: PaperInputs) -> str:
     """Every method per model and task, robust extraction, with intervals; * marks a significant CoT change."""
-    acc, rows = inp.accuracy, []
-    methods_run = methods.ordered(acc["method"])
-    for task in sorted(acc["task"].unique()):
-        for model in inp.models_by_size():
-            cells = []
-            for method in methods_run:
-                row = _cell(acc, model, task, method)
-                mark = ""
-                base = methods.get(method).cot_baseline
-                sig = _significant(inp.significance, model, task, base, method) if base else None
-                if sig is not None and bool(sig["significant"]):
-                    mark = "$^{*}$"
-                cells.append(_with_ci(row) + mark)
-            if any(c != "--" for c in cells):
-                rows.append([tex(task), tex(model)] + cells)
-    header = ["task", "model"] + [tex(methods.label(m)) for m in methods_run]
-    return _tabular("ll" + "r" * len(methods_run), header, rows, long=True, label="tab:all",
-                    caption="Accuracy (\\%, robust extraction) with 95\\% Wilson intervals. $^{*}$: the CoT "
-                            "method differs from its non-CoT counterpart on the same questions (exact McNemar "
-                            "test, $p<0.05$).")
+    frame = tables.accuracy_matrix(inp.accuracy, inp.significance, "robust")
+    method_columns = [methods.label(m) for m in methods.ordered(inp.accuracy["method"])]
+    return latex_table(frame, long=True, label="tab:all", hide=HIDDEN["accuracy_matrix"],
+                       markup=dict.fromkeys(method_columns, _ci),
+                       caption="Accuracy (\\%, robust extraction) with 95\\% Wilson intervals. "
+                               f"{tables.SIGNIFICANT}: the CoT method differs from its non-CoT counterpart on the "
+                               "same questions (exact McNemar test, $p<0.05$).")
+
+
+def comparison_label(pair: tuple[str, str]) -> str:
+    """The \\label of a comparison's table: ``tab:vs-few_shot_cot``."""
+    return f"tab:vs-{pair[1]}"
+
+
+def published_tables(inp: PaperInputs) -> str:
+    """The papers' comparisons beside ours, one table per pair of the method registry."""
+    pairs = tables.comparison_pairs(inp.accuracy, inp.published)
+    if not pairs:
+        return "The papers report no numbers for the methods of this run.\n"
+    refs = " and~".join(f"\\ref{{{comparison_label(p)}}}" for p in pairs)
+    out = [f"Table{'s' if len(pairs) > 1 else ''}~{refs} set the papers' comparisons beside ours: per task, our "
+           "models with the exact McNemar test on the same questions, then the papers' numbers for the task.\n"]
+    for pair in pairs:
+        out.append(latex_table(
+            tables.comparison(inp.accuracy, inp.significance, inp.published, pair), long=True,
+            label=comparison_label(pair), hide=HIDDEN["comparison"], widths={"model": "2.8cm", "source": "3cm"},
+            markup={methods.label(m): _ci for m in pair},
+            caption=f"{tex(tables.comparison_title(pair))}, robust extraction. "
+                    f"{tables.SIGNIFICANT}: $p<0.05$."))
+    return "\n".join(out)
 
 
 def style_table(inp: PaperInputs) -> str:
-    """Robust against paper-faithful extraction, mean over every generation file."""
-    acc = inp.accuracy
-    piv = acc.pivot_table(index=["task", "method"], columns="style", values="accuracy", aggfunc="mean").reset_index()
-    rows = [[tex(r["task"]), tex(methods.label(r["method"])), pct(r.get("kojima")), pct(r.get("robust"))]
-            for _, r in piv.iterrows()]
-    return _tabular("llrr", ["task", "method", "paper-faithful", "robust"], rows, long=True, label="tab:styles",
-                    caption="Mean accuracy over models (\\%) under the two answer extractions.")
+    """Robust against paper-faithful extraction, mean over models."""
+    return latex_table(tables.extraction_styles(inp.accuracy), long=True, label="tab:styles",
+                       caption="Mean accuracy over models (\\%) under the two answer extractions.")
 
 
 def failures_table(inp: PaperInputs) -> str:
-    """Failure fractions per model, task and method."""
-    acc = inp.robust().sort_values(["task", "parameters", "model", "method"])
-    rows = [[tex(r.task), tex(r.model), tex(methods.label(r.method)), pct(100 * r.frac_no_answer),
-             pct(100 * r.frac_hit_max_new_tokens), pct(100 * r.frac_over_context), f"{r.mean_generated_tokens:.0f}"]
-            for r in acc.itertuples()]
-    return _tabular("lllrrrr", ["task", "model", "method", "no answer", "hit limit", "over context", "tokens"], rows,
-                    long=True, label="tab:failures",
-                    caption="Failures (\\% of questions): no answer extracted (robust), generation hit the token "
-                            "limit, prompt longer than the model's context; and mean generated tokens.")
+    """Failure fractions per task, model and method."""
+    return latex_table(tables.failures(inp.accuracy), long=True, label="tab:failures",
+                       caption="Failures (\\% of questions): no answer extracted (robust), generation hit the "
+                               "token limit, prompt longer than the model's context; and mean generated tokens.")
 
 
 def transcripts(inp: PaperInputs) -> str:
@@ -307,14 +279,7 @@ FRAGMENTS = {
     "tasks.tex": tasks_table,
     "methods.tex": method_examples,
     "decoding.tex": decoding,
-    "wei.tex": lambda i: comparison_table(i, ("few_shot", "few_shot_cot"), label="tab:wei",
-                                          caption="Few-shot against few-shot CoT (Wei et al.'s comparison), robust "
-                                                  "extraction, with the papers' numbers for the same task in "
-                                                  "italics. $^{*}$: $p<0.05$."),
-    "kojima.tex": lambda i: comparison_table(i, ("zero_shot", "zero_shot_cot"), label="tab:kojima",
-                                             caption="Zero-shot against zero-shot CoT (Kojima et al.'s "
-                                                     "comparison), robust extraction, with the papers' numbers "
-                                                     "in italics. $^{*}$: $p<0.05$."),
+    "published.tex": published_tables,
     "all.tex": all_methods_table,
     "styles.tex": style_table,
     "failures.tex": failures_table,
