@@ -16,7 +16,6 @@ from collections.abc import Sequence
 import pandas as pd
 
 from cotrepro import methods
-from cotrepro.data.tasks import settings_text
 from cotrepro.outputs.plots import human_count, models_by_size
 
 STYLE_LABELS = {"robust": "robust", "kojima": "paper-faithful"}
@@ -44,6 +43,11 @@ def with_ci(row) -> str:
 def p_text(p: float) -> str:
     """A p-value to three decimals; ``<0.001`` below that."""
     return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def settings_text(params: dict | None) -> str:
+    """A task's settings for readers: ``people=4, seed=0, size=500`` (empty when it has none)."""
+    return ", ".join(f"{k}={v}" for k, v in sorted((params or {}).items()))
 
 
 def _method_order(keys: pd.Series) -> pd.Series:

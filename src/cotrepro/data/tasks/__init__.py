@@ -106,6 +106,3 @@ def task_params(task: TaskSpec, overrides: dict | None) -> dict:
     return {**task.params, **overrides}
 
 
-def settings_text(params: dict | None) -> str:
-    """A task's settings for readers: ``people=4, seed=0, size=500`` (empty when it has none)."""
-    return ", ".join(f"{k}={v}" for k, v in sorted((params or {}).items()))
