@@ -27,9 +27,9 @@ from pathlib import Path
 import torch
 
 from cotrepro import methods
+from cotrepro.data.tasks import get_task
 from cotrepro.generation import runner
 from cotrepro.generation.hf import HFBackend
-from cotrepro.data.tasks import get_task
 from cotrepro.models.tiny import build_tiny_model, build_tokenizer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,7 +56,9 @@ def check_placement_and_batching(tiny: dict[str, Path], device: str) -> dict:
             bb = HFBackend(path, arch, device=device, dtype=dtype, batch_size=8, stop=())
             batched = [c.text for c in bb.generate(PROMPTS, 16)]
             alone = [bb.generate([q], 16)[0].text for q in PROMPTS]
-            out[arch][f"batched_equals_single_{dtype}"] = sum(x == y for x, y in zip(batched, alone)) / len(PROMPTS)
+            out[arch][f"batched_equals_single_{dtype}"] = sum(
+                x == y for x, y in zip(batched, alone, strict=True)
+            ) / len(PROMPTS)
     return out
 
 
@@ -69,21 +71,31 @@ def check_runner(tiny: dict[str, Path], device: str, workdir: Path) -> dict:
     out = {}
     for arch, path in tiny.items():
         b = HFBackend(path, arch, device=device, batch_size=8)
-        for method in methods.keys():
+        for method in methods.all_keys():
             t0 = time.perf_counter()
             rows, stats = runner.run_generation(
-                b, records, method=method,
+                b,
+                records,
+                method=method,
                 exemplars=exemplars if method.startswith("few") else [],
-                max_new_tokens={"reasoning": 64, "answer": 16}, on_overflow="generate",
-                out_path=workdir / arch / f"{method}.jsonl", fingerprint={"gpu_check": 1},
-                progress_file=sys.stdout)
+                max_new_tokens={"reasoning": 64, "answer": 16},
+                on_overflow="generate",
+                out_path=workdir / arch / f"{method}.jsonl",
+                fingerprint={"gpu_check": 1},
+                progress_file=sys.stdout,
+            )
             runner.finish(workdir / arch / f"{method}.jsonl", rows)
             ok = len(rows) == len(records) and len({r["id"] for r in rows}) == len(records)
             if method == "zero_shot_cot":
-                ok = ok and all(r["stage2_prompt"] == r["prompt"] + r["completion"] + "\n" + task.answer_trigger
-                                for r in rows)
-            out[f"{arch}/{method}"] = {"rows": len(rows), "ok": ok, "seconds": round(time.perf_counter() - t0, 2),
-                                       "generated_tokens": stats["generated_tokens"]}
+                ok = ok and all(
+                    r["stage2_prompt"] == r["prompt"] + r["completion"] + "\n" + task.answer_trigger for r in rows
+                )
+            out[f"{arch}/{method}"] = {
+                "rows": len(rows),
+                "ok": ok,
+                "seconds": round(time.perf_counter() - t0, 2),
+                "generated_tokens": stats["generated_tokens"],
+            }
         out[f"{arch}/describe"] = b.describe()
     return out
 
@@ -93,9 +105,18 @@ def medium_model(path: Path, device: str, hidden: int, layers: int) -> Path:
     from transformers import LlamaConfig, LlamaForCausalLM
 
     tok = build_tokenizer()
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=hidden, intermediate_size=4 * hidden,
-                      num_hidden_layers=layers, num_attention_heads=hidden // 128, num_key_value_heads=hidden // 128,
-                      max_position_embeddings=4096, pad_token_id=0, bos_token_id=3, eos_token_id=1)
+    cfg = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=hidden,
+        intermediate_size=4 * hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=hidden // 128,
+        num_key_value_heads=hidden // 128,
+        max_position_embeddings=4096,
+        pad_token_id=0,
+        bos_token_id=3,
+        eos_token_id=1,
+    )
     with torch.device(device):
         model = LlamaForCausalLM(cfg).to(torch.bfloat16)
     model.save_pretrained(path, safe_serialization=True)
@@ -122,17 +143,23 @@ def check_oom_backoff(model: Path, device: str, free_gb: float, batch: int, prom
     t0 = time.perf_counter()
     out = b.generate(prompts, new_tokens)
     seconds = time.perf_counter() - t0
-    result = {"initial_batch": batch, "final_batch": b.batch_size, "rows": len(out),
-              "all_rows_generated": all(c.generated_tokens == new_tokens for c in out),
-              "prompt_tokens": out[0].prompt_tokens, "seconds": round(seconds, 2)}
+    result = {
+        "initial_batch": batch,
+        "final_batch": b.batch_size,
+        "rows": len(out),
+        "all_rows_generated": all(c.generated_tokens == new_tokens for c in out),
+        "prompt_tokens": out[0].prompt_tokens,
+        "seconds": round(seconds, 2),
+    }
     del filler
     if device == "cuda":
         torch.cuda.empty_cache()
     return result
 
 
-def throughput(model: Path, device: str, batches: list[int], batches_each: int, prompt_words: int,
-               new_tokens: int) -> list[dict]:
+def throughput(
+    model: Path, device: str, batches: list[int], batches_each: int, prompt_words: int, new_tokens: int
+) -> list[dict]:
     rows = []
     for bs in batches:
         n = bs * batches_each
@@ -148,9 +175,17 @@ def throughput(model: Path, device: str, batches: list[int], batches_each: int, 
             torch.cuda.synchronize()
         dt = time.perf_counter() - t0
         tokens = sum(c.generated_tokens for c in out)
-        rows.append({"batch_size": bs, "prompts": n, "prompt_tokens": out[0].prompt_tokens, "new_tokens": new_tokens,
-                     "seconds": round(dt, 2), "generated_tokens_per_s": round(tokens / dt, 1),
-                     "peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if device == "cuda" else None})
+        rows.append(
+            {
+                "batch_size": bs,
+                "prompts": n,
+                "prompt_tokens": out[0].prompt_tokens,
+                "new_tokens": new_tokens,
+                "seconds": round(dt, 2),
+                "generated_tokens_per_s": round(tokens / dt, 1),
+                "peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if device == "cuda" else None,
+            }
+        )
         log(f"batch {bs}: {rows[-1]}")
         del b
     return rows
@@ -164,8 +199,11 @@ def main() -> None:
     device = "cpu" if args.smoke else "cuda"
     if device == "cuda" and not torch.cuda.is_available():
         sys.exit("no CUDA device; use --smoke to exercise the script on CPU")
-    report: dict = {"torch": torch.__version__, "device": device,
-                    "gpu": torch.cuda.get_device_name(0) if device == "cuda" else None}
+    report: dict = {
+        "torch": torch.__version__,
+        "device": device,
+        "gpu": torch.cuda.get_device_name(0) if device == "cuda" else None,
+    }
     import transformers
 
     report["transformers"] = transformers.__version__
@@ -179,11 +217,17 @@ def main() -> None:
         hidden, layers = (256, 2) if args.smoke else (2048, 16)
         model = medium_model(tmp / "medium", device, hidden, layers)
         log("out-of-memory back-off")
-        report["oom_backoff"] = (check_oom_backoff(model, device, 0, 8, 40, 8) if args.smoke else
-                                 check_oom_backoff(model, device, free_gb=12, batch=256, prompt_words=800, new_tokens=64))
+        report["oom_backoff"] = (
+            check_oom_backoff(model, device, 0, 8, 40, 8)
+            if args.smoke
+            else check_oom_backoff(model, device, free_gb=12, batch=256, prompt_words=800, new_tokens=64)
+        )
         log("throughput")
-        report["throughput"] = (throughput(model, device, [1, 4], 2, 40, 8) if args.smoke else
-                                throughput(model, device, [1, 16, 64, 128], 4, 200, 128))
+        report["throughput"] = (
+            throughput(model, device, [1, 4], 2, 40, 8)
+            if args.smoke
+            else throughput(model, device, [1, 16, 64, 128], 4, 200, 128)
+        )
     args.out.write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
 

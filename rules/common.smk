@@ -88,7 +88,7 @@ def generation_gpus(wildcards):
 wildcard_constraints:
     model=one_of(SPECS),
     task=one_of(TASKS),
-    method=one_of(methods.keys()),
+    method=one_of(methods.all_keys()),
 
 
 GENERATIONS = expand("results/generations/{model}/{task}/{method}.jsonl", model=MODELS, task=TASK_KEYS, method=METHODS)

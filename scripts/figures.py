@@ -8,5 +8,8 @@ from cotrepro.joblog import log_to
 from cotrepro.outputs.plots import draw_figures
 
 log_to(snakemake.log[0])
-draw_figures(pd.read_csv(snakemake.input.accuracy), [Path(p) for p in snakemake.output],
-             published=pd.read_csv(snakemake.input.published))
+draw_figures(
+    pd.read_csv(snakemake.input.accuracy),
+    [Path(p) for p in snakemake.output],
+    published=pd.read_csv(snakemake.input.published),
+)

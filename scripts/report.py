@@ -7,10 +7,19 @@ from cotrepro.outputs.report import ReportInputs, write_report
 
 log_to(snakemake.log[0])
 i = snakemake.input
-write_report(ReportInputs(
-    accuracy=Path(i.accuracy), figures=[Path(p) for p in i.figures], published=Path(i.published),
-    generation_meta=[Path(p) for p in i.meta], generations=[Path(p) for p in i.generations],
-    manifests=[Path(p) for p in i.manifests], task_provenance=[Path(p) for p in i.tasks],
-    demo=snakemake.params.demo, model_notes=dict(snakemake.params.notes),
-    significance=Path(i.significance), transcripts=Path(i.transcripts),
-), Path(snakemake.output[0]))
+write_report(
+    ReportInputs(
+        accuracy=Path(i.accuracy),
+        figures=[Path(p) for p in i.figures],
+        published=Path(i.published),
+        generation_meta=[Path(p) for p in i.meta],
+        generations=[Path(p) for p in i.generations],
+        manifests=[Path(p) for p in i.manifests],
+        task_provenance=[Path(p) for p in i.tasks],
+        demo=snakemake.params.demo,
+        model_notes=dict(snakemake.params.notes),
+        significance=Path(i.significance),
+        transcripts=Path(i.transcripts),
+    ),
+    Path(snakemake.output[0]),
+)

@@ -90,8 +90,16 @@ class StaticServer(_Server):
     full Content-Length, send half the body and close; an int truncates only the first that many.
     """
 
-    def __init__(self, files: dict[str, bytes], *, fail_first: int = 0, fail_match: str = "",
-                 fail_status: int = 503, truncate: bool | int = False, overrides: dict[str, bytes] | None = None):
+    def __init__(
+        self,
+        files: dict[str, bytes],
+        *,
+        fail_first: int = 0,
+        fail_match: str = "",
+        fail_status: int = 503,
+        truncate: bool | int = False,
+        overrides: dict[str, bytes] | None = None,
+    ):
         super().__init__(fail_first=fail_first, fail_match=fail_match, fail_status=fail_status)
         self.files, self.overrides = dict(files), dict(overrides or {})
         self.truncate = math.inf if truncate is True else int(truncate)
@@ -117,8 +125,9 @@ def _git_oid(data: bytes) -> str:
 
 
 def _lfs_pointer(data: bytes) -> bytes:
-    return (f"version https://git-lfs.github.com/spec/v1\noid sha256:{hashlib.sha256(data).hexdigest()}\n"
-            f"size {len(data)}\n").encode()
+    return (
+        f"version https://git-lfs.github.com/spec/v1\noid sha256:{hashlib.sha256(data).hexdigest()}\nsize {len(data)}\n"
+    ).encode()
 
 
 class HubServer(_Server):
@@ -133,8 +142,7 @@ class HubServer(_Server):
 
     DATE = "2024-01-01T00:00:00.000Z"
 
-    def __init__(self, repos: dict[str, dict], *, fail_first: int = 0, fail_match: str = "",
-                 fail_status: int = 503):
+    def __init__(self, repos: dict[str, dict], *, fail_first: int = 0, fail_match: str = "", fail_status: int = 503):
         super().__init__(fail_first=fail_first, fail_match=fail_match, fail_status=fail_status)
         self.repos = repos
 
@@ -173,18 +181,42 @@ class HubServer(_Server):
                 entry = self._entry(s["rfilename"], repo["files"][s["rfilename"]], repo, expand=False)
                 s.update(size=entry["size"], blobId=entry["oid"])
                 if "lfs" in entry:
-                    s["lfs"] = {"sha256": entry["lfs"]["oid"], "size": entry["size"],
-                                "pointerSize": entry["lfs"]["pointerSize"]}
-        self._json(h, method, {"_id": repo["commit"][:24], "id": repo_id, "modelId": repo_id, "sha": repo["commit"],
-                               "private": False, "gated": False, "disabled": False, "downloads": 0, "likes": 0,
-                               "tags": [], "lastModified": self.DATE, "createdAt": self.DATE, "siblings": siblings})
+                    s["lfs"] = {
+                        "sha256": entry["lfs"]["oid"],
+                        "size": entry["size"],
+                        "pointerSize": entry["lfs"]["pointerSize"],
+                    }
+        self._json(
+            h,
+            method,
+            {
+                "_id": repo["commit"][:24],
+                "id": repo_id,
+                "modelId": repo_id,
+                "sha": repo["commit"],
+                "private": False,
+                "gated": False,
+                "disabled": False,
+                "downloads": 0,
+                "likes": 0,
+                "tags": [],
+                "lastModified": self.DATE,
+                "createdAt": self.DATE,
+                "siblings": siblings,
+            },
+        )
 
     def _entry(self, path, data, repo, expand):
         """A tree entry: git oid of the file, or for LFS files of its pointer, plus the LFS sha256."""
         if path.endswith(_LFS_SUFFIXES):
             pointer = _lfs_pointer(data)
-            entry = {"type": "file", "oid": _git_oid(pointer), "size": len(data), "path": path,
-                     "lfs": {"oid": hashlib.sha256(data).hexdigest(), "size": len(data), "pointerSize": len(pointer)}}
+            entry = {
+                "type": "file",
+                "oid": _git_oid(pointer),
+                "size": len(data),
+                "path": path,
+                "lfs": {"oid": hashlib.sha256(data).hexdigest(), "size": len(data), "pointerSize": len(pointer)},
+            }
         else:
             entry = {"type": "file", "oid": _git_oid(data), "size": len(data), "path": path}
         if expand:
@@ -196,10 +228,16 @@ class HubServer(_Server):
         all of them with ``recursive=true``, else only its direct children."""
         recursive, expand = query.get("recursive") == "true", query.get("expand") == "true"
         prefix = folder.strip("/") + "/" if folder.strip("/") else ""
-        below = {p[len(prefix):]: p for p in repo["files"] if p.startswith(prefix)}
+        below = {p[len(prefix) :]: p for p in repo["files"] if p.startswith(prefix)}
         if prefix and not below:
-            return self._error(h, method, 404, "EntryNotFound", f"{folder} does not exist on {revision}",
-                               {"X-Repo-Commit": repo["commit"]})
+            return self._error(
+                h,
+                method,
+                404,
+                "EntryNotFound",
+                f"{folder} does not exist on {revision}",
+                {"X-Repo-Commit": repo["commit"]},
+            )
         entries = {}
         for rel, path in sorted(below.items()):
             dirs = rel.split("/")[:-1]
@@ -217,8 +255,12 @@ class HubServer(_Server):
         if data is None:
             return self._error(h, method, 404, "EntryNotFound", "Entry not found", commit)
         entry = self._entry(path, data, repo, expand=False)
-        headers = {**commit, "ETag": f'"{entry["oid"]}"', "Accept-Ranges": "bytes",
-                   "Content-Type": "application/octet-stream"}
+        headers = {
+            **commit,
+            "ETag": f'"{entry["oid"]}"',
+            "Accept-Ranges": "bytes",
+            "Content-Type": "application/octet-stream",
+        }
         if "lfs" in entry:
             headers.update({"X-Linked-Etag": f'"{entry["lfs"]["oid"]}"', "X-Linked-Size": str(len(data))})
         start, end = _byte_range(h.headers.get("Range"), len(data))
@@ -249,7 +291,7 @@ def _byte_range(header: str | None, size: int) -> tuple[int, int]:
     """``[start, end)`` of a ``Range: bytes=a-[b]`` header (the whole body without one)."""
     if not header or not header.startswith("bytes="):
         return 0, size
-    first, _, last = header[len("bytes="):].partition("-")
+    first, _, last = header[len("bytes=") :].partition("-")
     return int(first or 0), min(int(last) + 1, size) if last else size
 
 

@@ -10,6 +10,7 @@ to a temporary folder; the daemons are stopped by their pid files.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
@@ -41,8 +42,10 @@ def unavailable_reason() -> str | None:
     """Why no test cluster can be started here, or None when it can."""
     missing = [name for name in DAEMONS + CLIENTS if which(name) is None]
     if missing:
-        return (f"SLURM/munge not installed (missing {', '.join(missing)}); install with "
-                "`apt-get install -y --no-install-recommends slurmctld slurmd slurm-client munge`")
+        return (
+            f"SLURM/munge not installed (missing {', '.join(missing)}); install with "
+            "`apt-get install -y --no-install-recommends slurmctld slurmd slurm-client munge`"
+        )
     if os.geteuid() != 0:
         return "starting a SLURM test cluster needs root (the daemons run as root and write /etc/slurm/slurm.conf)"
     if SLURM_CONF.exists() and MARKER not in SLURM_CONF.read_text(errors="replace"):
@@ -197,8 +200,9 @@ def _machine_lock(timeout: float):
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise ClusterBusy(f"another test session held {LOCK} (the SLURM test cluster) "
-                                      f"for more than {timeout:.0f} s") from None
+                    raise ClusterBusy(
+                        f"another test session held {LOCK} (the SLURM test cluster) for more than {timeout:.0f} s"
+                    ) from None
                 time.sleep(1)
         try:
             yield
@@ -219,12 +223,18 @@ class SlurmCluster:
     def jobs(self) -> list[dict[str, str]]:
         """Every job the controller still knows (finished ones until MinJobAge): id, name, state, comment."""
         out = _run(which("squeue"), "--states=all", "--noheader", "--format=%i|%j|%T|%k", timeout=30).stdout
-        return [dict(zip(("id", "name", "state", "comment"), line.split("|", 3)))
-                for line in out.splitlines() if line.strip()]
+        return [
+            dict(zip(("id", "name", "state", "comment"), line.split("|", 3), strict=False))
+            for line in out.splitlines()
+            if line.strip()
+        ]
 
     def logs(self) -> str:
-        return "\n".join(f"== {p}\n{p.read_text(errors='replace')[-4000:]}"
-                         for p in (self.ctld_log, self.state / "slurmd.log") if p.exists())
+        return "\n".join(
+            f"== {p}\n{p.read_text(errors='replace')[-4000:]}"
+            for p in (self.ctld_log, self.state / "slurmd.log")
+            if p.exists()
+        )
 
 
 def _wait_until_idle(timeout: float = 60) -> None:
@@ -276,10 +286,8 @@ def _cluster(state: Path):
     finally:
         # Jobs still running (a test that timed out) go first, then the daemons.
         if _read_pid(state / "slurmctld.pid"):
-            try:
+            with contextlib.suppress(OSError, subprocess.TimeoutExpired):
                 _run(which("scancel"), "--user=root", timeout=15, check=False)
-            except (OSError, subprocess.TimeoutExpired):
-                pass
         _stop(state / "slurmd.pid")
         _stop(state / "slurmctld.pid")
         if started_munged:

@@ -35,41 +35,58 @@ def mutate(edit):
 
 
 CASES = {
-    "unknown method": (lambda c: c.update(methods=["zero_shot", "few_shot_cott"]),
-                       "config key 'methods[1]' = 'few_shot_cott' is not allowed; allowed values: "
-                       "zero_shot, zero_shot_cot, few_shot, few_shot_cot"),
-    "undefined model": (lambda c: c.update(models=["tiny-t5", "tiny-gpt"]),
-                        "config key 'models[1]' = 'tiny-gpt' is not defined under model_specs; "
-                        "allowed values: tiny-llama, tiny-t5"),
-    "unknown task": (lambda c: c.update(tasks=["gsm8kk"]),
-                     "config key 'tasks[0]' = 'gsm8kk' is not a known task; allowed values: addsub, aqua, arith_demo, "
-                     "coin_flip, csqa, date, gsm8k, last_letters, logic, multiarith, shuffled_objects, singleeq, "
-                     "sports, strategyqa, svamp"),
-    "typo in a key": (lambda c: c.update(limt=5),
-                      "unknown config key 'limt' at the top level; allowed keys:"),
-    "typo in a nested key": (lambda c: c["generation"].update(batchsize=4),
-                             "unknown config key 'batchsize' at 'generation'; allowed keys:"),
+    "unknown method": (
+        lambda c: c.update(methods=["zero_shot", "few_shot_cott"]),
+        "config key 'methods[1]' = 'few_shot_cott' is not allowed; allowed values: "
+        "zero_shot, zero_shot_cot, few_shot, few_shot_cot",
+    ),
+    "undefined model": (
+        lambda c: c.update(models=["tiny-t5", "tiny-gpt"]),
+        "config key 'models[1]' = 'tiny-gpt' is not defined under model_specs; allowed values: tiny-llama, tiny-t5",
+    ),
+    "unknown task": (
+        lambda c: c.update(tasks=["gsm8kk"]),
+        "config key 'tasks[0]' = 'gsm8kk' is not a known task; allowed values: addsub, aqua, arith_demo, "
+        "coin_flip, csqa, date, gsm8k, last_letters, logic, multiarith, shuffled_objects, singleeq, "
+        "sports, strategyqa, svamp",
+    ),
+    "typo in a key": (lambda c: c.update(limt=5), "unknown config key 'limt' at the top level; allowed keys:"),
+    "typo in a nested key": (
+        lambda c: c["generation"].update(batchsize=4),
+        "unknown config key 'batchsize' at 'generation'; allowed keys:",
+    ),
     "malformed value": (lambda c: c.update(limit=0), "config key 'limit' = 0 is too small (minimum 1)"),
     "wrong type": (lambda c: c.update(shots="eight"), "config key 'shots' = 'eight' must be of type integer or null"),
     "missing key": (lambda c: c.pop("tasks"), "missing required config key 'tasks'"),
-    "bad architecture": (lambda c: c["model_specs"]["tiny-t5"].update(architecture="encoder"),
-                         "config key 'model_specs.tiny-t5.architecture' = 'encoder' is not allowed; "
-                         "allowed values: seq2seq, causal"),
-    "hub model without repo": (lambda c: c["model_specs"]["tiny-t5"].update(source="hub"),
-                               "config key 'model_specs.tiny-t5' needs 'repo'"),
-    "unknown exemplar set": (lambda c: c.update(exemplars={"arith_demo": "nope"}),
-                             "config key 'exemplars.arith_demo' = 'nope' is not a known exemplar set; "
-                             "allowed values: cotrepro-aqua, cotrepro-arith, cotrepro-coin-flip, "),
-    "unknown task setting": (lambda c: c.update(task_params={"coin_flip": {"flips": 2}}),
-                             "config key 'task_params.coin_flip': task coin_flip has no setting 'flips'; "
-                             "allowed: people, seed, size"),
-    "setting for a task without settings": (lambda c: c.update(task_params={"gsm8k": {"size": 5}}),
-                                            "config key 'task_params.gsm8k': task gsm8k has no setting 'size'; "
-                                            "allowed: none (the task has no settings)"),
-    "task setting out of range": (lambda c: c.update(task_params={"last_letters": {"words": -1}}),
-                                  "config key 'task_params.last_letters.words' = -1 is too small (minimum 0)"),
-    "bad device": (lambda c: c["generation"].update(device="tpu"),
-                   "config key 'generation.device' = 'tpu' is not allowed; allowed values: auto, cuda, cpu"),
+    "bad architecture": (
+        lambda c: c["model_specs"]["tiny-t5"].update(architecture="encoder"),
+        "config key 'model_specs.tiny-t5.architecture' = 'encoder' is not allowed; allowed values: seq2seq, causal",
+    ),
+    "hub model without repo": (
+        lambda c: c["model_specs"]["tiny-t5"].update(source="hub"),
+        "config key 'model_specs.tiny-t5' needs 'repo'",
+    ),
+    "unknown exemplar set": (
+        lambda c: c.update(exemplars={"arith_demo": "nope"}),
+        "config key 'exemplars.arith_demo' = 'nope' is not a known exemplar set; "
+        "allowed values: cotrepro-aqua, cotrepro-arith, cotrepro-coin-flip, ",
+    ),
+    "unknown task setting": (
+        lambda c: c.update(task_params={"coin_flip": {"flips": 2}}),
+        "config key 'task_params.coin_flip': task coin_flip has no setting 'flips'; allowed: people, seed, size",
+    ),
+    "setting for a task without settings": (
+        lambda c: c.update(task_params={"gsm8k": {"size": 5}}),
+        "config key 'task_params.gsm8k': task gsm8k has no setting 'size'; allowed: none (the task has no settings)",
+    ),
+    "task setting out of range": (
+        lambda c: c.update(task_params={"last_letters": {"words": -1}}),
+        "config key 'task_params.last_letters.words' = -1 is too small (minimum 0)",
+    ),
+    "bad device": (
+        lambda c: c["generation"].update(device="tpu"),
+        "config key 'generation.device' = 'tpu' is not allowed; allowed values: auto, cuda, cpu",
+    ),
 }
 
 
@@ -91,11 +108,28 @@ def test_validation_does_not_share_defaults_between_configs():
 def test_snakemake_stops_before_any_job_with_one_message(tmp_path):
     """The workflow itself refuses a bad --config before scheduling anything."""
     proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--configfile",
-         str(REPO / "config/demo.yaml"), "--cores", "1", "--directory", str(tmp_path),
-         "--config", "methods=[zero_shot,few_shot_cott]"],
-        capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(REPO / "Snakefile"),
+            "--configfile",
+            str(REPO / "config/demo.yaml"),
+            "--cores",
+            "1",
+            "--directory",
+            str(tmp_path),
+            "--config",
+            "methods=[zero_shot,few_shot_cott]",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode != 0
-    assert ("invalid configuration: config key 'methods[1]' = 'few_shot_cott' is not allowed; "
-            "allowed values: zero_shot, zero_shot_cot, few_shot, few_shot_cot") in proc.stderr
+    assert (
+        "invalid configuration: config key 'methods[1]' = 'few_shot_cott' is not allowed; "
+        "allowed values: zero_shot, zero_shot_cot, few_shot, few_shot_cot"
+    ) in proc.stderr
     assert not (tmp_path / "results").exists() and not (tmp_path / "resources").exists()

@@ -18,8 +18,9 @@ HADOLINT = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadoli
 
 
 def test_hadolint_passes_with_every_ignored_rule_justified():
-    proc = subprocess.run([HADOLINT, "--config", str(REPO / ".hadolint.yaml"), str(REPO / "Dockerfile")],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [HADOLINT, "--config", str(REPO / ".hadolint.yaml"), str(REPO / "Dockerfile")], capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     text = (REPO / ".hadolint.yaml").read_text()
     for rule in yaml.safe_load(text).get("ignored", []):
@@ -69,9 +70,12 @@ def test_snakefile_names_the_image_and_the_environment():
     assert schema["properties"]["container_image"]["default"].startswith("docker://")
 
 
-@pytest.mark.parametrize("line", [
-    "docker build -t cotrepro:0.1.0 .",
-    "docker run --gpus all -v \"$PWD/data:/data\" -v \"$PWD/results:/home/cotrepro/cotrepro/results\" cotrepro:0.1.0",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "docker build -t cotrepro:0.1.0 .",
+        'docker run --gpus all -v "$PWD/data:/data" -v "$PWD/results:/home/cotrepro/cotrepro/results" cotrepro:0.1.0',
+    ],
+)
 def test_readme_gives_the_container_commands(line):
     assert line in (REPO / "README.md").read_text()

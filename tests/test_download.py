@@ -1,15 +1,15 @@
 """Pinned-URL downloads against a real local HTTP server: retries, checksums, atomic writes."""
 
 import hashlib
+import logging
 import os
 import stat
-import logging
 import time
 
 import pytest
+from servers import StaticServer
 
 from cotrepro.data.download import ChecksumError, DownloadError, fetch_url, sha256_file
-from servers import StaticServer
 
 BODY = b'{"question": "Ann has 2 cats and gets 3 more.", "answer": "2 + 3 = 5\\n#### 5"}\n' * 50
 SHA = hashlib.sha256(BODY).hexdigest()
@@ -40,13 +40,18 @@ def test_retries_transient_failures_then_succeeds(tmp_path, caplog):
 def test_waits_double_from_the_backoff(tmp_path, caplog):
     backoff = 0.1
     started = time.monotonic()
-    with StaticServer({"/f.jsonl": BODY}, fail_first=3) as server, \
-            caplog.at_level(logging.WARNING, logger="cotrepro.data.download"):
+    with (
+        StaticServer({"/f.jsonl": BODY}, fail_first=3) as server,
+        caplog.at_level(logging.WARNING, logger="cotrepro.data.download"),
+    ):
         fetch_url(server.url("/f.jsonl"), tmp_path / "f.jsonl", SHA, retries=3, backoff_seconds=backoff, timeout=5)
     waits = [0.1, 0.2, 0.4]  # backoff * 2**(attempt - 1)
     assert [r.getMessage().rsplit("retrying in ", 1)[1] for r in caplog.records] == [f"{w:.1f} s" for w in waits]
     assert [r.getMessage().split(" to download")[0] for r in caplog.records] == [
-        "attempt 1 of 4", "attempt 2 of 4", "attempt 3 of 4"]
+        "attempt 1 of 4",
+        "attempt 2 of 4",
+        "attempt 3 of 4",
+    ]
     assert server.hits("GET") == 4 and time.monotonic() - started >= sum(waits)
 
 
@@ -74,8 +79,10 @@ def test_client_errors_fail_at_once(tmp_path, status):
 def test_checksum_mismatch_is_rejected_and_nothing_kept(tmp_path):
     server, err = fetch(tmp_path / "f.jsonl", overrides={"/f.jsonl": BODY + b"tampered"})
     assert isinstance(err, ChecksumError)
-    assert str(err).startswith(f"rejected {server.url('/f.jsonl')}: its sha256 is "
-                               f"{hashlib.sha256(BODY + b'tampered').hexdigest()}, but the pinned sha256 is {SHA}")
+    assert str(err).startswith(
+        f"rejected {server.url('/f.jsonl')}: its sha256 is "
+        f"{hashlib.sha256(BODY + b'tampered').hexdigest()}, but the pinned sha256 is {SHA}"
+    )
     assert server.hits("GET") == 1  # a mirror serving other bytes is not asked again
     assert list(tmp_path.iterdir()) == []
 
@@ -118,10 +125,13 @@ def test_connection_refused_is_retried_and_reported(tmp_path):
         fetch_url(url, tmp_path / "f.jsonl", SHA, retries=1, backoff_seconds=0, timeout=5)
 
 
-@pytest.mark.parametrize("url, pin, message", [
-    ("/no/scheme.jsonl", SHA, "must start with http"),
-    ("http://127.0.0.1:9/f.jsonl", "abc123", "must be 64 hex digits"),
-])
+@pytest.mark.parametrize(
+    "url, pin, message",
+    [
+        ("/no/scheme.jsonl", SHA, "must start with http"),
+        ("http://127.0.0.1:9/f.jsonl", "abc123", "must be 64 hex digits"),
+    ],
+)
 def test_bad_arguments_are_named(tmp_path, url, pin, message):
     with pytest.raises(ValueError, match=message):
         fetch_url(url, tmp_path / "f.jsonl", pin)

@@ -33,10 +33,16 @@ num_fewshot: 8
 def test_lm_eval_samples_split_into_rationale_and_answer():
     items = exemplars.parse_lm_eval_fewshot(LM_EVAL_YAML)
     assert items == [
-        {"question": "Ann has 2 cats and gets 3 more. How many cats does she have?",
-         "rationale": "Ann starts with 2 cats. She gets 3 more, so 2 + 3 = 5.", "answer": "5"},
-        {"question": "A box has 10 pens and 4 are used. How many are left?",
-         "rationale": "10 - 4 = 6 pens are left.", "answer": "6"},
+        {
+            "question": "Ann has 2 cats and gets 3 more. How many cats does she have?",
+            "rationale": "Ann starts with 2 cats. She gets 3 more, so 2 + 3 = 5.",
+            "answer": "5",
+        },
+        {
+            "question": "A box has 10 pens and 4 are used. How many are left?",
+            "rationale": "10 - 4 = 6 pens are left.",
+            "answer": "6",
+        },
     ]
 
 

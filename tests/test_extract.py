@@ -48,16 +48,33 @@ CASES = [
     ("fs-bare", " $7.\n\n", NUM, FS, "7", "7"),
     ("fscot-statement", JANET, NUM, FSC, "18", "18"),
     ("fscot-statement-then-reason", " The answer is 3, because 6 / 2 = 3.", NUM, FSC, "3", "3"),
-    ("fscot-list-in-reasoning", " She buys 1, 2 and 3 apples on three days, so 1 + 2 + 3 = 6 apples. The answer is 6.",
-     NUM, FSC, "6", "6"),
+    (
+        "fscot-list-in-reasoning",
+        " She buys 1, 2 and 3 apples on three days, so 1 + 2 + 3 = 6 apples. The answer is 6.",
+        NUM,
+        FSC,
+        "6",
+        "6",
+    ),
     ("fscot-no-statement-last-number", " She has 20 - 12 = 8 left, and 8 is what remains", NUM, FSC, "8", "8"),
-    ("fscot-rambling-no-statement",
-     " First, 4 * 5 = 20 pencils. Then she gives away 7, so 20 - 7 = 13 pencils remain in the box", NUM, FSC,
-     "13", "13"),
+    (
+        "fscot-rambling-no-statement",
+        " First, 4 * 5 = 20 pencils. Then she gives away 7, so 20 - 7 = 13 pencils remain in the box",
+        NUM,
+        FSC,
+        "13",
+        "13",
+    ),
     ("fscot-last-statement-wins", " The answer is 5. Wait, 2 + 4 = 6. The answer is 6.", NUM, FSC, "6", "6"),
-    ("fscot-invented-next-question",
-     " 9 * 2 = 18. The answer is 18.\n\nQ: A farmer has 12 cows and buys 5 more. How many cows?\n"
-     "A: 12 + 5 = 17. The answer is 17.", NUM, FSC, "17", "18"),
+    (
+        "fscot-invented-next-question",
+        " 9 * 2 = 18. The answer is 18.\n\nQ: A farmer has 12 cows and buys 5 more. How many cows?\n"
+        "A: 12 + 5 = 17. The answer is 17.",
+        NUM,
+        FSC,
+        "17",
+        "18",
+    ),
     ("fscot-boxed", " 40 + 2 = 42, so \\boxed{42} apples, or 21 pairs", NUM, FSC, "21", "42"),
     ("fscot-final-answer-colon", " 12 + 30 = 42\nFinal answer: 42 (with 3 left over)", NUM, FSC, "3", "42"),
     ("fscot-final-answer-is", " 3 * 5 = 15, so the final answer is 15, not 10", NUM, FSC, "10", "15"),
@@ -66,8 +83,14 @@ CASES = [
     ("fscot-trailing-zero", " Each costs 7.5 / 3 = 2.50 dollars. The answer is 2.50.", NUM, FSC, "2.50", "2.5"),
     ("fscot-negative", " The temperature drops from 3 to -5 degrees. The answer is -5.", NUM, FSC, "-5", "-5"),
     ("fscot-bold-answer", " 6 * 7 = 42 in total.\n\n**Answer: 42**", NUM, FSC, "42", "42"),
-    ("fscot-empty-last-statement", " The answer is 14. Let me double-check: the answer is right.", NUM, FSC,
-     "14", "14"),
+    (
+        "fscot-empty-last-statement",
+        " The answer is 14. Let me double-check: the answer is right.",
+        NUM,
+        FSC,
+        "14",
+        "14",
+    ),
     ("fscot-empty", "", NUM, FSC, "", ""),
     # --- multiple choice (Kojima's regex finds the capitals anywhere, even inside words)
     ("choice-paren", " (C).", ABCDE, ZSC, "C", "C"),
@@ -85,8 +108,14 @@ CASES = [
     ("choice-article-only", " A cat is a mammal.", ABCDE, FSC, "A", ""),
     ("choice-three-letters", " (C) since the ball ends with Alice.", ABC, ZSC, "C", "C"),
     ("choice-letter-outside-format", " (D) or (B)", ABC, ZSC, "B", "B"),
-    ("choice-three-statement", " Bob swaps with Claire, then Alice swaps with Bob. The answer is (A).", ABC, FSC,
-     "A", "A"),
+    (
+        "choice-three-statement",
+        " Bob swaps with Claire, then Alice swaps with Bob. The answer is (A).",
+        ABC,
+        FSC,
+        "A",
+        "A",
+    ),
     # --- yes / no
     ("yn-yes", " Yes.", YN, ZSC, "yes", "yes"),
     ("yn-quoted-no", ' "No".', YN, ZS, "no", "no"),
@@ -96,10 +125,22 @@ CASES = [
     ("yn-not-inside-word", " Nobody knows; yes.", YN, ZS, "yes", "yes"),
     ("yn-first-in-slot", " No. Yes, it was flipped, but twice.", YN, ZS, "no", "no"),
     ("yn-few-shot-statement", " The answer is Yes.\n\n", YN, FS, "yes", "yes"),
-    ("yn-few-shot-lowercase-statement",
-     " The coin was flipped twice, so it is heads up again. So the answer is yes.", YN, FSC, "yes", "yes"),
-    ("yn-few-shot-statement-after-yes", " A whale is a mammal, yes, but it cannot fly. The answer is no.", YN, FSC,
-     "no", "no"),
+    (
+        "yn-few-shot-lowercase-statement",
+        " The coin was flipped twice, so it is heads up again. So the answer is yes.",
+        YN,
+        FSC,
+        "yes",
+        "yes",
+    ),
+    (
+        "yn-few-shot-statement-after-yes",
+        " A whale is a mammal, yes, but it cannot fly. The answer is no.",
+        YN,
+        FSC,
+        "no",
+        "no",
+    ),
     ("yn-few-shot-no-statement-last", " Is it possible? No, wait, yes", YN, FSC, "yes", "yes"),
     ("yn-none", " It depends on the coin.", YN, ZSC, "", ""),
     # --- text (last-letter concatenation): Kojima deletes quotes, periods and all whitespace
@@ -109,8 +150,14 @@ CASES = [
     ("text-spaces-removed", " ab cd.", TXT, ZS, "abcd", "ab"),
     ("text-upper-case", " NK", TXT, ZS, "NK", "nk"),
     ("text-then-reason", ' "ry", since Larry ends in y', TXT, ZSC, "ry,sinceLarryendsiny", "ry"),
-    ("text-no-statement", ' Elon ends in n and Musk ends in k, so together "nk"', TXT, FSC,
-     "ElonendsinnandMuskendsink,sotogethernk", "nk"),
+    (
+        "text-no-statement",
+        ' Elon ends in n and Musk ends in k, so together "nk"',
+        TXT,
+        FSC,
+        "ElonendsinnandMuskendsink,sotogethernk",
+        "nk",
+    ),
 ]
 
 
@@ -142,8 +189,10 @@ def test_kojima_removes_one_trailing_period_only_from_the_chosen_candidate():
     assert extract_answer(" 7.5.", NUM, ZS, "kojima") == "7.5"
 
 
-@pytest.mark.parametrize("text", [" (C)", " Among A through E, the answer is (C).", " Option (C)!", " [C]",
-                                  " C, because the others are smaller."])
+@pytest.mark.parametrize(
+    "text",
+    [" (C)", " Among A through E, the answer is (C).", " Option (C)!", " [C]", " C, because the others are smaller."],
+)
 def test_robust_reads_the_option_not_the_words_around_it(text):
     assert extract_answer(text, ABCDE, ZSC, "robust") == "C"
 
@@ -154,27 +203,31 @@ def test_robust_few_shot_ignores_text_after_an_invented_question():
     assert extract_answer(text, NUM, FSC, "kojima") == "8"
 
 
-@pytest.mark.parametrize("pred,gold,fmt,kojima,robust", [
-    ("18", "18", NUM, True, True),
-    ("18", " 18\n", NUM, True, True),
-    ("18.00", "18", NUM, False, True),
-    ("2230", "2,230", NUM, False, True),  # GSM8K golds with separators never match under Kojima
-    ("2125", "2,125", NUM, False, True),
-    ("1250", "1250.0", NUM, False, True),
-    ("0.5", ".5", NUM, False, True),
-    ("-5", "-5", NUM, True, True),
-    ("", "18", NUM, False, False),
-    ("17", "18", NUM, False, False),
-    ("eighteen", "18", NUM, False, False),
-    ("yes", "yes", YN, True, True),
-    ("yes", "Yes", YN, False, True),
-    ("no", "yes", YN, False, False),
-    ("D", "D", ABCDE, True, True),
-    ("D", "(D)", ABCDE, False, True),
-    ("", "D", ABCDE, False, False),
-    ("nk", "nk", TXT, True, True),
-    ("nk", "NK", TXT, False, True),
-], ids=lambda v: repr(v) if isinstance(v, str) else None)
+@pytest.mark.parametrize(
+    "pred,gold,fmt,kojima,robust",
+    [
+        ("18", "18", NUM, True, True),
+        ("18", " 18\n", NUM, True, True),
+        ("18.00", "18", NUM, False, True),
+        ("2230", "2,230", NUM, False, True),  # GSM8K golds with separators never match under Kojima
+        ("2125", "2,125", NUM, False, True),
+        ("1250", "1250.0", NUM, False, True),
+        ("0.5", ".5", NUM, False, True),
+        ("-5", "-5", NUM, True, True),
+        ("", "18", NUM, False, False),
+        ("17", "18", NUM, False, False),
+        ("eighteen", "18", NUM, False, False),
+        ("yes", "yes", YN, True, True),
+        ("yes", "Yes", YN, False, True),
+        ("no", "yes", YN, False, False),
+        ("D", "D", ABCDE, True, True),
+        ("D", "(D)", ABCDE, False, True),
+        ("", "D", ABCDE, False, False),
+        ("nk", "nk", TXT, True, True),
+        ("nk", "NK", TXT, False, True),
+    ],
+    ids=lambda v: repr(v) if isinstance(v, str) else None,
+)
 def test_correctness(pred, gold, fmt, kojima, robust):
     assert is_correct(pred, gold, fmt, "kojima") is kojima
     assert is_correct(pred, gold, fmt, "robust") is robust
@@ -187,39 +240,45 @@ def test_extracted_then_scored_end_to_end():
     assert is_correct(pred["robust"], "2,230", NUM, "robust")
 
 
-@pytest.mark.parametrize("answer,fmt,expected", [
-    ("2,125", NUM, "2125"),
-    ("$1,250.00", NUM, "1250"),
-    ("$18.50", NUM, "18.5"),
-    ("18.", NUM, "18"),
-    (" 1 250 ", NUM, "1250"),
-    ("-0", NUM, "0"),
-    ("-0.0", NUM, "0"),
-    ("-$5", NUM, "-5"),
-    ("2.50", NUM, "2.5"),
-    ("1, 2", NUM, None),
-    ("18 apples", NUM, None),
-    ("seven", NUM, None),
-    ("", NUM, None),
-    ("Yes", YN, "yes"),
-    ("FALSE.", YN, "no"),
-    ("maybe", YN, None),
-    ("(b)", ABCDE, "B"),
-    ("F", ABCDE, None),
-    ("F", "choice:ABCDEF", "F"),
-    (' "NK". ', TXT, "nk"),
-    ("  ", TXT, None),
-])
+@pytest.mark.parametrize(
+    "answer,fmt,expected",
+    [
+        ("2,125", NUM, "2125"),
+        ("$1,250.00", NUM, "1250"),
+        ("$18.50", NUM, "18.5"),
+        ("18.", NUM, "18"),
+        (" 1 250 ", NUM, "1250"),
+        ("-0", NUM, "0"),
+        ("-0.0", NUM, "0"),
+        ("-$5", NUM, "-5"),
+        ("2.50", NUM, "2.5"),
+        ("1, 2", NUM, None),
+        ("18 apples", NUM, None),
+        ("seven", NUM, None),
+        ("", NUM, None),
+        ("Yes", YN, "yes"),
+        ("FALSE.", YN, "no"),
+        ("maybe", YN, None),
+        ("(b)", ABCDE, "B"),
+        ("F", ABCDE, None),
+        ("F", "choice:ABCDEF", "F"),
+        (' "NK". ', TXT, "nk"),
+        ("  ", TXT, None),
+    ],
+)
 def test_normalize_answer(answer, fmt, expected):
     assert normalize_answer(answer, fmt) == expected
 
 
-@pytest.mark.parametrize("fmt,method,style,allowed", [
-    ("date", ZS, "robust", "number, yes_no, text, choice:LETTERS"),
-    ("choice:abc", ZS, "robust", "choice:LETTERS"),
-    (NUM, "one_shot", "robust", "zero_shot, zero_shot_cot, few_shot, few_shot_cot"),
-    (NUM, ZS, "lenient", "kojima, robust"),
-])
+@pytest.mark.parametrize(
+    "fmt,method,style,allowed",
+    [
+        ("date", ZS, "robust", "number, yes_no, text, choice:LETTERS"),
+        ("choice:abc", ZS, "robust", "choice:LETTERS"),
+        (NUM, "one_shot", "robust", "zero_shot, zero_shot_cot, few_shot, few_shot_cot"),
+        (NUM, ZS, "lenient", "kojima, robust"),
+    ],
+)
 def test_unknown_arguments_name_the_allowed_values(fmt, method, style, allowed):
     with pytest.raises(ValueError, match=allowed):
         extract_answer("18", fmt, method, style)

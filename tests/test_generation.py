@@ -5,19 +5,28 @@ import json
 import pytest
 import torch
 
+from cotrepro.data.tasks import get_task
 from cotrepro.generation import runner
 from cotrepro.generation.hf import HFBackend, cut_at_stop
 from cotrepro.io import read_jsonl
-from cotrepro.data.tasks import get_task
 
 PROMPTS = [
     "Q: Ben has 3 apples and buys 4 more. How many apples does he have now?\nA:",
     "Q: Hi\nA:",
-    "Q: A train goes 60 km per hour for 3 hours. How far does it go in total, in kilometers?\nA: Let's think step by step.",
+    "Q: A train goes 60 km per hour for 3 hours. How far does it go in total, in kilometers?\n"
+    "A: Let's think step by step.",
 ]
 TASK = get_task("arith_demo")
-RECORDS = [{"id": f"r{i}", "question": f"Question number {i}: {i} + {i * 3} apples is how many?", "answer": str(4 * i),
-            "answer_format": "number", "choices": None} for i in range(7)]
+RECORDS = [
+    {
+        "id": f"r{i}",
+        "question": f"Question number {i}: {i} + {i * 3} apples is how many?",
+        "answer": str(4 * i),
+        "answer_format": "number",
+        "choices": None,
+    }
+    for i in range(7)
+]
 
 
 def backend(tiny_models, arch, **kw):
@@ -41,7 +50,7 @@ def test_stop_sequence_cuts_completion_and_stops_early(tiny_models):
     b = backend(tiny_models, "causal", stop=())
     free = b.generate([PROMPTS[0]], 24)[0]
     # Pick a stop string the model really produces, a few tokens into its continuation.
-    stop = free.text[len(free.text) // 3: len(free.text) // 3 + 3]
+    stop = free.text[len(free.text) // 3 : len(free.text) // 3 + 3]
     assert stop and stop in free.text
     b.stop = (stop,)
     cut = b.generate([PROMPTS[0]], 24)[0]
@@ -107,20 +116,37 @@ class _DiesAfter(HFBackend):
 
 
 def run(b, out, method="zero_shot_cot", fingerprint=None):
-    return runner.run_generation(b, RECORDS, method=method, exemplars=[],
-                                 max_new_tokens={"reasoning": 10, "answer": 4}, on_overflow="generate",
-                                 out_path=out, fingerprint=fingerprint or {"v": 1})
+    return runner.run_generation(
+        b,
+        RECORDS,
+        method=method,
+        exemplars=[],
+        max_new_tokens={"reasoning": 10, "answer": 4},
+        on_overflow="generate",
+        out_path=out,
+        fingerprint=fingerprint or {"v": 1},
+    )
 
 
 def plain_generate(b, texts, max_new_tokens):
     """Texts and prompt lengths the plain way: the tokenizer pads the batch, model.generate continues it."""
     enc = b.tokenizer(texts, padding=True, return_tensors="pt", add_special_tokens=b.add_special_tokens)
     with torch.inference_mode():
-        out = b.model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1, temperature=None,
-                               top_p=None, top_k=None, pad_token_id=b.tokenizer.pad_token_id)
+        out = b.model.generate(
+            **enc,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            num_beams=1,
+            temperature=None,
+            top_p=None,
+            top_k=None,
+            pad_token_id=b.tokenizer.pad_token_id,
+        )
     start = enc["input_ids"].shape[1] if b.architecture == "causal" else 1
-    return ([b.tokenizer.decode(row, skip_special_tokens=True) for row in out[:, start:].tolist()],
-            enc["attention_mask"].sum(dim=1).tolist())
+    return (
+        [b.tokenizer.decode(row, skip_special_tokens=True) for row in out[:, start:].tolist()],
+        enc["attention_mask"].sum(dim=1).tolist(),
+    )
 
 
 @pytest.mark.parametrize("arch", ["causal", "seq2seq"])
@@ -167,7 +193,10 @@ def test_interrupted_run_resumes_without_loss_or_duplicates(tiny_models, tmp_pat
     assert not journal.exists()
 
     fresh, _ = run(backend(tiny_models, "causal", batch_size=3), tmp_path / "fresh.jsonl")
-    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+    def strip(rows):
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
     assert strip(saved) == strip(fresh)
     first = saved[0]
     assert first["stage2_prompt"] == first["prompt"] + first["completion"] + "\n" + TASK.answer_trigger
@@ -183,8 +212,8 @@ def test_journal_from_other_settings_is_not_reused(tiny_models, tmp_path):
 
 
 def test_tiny_models_are_deterministic(tiny_models, tmp_path):
-    from cotrepro.provenance import file_entries
     from cotrepro.models.tiny import build_tiny_model
+    from cotrepro.provenance import file_entries
 
     again = build_tiny_model("causal", tmp_path / "again", seed=0)
     assert json.dumps(file_entries(again)) == json.dumps(file_entries(tiny_models["causal"]))

@@ -9,9 +9,9 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from workflow_helpers import REPO, run_snakemake, write_config
 
 from cotrepro.generation.gpu_slots import NotEnoughGPUs, claim, default_lock_dir, visible_devices
-from workflow_helpers import REPO, run_snakemake, write_config
 
 
 def test_visible_devices_follow_cuda_visible_devices():
@@ -52,7 +52,7 @@ def _overlaps(records):
     """Pairs of holders whose holding times overlapped on one slot."""
     bad = []
     for i, a in enumerate(records):
-        for b in records[i + 1:]:
+        for b in records[i + 1 :]:
             if set(a["slots"]) & set(b["slots"]) and a["start"] < b["end"] and b["start"] < a["end"]:
                 bad.append((a, b))
     return bad
@@ -76,9 +76,8 @@ def test_a_killed_holder_frees_its_slot(tmp_path):
     while not (tmp_path / "gpu-0.lock").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.3)
-    with pytest.raises(TimeoutError):
-        with claim(1, ["0"], lock_dir=tmp_path, timeout=0.2, poll=0.05):
-            pass
+    with pytest.raises(TimeoutError), claim(1, ["0"], lock_dir=tmp_path, timeout=0.2, poll=0.05):
+        pass
     os.kill(holder.pid, signal.SIGKILL)
     holder.join(10)
     with claim(1, ["0"], lock_dir=tmp_path, timeout=5, poll=0.05) as slots:
@@ -86,19 +85,25 @@ def test_a_killed_holder_frees_its_slot(tmp_path):
 
 
 def test_asking_for_more_gpus_than_visible_is_a_clear_error(tmp_path):
-    with pytest.raises(NotEnoughGPUs, match=r"needs 2 GPU\(s\) but 1 are visible \(0\)"):
-        with claim(2, ["0"], lock_dir=tmp_path):
-            pass
+    with (
+        pytest.raises(NotEnoughGPUs, match=r"needs 2 GPU\(s\) but 1 are visible \(0\)"),
+        claim(2, ["0"], lock_dir=tmp_path),
+    ):
+        pass
 
 
 @pytest.mark.workflow
 def test_workflow_runs_one_generation_job_per_visible_gpu(tmp_path):
     """Two 'GPUs' made visible on this CPU machine: the workflow offers two gpu slots, runs two
     generation jobs at once and gives each its own device (torch, seeing no CUDA, computes on CPU)."""
-    path = write_config(tmp_path / "gpus.yaml", models=["tiny-llama"],
-                        methods=["zero_shot", "zero_shot_cot", "few_shot", "few_shot_cot"], limit=4,
-                        model_specs={"tiny-llama": {"source": "tiny", "architecture": "causal"}},
-                        generation={"device": "auto", "threads": 1, "max_new_tokens": {"reasoning": 8, "answer": 4}})
+    path = write_config(
+        tmp_path / "gpus.yaml",
+        models=["tiny-llama"],
+        methods=["zero_shot", "zero_shot_cot", "few_shot", "few_shot_cot"],
+        limit=4,
+        model_specs={"tiny-llama": {"source": "tiny", "architecture": "causal"}},
+        generation={"device": "auto", "threads": 1, "max_new_tokens": {"reasoning": 8, "answer": 4}},
+    )
     env = {"CUDA_VISIBLE_DEVICES": "0,1", "COTREPRO_GPU_LOCK_DIR": str(tmp_path / "locks")}
     run_snakemake(REPO, tmp_path / "work", path, "--cores", "4", "results/accuracy.csv", env=env)
     metas = [json.loads(p.read_text()) for p in (tmp_path / "work/results/generations").rglob("*.meta.json")]
@@ -107,8 +112,15 @@ def test_workflow_runs_one_generation_job_per_visible_gpu(tmp_path):
     logs = [p.read_text() for p in (tmp_path / "work/logs/generate").rglob("*.log")]
     assert all("GPU slot(s) 0 of 0,1" in log or "GPU slot(s) 1 of 0,1" in log for log in logs)
     # Jobs ran side by side, never two on one device.
-    spans = [{"slots": m["gpu_slots"], "start": datetime.fromisoformat(m["started_at"]).timestamp(),
-              "end": datetime.fromisoformat(m["finished_at"]).timestamp()} for m in metas]
-    together = [(a, b) for i, a in enumerate(spans) for b in spans[i + 1:]
-                if a["start"] < b["end"] and b["start"] < a["end"]]
+    spans = [
+        {
+            "slots": m["gpu_slots"],
+            "start": datetime.fromisoformat(m["started_at"]).timestamp(),
+            "end": datetime.fromisoformat(m["finished_at"]).timestamp(),
+        }
+        for m in metas
+    ]
+    together = [
+        (a, b) for i, a in enumerate(spans) for b in spans[i + 1 :] if a["start"] < b["end"] and b["start"] < a["end"]
+    ]
     assert together and all(a["slots"] != b["slots"] for a, b in together)

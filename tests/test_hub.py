@@ -9,9 +9,9 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-
 from servers import HubServer, tiny_repo_files
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -21,16 +21,23 @@ NEEDED = ("config.json", "model.safetensors", "tokenizer_config.json")
 def run_python(home, code, endpoint="http://127.0.0.1:9", offline=False):
     """Run ``code`` in a fresh interpreter whose huggingface_hub uses ``endpoint`` and cache ``home``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_", "TRANSFORMERS_"))}
-    env.update(HF_ENDPOINT=endpoint, HF_HOME=str(home), HF_HUB_DISABLE_TELEMETRY="1",
-               HF_HUB_DISABLE_PROGRESS_BARS="1", HF_HUB_OFFLINE="1" if offline else "0")
+    env.update(
+        HF_ENDPOINT=endpoint,
+        HF_HOME=str(home),
+        HF_HUB_DISABLE_TELEMETRY="1",
+        HF_HUB_DISABLE_PROGRESS_BARS="1",
+        HF_HUB_OFFLINE="1" if offline else "0",
+    )
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
 
 
 def download(endpoint, home, *args):
     """download_model(*args) then write_manifest in a subprocess; return it and the manifest (or None)."""
     out = home / "manifest.json"
-    code = ("from cotrepro.models.hub import download_model, write_manifest\n"
-            f"write_manifest(download_model(*{args!r}, retries=2, backoff_seconds=0.001), {str(out)!r})")
+    code = (
+        "from cotrepro.models.hub import download_model, write_manifest\n"
+        f"write_manifest(download_model(*{args!r}, retries=2, backoff_seconds=0.001), {str(out)!r})"
+    )
     proc = run_python(home, code, endpoint)
     return proc, (json.loads(out.read_text()) if proc.returncode == 0 else None)
 
@@ -48,8 +55,10 @@ def files():
 @pytest.fixture
 def hub(files):
     """A Hub with org/tiny (safetensors weights plus decoys) at COMMIT on main; options via hub(**kw)."""
+
     def start(**options):
         return HubServer({"org/tiny": {"commit": COMMIT, "files": files}}, **options)
+
     return start
 
 
@@ -59,8 +68,9 @@ def test_download_records_resolved_commit_and_checksums(tmp_path, files, hub):
     assert proc.returncode == 0, proc.stderr
     assert manifest["requested_revision"] == "main" and manifest["resolved_revision"] == COMMIT
     assert manifest["repo"] == "org/tiny" and manifest["endpoint"] == server.base_url
-    assert manifest["files"] == [{"path": p, "size": len(files[p]), "sha256": hashlib.sha256(files[p]).hexdigest()}
-                                 for p in NEEDED]
+    assert manifest["files"] == [
+        {"path": p, "size": len(files[p]), "sha256": hashlib.sha256(files[p]).hexdigest()} for p in NEEDED
+    ]
     assert manifest["huggingface_hub_version"] and manifest["downloaded_at"].endswith("+00:00")
     fetched = [p for m, p in server.requests if m == "GET" and "/resolve/" in p]
     assert sorted(fetched) == [f"/org/tiny/resolve/{COMMIT}/{p}" for p in NEEDED]  # the exact commit, once each
@@ -104,15 +114,20 @@ def test_repo_without_safetensors_is_refused(tmp_path, files):
     pickled_only = {p: d for p, d in files.items() if not p.endswith(".safetensors")}
     with HubServer({"org/old": {"commit": COMMIT, "files": pickled_only}}) as server:
         proc, _ = download(server.base_url, tmp_path, "org/old")
-    assert "ModelDownloadError: cotrepro loads safetensors weights only; org/old@main has none (files: README.md, "\
-           "config.json, pytorch_model.bin, tokenizer_config.json)" in proc.stderr
+    assert (
+        "ModelDownloadError: cotrepro loads safetensors weights only; org/old@main has none (files: README.md, "
+        "config.json, pytorch_model.bin, tokenizer_config.json)" in proc.stderr
+    )
     assert server.hits(contains="/resolve/") == 0
 
 
-@pytest.mark.parametrize("repo, revision, reason", [
-    ("org/nope", "main", "repository not found (check the repo id; if it is private, set HF_TOKEN)"),
-    ("org/tiny", "v9", "revision not found (check the branch, tag or commit)"),
-])
+@pytest.mark.parametrize(
+    "repo, revision, reason",
+    [
+        ("org/nope", "main", "repository not found (check the repo id; if it is private, set HF_TOKEN)"),
+        ("org/tiny", "v9", "revision not found (check the branch, tag or commit)"),
+    ],
+)
 def test_unknown_repo_or_revision_fails_at_once(tmp_path, hub, repo, revision, reason):
     with hub() as server:
         proc, _ = download(server.base_url, tmp_path, repo, revision)
@@ -120,26 +135,31 @@ def test_unknown_repo_or_revision_fails_at_once(tmp_path, hub, repo, revision, r
     assert server.requests == [("GET", f"/api/models/{repo}/revision/{revision}")]
 
 
-@pytest.mark.parametrize("fail_match, status, counted, hits", [
-    ("/revision/", 503, "/revision/", 3),  # the repo look-up, retried by cotrepro
-    ("GET /org/tiny/resolve/", 503, "GET /org/tiny/resolve/", len(NEEDED) + 2),  # file downloads
-    ("/tree/", 501, "/tree/", 2),  # which snapshot_download reports as "not in the local cache"
-])
+@pytest.mark.parametrize(
+    "fail_match, status, counted, hits",
+    [
+        ("/revision/", 503, "/revision/", 3),  # the repo look-up, retried by cotrepro
+        ("GET /org/tiny/resolve/", 503, "GET /org/tiny/resolve/", len(NEEDED) + 2),  # file downloads
+        ("/tree/", 501, "/tree/", 2),  # which snapshot_download reports as "not in the local cache"
+    ],
+)
 def test_transient_failures_are_retried(tmp_path, files, hub, fail_match, status, counted, hits):
     with hub(fail_first=2 if status == 503 else 1, fail_match=fail_match, fail_status=status) as server:
         proc, manifest = download(server.base_url, tmp_path, "org/tiny")
     assert proc.returncode == 0, proc.stderr
     assert f"failed (HTTP {status} " in proc.stderr and "retrying in" in proc.stderr
     assert sum(1 for m, p in server.requests if counted in f"{m} {p}") == hits
-    assert {f["path"]: f["sha256"] for f in manifest["files"]} == {p: hashlib.sha256(files[p]).hexdigest()
-                                                                    for p in NEEDED}
+    assert {f["path"]: f["sha256"] for f in manifest["files"]} == {
+        p: hashlib.sha256(files[p]).hexdigest() for p in NEEDED
+    }
 
 
 def test_persistent_server_errors_give_up_with_the_reason(tmp_path, hub):
     with hub(fail_first=100) as server:
         proc, _ = download(server.base_url, tmp_path, "org/tiny")
-    assert (f"could not download org/tiny@main from {server.base_url} after 3 attempt(s): "
-            "HTTP 503 Service Unavailable") in proc.stderr
+    assert (
+        f"could not download org/tiny@main from {server.base_url} after 3 attempt(s): HTTP 503 Service Unavailable"
+    ) in proc.stderr
 
 
 def test_unreachable_hub_gives_up_with_the_reason(tmp_path, hub):
@@ -151,8 +171,12 @@ def test_unreachable_hub_gives_up_with_the_reason(tmp_path, hub):
 
 def test_offline_mode_is_named_not_retried(tmp_path, hub):
     with hub() as server:
-        proc = run_python(tmp_path, "from cotrepro.models.hub import download_model\ndownload_model('org/tiny')",
-                          server.base_url, offline=True)
+        proc = run_python(
+            tmp_path,
+            "from cotrepro.models.hub import download_model\ndownload_model('org/tiny')",
+            server.base_url,
+            offline=True,
+        )
     assert "after 1 attempt(s): HF_HUB_OFFLINE is set; unset it to download models" in proc.stderr
     assert server.requests == []
 
@@ -173,10 +197,13 @@ def test_hub_server_speaks_the_tree_and_metadata_protocol(tmp_path):
         assert weights.lfs.sha256 == hashlib.sha256(data["sub/deep/w.safetensors"]).hexdigest()
         assert weights.size == 10 and weights.last_commit.oid == COMMIT and deep["sub/a.txt"].lfs is None
         info = api.model_info("org/t", revision="dev", files_metadata=True)
-        assert info.sha == COMMIT and {s.rfilename: s.size for s in info.siblings} == {p: len(d) for p, d in data.items()}
-        local = hf_hub_download("org/t", "sub/deep/w.safetensors", revision="dev", cache_dir=tmp_path,
-                                endpoint=server.base_url)
-        assert open(local, "rb").read() == data["sub/deep/w.safetensors"]
+        assert info.sha == COMMIT and {s.rfilename: s.size for s in info.siblings} == {
+            p: len(d) for p, d in data.items()
+        }
+        local = hf_hub_download(
+            "org/t", "sub/deep/w.safetensors", revision="dev", cache_dir=tmp_path, endpoint=server.base_url
+        )
+        assert Path(local).read_bytes() == data["sub/deep/w.safetensors"]
         assert os.path.basename(os.path.realpath(local)) == weights.lfs.sha256  # blob named by X-Linked-Etag
         meta = get_hf_file_metadata(f"{server.base_url}/org/t/resolve/dev/sub/deep/w.safetensors")
         assert (meta.commit_hash, meta.etag, meta.size) == (COMMIT, weights.lfs.sha256, 10)

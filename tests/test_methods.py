@@ -14,11 +14,20 @@ from cotrepro.scoring.score import score_rows
 from cotrepro.scoring.significance import significance_table
 
 REPO = Path(__file__).resolve().parents[1]
-TWIN = methods.MethodSpec("few_shot_cot_twin", "few-shot CoT twin", "#CC79A7", few_shot=True, reasoning=True,
-                          cot_baseline="few_shot", zero_shot_counterpart="zero_shot_cot")
+TWIN = methods.MethodSpec(
+    "few_shot_cot_twin",
+    "few-shot CoT twin",
+    "#CC79A7",
+    few_shot=True,
+    reasoning=True,
+    cot_baseline="few_shot",
+    zero_shot_counterpart="zero_shot_cot",
+)
 EXEMPLARS = [{"question": "What is 1 + 1?", "rationale": "1 + 1 = 2.", "answer": "2"}]
-RECORDS = [{"id": f"q{i}", "question": f"What is {i} + {i}?", "answer": str(2 * i), "answer_format": "number",
-            "choices": None} for i in range(4)]
+RECORDS = [
+    {"id": f"q{i}", "question": f"What is {i} + {i}?", "answer": str(2 * i), "answer_format": "number", "choices": None}
+    for i in range(4)
+]
 
 
 def demo_config(**overrides) -> dict:
@@ -36,10 +45,14 @@ def twin(monkeypatch):
 
 
 def test_the_papers_four_methods_in_display_order():
-    assert methods.keys() == ("zero_shot", "zero_shot_cot", "few_shot", "few_shot_cot")
-    assert [methods.get(k).stages for k in methods.keys()] == [1, 2, 1, 1]
-    assert methods.pairs() == [("zero_shot", "zero_shot_cot"), ("few_shot", "few_shot_cot"),
-                               ("zero_shot", "few_shot"), ("zero_shot_cot", "few_shot_cot")]
+    assert methods.all_keys() == ("zero_shot", "zero_shot_cot", "few_shot", "few_shot_cot")
+    assert [methods.get(k).stages for k in methods.all_keys()] == [1, 2, 1, 1]
+    assert methods.pairs() == [
+        ("zero_shot", "zero_shot_cot"),
+        ("few_shot", "few_shot_cot"),
+        ("zero_shot", "few_shot"),
+        ("zero_shot_cot", "few_shot_cot"),
+    ]
     with pytest.raises(ValueError, match="unknown method 'cot'; allowed: zero_shot, zero_shot_cot"):
         methods.get("cot")
 
@@ -52,7 +65,8 @@ def test_a_declaration_that_cannot_be_run_is_refused():
 def test_prompts_and_config_pick_up_a_new_method(twin):
     question = "What is 3 + 3?"
     assert prompts.build_prompt(twin, question, answer_format="number", exemplars=EXEMPLARS) == (
-        "Q: What is 1 + 1?\nA: 1 + 1 = 2. The answer is 2.\n\nQ: What is 3 + 3?\nA:")
+        "Q: What is 1 + 1?\nA: 1 + 1 = 2. The answer is 2.\n\nQ: What is 3 + 3?\nA:"
+    )
     assert methods.get(twin).first_stage_budget == "reasoning"
     assert validate_config(demo_config(methods=["zero_shot", twin]), REPO)["methods"] == ["zero_shot", twin]
     assert validate_config(demo_config(), REPO)["methods"][-1] == twin  # the default is every method
@@ -64,33 +78,63 @@ def test_config_names_the_registered_methods_when_one_is_unknown():
 
 
 def test_scoring_and_paired_tests_pick_up_a_new_method(twin):
-    rows = [{"id": r["id"], "completion": f" {i} + {i} = {2 * i}. The answer is {2 * i if i % 2 else 99}.\n\nQ: next",
-             "generated_tokens": 9, "hit_max_new_tokens": False, "over_context": False}
-            for i, r in enumerate(RECORDS)]
+    rows = [
+        {
+            "id": r["id"],
+            "completion": f" {i} + {i} = {2 * i}. The answer is {2 * i if i % 2 else 99}.\n\nQ: next",
+            "generated_tokens": 9,
+            "hit_max_new_tokens": False,
+            "over_context": False,
+        }
+        for i, r in enumerate(RECORDS)
+    ]
     scores = score_rows(rows, RECORDS, twin)
     assert [s["pred_robust"] for s in scores] == ["99", "2", "99", "6"]
     assert [s["correct_robust"] for s in scores] == [False, True, False, True]
     baseline = [{**s, "correct_robust": False, "correct_kojima": False} for s in scores]
-    sig = significance_table({("m", "t", twin): scores, ("m", "t", "few_shot"): baseline,
-                              ("m", "t", "zero_shot_cot"): baseline})
+    sig = significance_table(
+        {("m", "t", twin): scores, ("m", "t", "few_shot"): baseline, ("m", "t", "zero_shot_cot"): baseline}
+    )
     robust = sig[sig["style"] == "robust"]
-    assert list(zip(robust["method_a"], robust["method_b"])) == [("few_shot", twin), ("zero_shot_cot", twin)]
+    assert list(zip(robust["method_a"], robust["method_b"], strict=True)) == [
+        ("few_shot", twin),
+        ("zero_shot_cot", twin),
+    ]
     assert list(robust["only_b"]) == [2, 2]
 
 
 def _accuracy(keys):
-    return pd.DataFrame([{"model": m, "parameters": p, "revision": "r", "task": "gsm8k", "method": k, "style": s,
-                          "n": 10, "correct": 3, "accuracy": 30.0, "ci_low": 10.8, "ci_high": 60.3,
-                          "mean_generated_tokens": 40.0, "frac_hit_max_new_tokens": 0.1, "frac_no_answer": 0.2,
-                          "frac_over_context": 0.0}
-                         for m, p in (("small", 7.7e7), ("large", 2.8e9)) for k in keys for s in ("kojima", "robust")])
+    return pd.DataFrame(
+        [
+            {
+                "model": m,
+                "parameters": p,
+                "revision": "r",
+                "task": "gsm8k",
+                "method": k,
+                "style": s,
+                "n": 10,
+                "correct": 3,
+                "accuracy": 30.0,
+                "ci_low": 10.8,
+                "ci_high": 60.3,
+                "mean_generated_tokens": 40.0,
+                "frac_hit_max_new_tokens": 0.1,
+                "frac_no_answer": 0.2,
+                "frac_over_context": 0.0,
+            }
+            for m, p in (("small", 7.7e7), ("large", 2.8e9))
+            for k in keys
+            for s in ("kojima", "robust")
+        ]
+    )
 
 
 def test_a_figure_and_a_table_pick_up_a_new_method(twin):
     acc = _accuracy(["few_shot", twin])
     fig = plots.methods_figure(acc)
     ax = fig.axes[0]
-    legend = {t.get_text(): h for t, h in zip(ax.get_legend().get_texts(), ax.get_legend().legend_handles)}
+    legend = {t.get_text(): h for t, h in zip(ax.get_legend().get_texts(), ax.get_legend().legend_handles, strict=True)}
     assert list(legend) == ["few-shot", "few-shot CoT twin"]
     assert mcolors.to_hex(legend["few-shot CoT twin"].get_facecolor()) == TWIN.color.lower()
     matrix = tables.accuracy_matrix(acc, None, "robust")

@@ -7,12 +7,16 @@ import pytest
 from cotrepro.scoring.metrics import accuracy, mcnemar_exact, wilson_interval
 
 
-@pytest.mark.parametrize("correct,n,expected", [
-    (8, 10, (0.4902, 0.9433)),
-    (57, 100, (0.4722, 0.6627)),
-    (5, 10, (0.2366, 0.7634)),
-    (1, 20, (0.0089, 0.2361)),
-], ids=["8/10", "57/100", "5/10", "1/20"])
+@pytest.mark.parametrize(
+    "correct,n,expected",
+    [
+        (8, 10, (0.4902, 0.9433)),
+        (57, 100, (0.4722, 0.6627)),
+        (5, 10, (0.2366, 0.7634)),
+        (1, 20, (0.0089, 0.2361)),
+    ],
+    ids=["8/10", "57/100", "5/10", "1/20"],
+)
 def test_wilson_known_values(correct, n, expected):
     low, high = wilson_interval(correct, n)
     assert (round(low, 4), round(high, 4)) == expected
@@ -52,16 +56,19 @@ def test_impossible_counts_are_rejected(correct, n):
         accuracy(correct, n)
 
 
-@pytest.mark.parametrize("b,c,p", [
-    (1, 9, 0.021484375),
-    (9, 1, 0.021484375),
-    (2, 8, 0.109375),
-    (0, 6, 0.03125),
-    (0, 1, 1.0),
-    (5, 5, 1.0),
-    (12, 12, 1.0),
-    (0, 0, 1.0),
-])
+@pytest.mark.parametrize(
+    "b,c,p",
+    [
+        (1, 9, 0.021484375),
+        (9, 1, 0.021484375),
+        (2, 8, 0.109375),
+        (0, 6, 0.03125),
+        (0, 1, 1.0),
+        (5, 5, 1.0),
+        (12, 12, 1.0),
+        (0, 0, 1.0),
+    ],
+)
 def test_mcnemar_exact(b, c, p):
     assert mcnemar_exact(b, c) == pytest.approx(p, rel=1e-12)
 

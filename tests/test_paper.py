@@ -13,28 +13,32 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from archive_fixture import MODELS, QUESTIONS, RIGHT, write_archive
+from archive_fixture import config as archive_config
+from workflow_helpers import REPO, planned_jobs, run_snakemake
 
-from archive_fixture import MODELS, QUESTIONS, RIGHT, config as archive_config, write_archive
 from cotrepro.archive import ArchiveError, check_covers, pack, read_index, restore
 from cotrepro.outputs.latex import LatexMissing, build_pdf
 from cotrepro.outputs.paper import ascii_text, tex
-from cotrepro.scoring.significance import compare
 from cotrepro.outputs.transcripts import choose
-from workflow_helpers import REPO, planned_jobs, run_snakemake
+from cotrepro.scoring.significance import compare
 
 ARTIFACTS = REPO / "build" / "test-artifacts"
-needs_tex = pytest.mark.skipif(shutil.which("latexmk") is None or shutil.which("pdftotext") is None,
-                               reason="latexmk and poppler-utils are not installed (make setup installs them)")
+needs_tex = pytest.mark.skipif(
+    shutil.which("latexmk") is None or shutil.which("pdftotext") is None,
+    reason="latexmk and poppler-utils are not installed (make setup installs them)",
+)
 
 
 # --- units -----------------------------------------------------------------------------------
+
 
 def test_mcnemar_counts_only_discordant_questions():
     a = [{"id": i, "correct_robust": ok} for i, ok in enumerate([1, 1, 1, 1, 1, 1, 0, 0, 1, 0])]
     b = [{"id": i, "correct_robust": ok} for i, ok in enumerate([0, 0, 0, 0, 0, 1, 0, 1, 1, 0])]
     out = compare(a, b, "robust")
     assert (out["only_a"], out["only_b"], out["correct_a"], out["correct_b"]) == (5, 1, 7, 3)
-    assert out["p_value"] == pytest.approx(2 * (1 + 6) / 2 ** 6) and not out["significant"]
+    assert out["p_value"] == pytest.approx(2 * (1 + 6) / 2**6) and not out["significant"]
     with pytest.raises(ValueError, match="same questions"):
         compare(a, b[:-1], "robust")
 
@@ -45,8 +49,10 @@ def test_transcripts_are_chosen_deterministically():
     scores = [{"id": f"q{i}", "correct_robust": i in (2, 3), "pred_robust": str(i), "gold": "2"} for i in range(4)]
     runs = {("m", "t", "zero_shot_cot"): (rows, scores, records), ("m", "t", "few_shot_cot"): (rows, scores, records)}
     picked = choose(["m"], ["t"], runs)
-    assert [(t["id"], t["correct"], t["method"]) for t in picked] == [("q2", True, "few_shot_cot"),
-                                                                      ("q0", False, "few_shot_cot")]
+    assert [(t["id"], t["correct"], t["method"]) for t in picked] == [
+        ("q2", True, "few_shot_cot"),
+        ("q0", False, "few_shot_cot"),
+    ]
     assert picked == choose(["m"], ["t"], runs)
 
 
@@ -64,16 +70,25 @@ def test_archive_is_deterministic_and_refuses_damage(tmp_path):
     again = pack(tmp_path / "again.tar.gz", [root / m for m in index["files"]], root)
     assert again == index and (tmp_path / "again.tar.gz").read_bytes() == archive.read_bytes()
     with pytest.raises(ArchiveError, match=r"lacks 4 requested generation\(s\) \(first: model-huge/coin_flip/"):
-        check_covers(index, ["model-huge"], ["coin_flip"], ["zero_shot", "zero_shot_cot", "few_shot", "few_shot_cot"],
-                     "archive.tar.gz")
+        check_covers(
+            index,
+            ["model-huge"],
+            ["coin_flip"],
+            ["zero_shot", "zero_shot_cot", "few_shot", "few_shot_cot"],
+            "archive.tar.gz",
+        )
 
     # Same index, one member's bytes changed: restoring must refuse it, leaving nothing behind.
     damaged = tmp_path / "damaged.tar.gz"
-    with tarfile.open(archive, "r:gz") as src, gzip.open(damaged, "wb") as gz, tarfile.open(fileobj=gz, mode="w") as dst:
+    with (
+        tarfile.open(archive, "r:gz") as src,
+        gzip.open(damaged, "wb") as gz,
+        tarfile.open(fileobj=gz, mode="w") as dst,
+    ):
         for member in src:
             data = src.extractfile(member).read()
             if member.name.endswith("model-small/coin_flip/zero_shot.jsonl"):
-                data = data.replace(b"\"completion\": \" ", b"\"completion\": \"  ", 1)
+                data = data.replace(b'"completion": " ', b'"completion": "  ', 1)
                 member.size = len(data)
             dst.addfile(member, io.BytesIO(data))
     out = tmp_path / "restored" / "results/generations/model-small/coin_flip/zero_shot.jsonl"
@@ -84,8 +99,11 @@ def test_archive_is_deterministic_and_refuses_damage(tmp_path):
 
 def test_missing_archive_says_where_it_was_looked_for(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(ArchiveError, match=rf"generation archive a/g.tar.gz does not exist \(looked for "
-                                           rf"{tmp_path}/a/g.tar.gz; a relative path is taken from the working"):
+    with pytest.raises(
+        ArchiveError,
+        match=rf"generation archive a/g.tar.gz does not exist \(looked for "
+        rf"{tmp_path}/a/g.tar.gz; a relative path is taken from the working",
+    ):
         read_index(Path("a/g.tar.gz"))
 
 
@@ -108,6 +126,7 @@ def test_missing_latexmk_names_the_packages(tmp_path):
 
 # --- the workflow from an archive --------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def rebuilt(tmp_path_factory):
     root = tmp_path_factory.mktemp("archive")
@@ -117,17 +136,30 @@ def rebuilt(tmp_path_factory):
     work = root / "work"
     plan = run_snakemake(REPO, work, cfg, "--dry-run")
     run = run_snakemake(REPO, work, cfg, check=False)
-    return {"work": work, "config": cfg, "plan": planned_jobs(plan.stdout + plan.stderr), "run": run,
-            "archive": archive}
-
+    return {
+        "work": work,
+        "config": cfg,
+        "plan": planned_jobs(plan.stdout + plan.stderr),
+        "run": run,
+        "archive": archive,
+    }
 
 
 @pytest.mark.workflow
 def test_archive_rebuild_plans_no_model_and_no_generation(rebuilt):
     plan = rebuilt["plan"]
     assert "generate" not in plan and "download_model" not in plan and "prepare_task" not in plan
-    assert plan == {"restore_from_archive": 1, "extract": 8, "aggregate": 1, "significance": 1, "transcripts": 1,
-                    "figures": 1, "report": 1, "paper": 1, "all": 1}, plan
+    assert plan == {
+        "restore_from_archive": 1,
+        "extract": 8,
+        "aggregate": 1,
+        "significance": 1,
+        "transcripts": 1,
+        "figures": 1,
+        "report": 1,
+        "paper": 1,
+        "all": 1,
+    }, plan
 
 
 @pytest.mark.workflow
@@ -142,17 +174,33 @@ def test_paper_holds_the_generated_numbers(rebuilt):
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     for value in robust:
         assert f"{value:.1f}" in text
-    for needle in ("Published vs reproduced", "Failure analysis", "Limitations", "PaLM 540B", "example/model-large",
-                   "c0ffee000000", "Let's think step by step.", "McNemar", "(right)", "(wrong)"):
+    for needle in (
+        "Published vs reproduced",
+        "Failure analysis",
+        "Limitations",
+        "PaLM 540B",
+        "example/model-large",
+        "c0ffee000000",
+        "Let's think step by step.",
+        "McNemar",
+        "(right)",
+        "(wrong)",
+    ):
         assert needle in text, needle
     sig = pd.read_csv(work / "results/significance.csv")
-    row = sig[(sig.model == "model-large") & (sig.method_a == "few_shot") & (sig.method_b == "few_shot_cot")
-              & (sig["style"] == "robust")].iloc[0]
+    row = sig[
+        (sig.model == "model-large")
+        & (sig.method_a == "few_shot")
+        & (sig.method_b == "few_shot_cot")
+        & (sig["style"] == "robust")
+    ].iloc[0]
     assert (row["only_a"], row["only_b"]) == (0, 6) and bool(row["significant"])
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["pdftoppm", "-png", "-r", "80", "-f", "1", "-l", "1", "-singlefile", str(pdf),
-                    str(ARTIFACTS / "paper-page1")], check=True)
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "80", "-f", "1", "-l", "1", "-singlefile", str(pdf), str(ARTIFACTS / "paper-page1")],
+        check=True,
+    )
     assert (ARTIFACTS / "paper-page1.png").stat().st_size > 10_000
 
 

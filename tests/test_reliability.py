@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-from cotrepro.generation.runner import journal_path
-from cotrepro.io import read_json, read_jsonl
-from cotrepro.data.tasks.arithmetic import GSM8K_TEST
 from servers import HubServer, StaticServer
 from workflow_helpers import REPO, planned_jobs, run_snakemake, snakemake_cmd, write_config
+
+from cotrepro.data.tasks.arithmetic import GSM8K_TEST
+from cotrepro.generation.runner import journal_path
+from cotrepro.io import read_json, read_jsonl
 
 pytestmark = pytest.mark.workflow
 COMMIT = "feedface" * 5
@@ -52,15 +52,24 @@ def generation_process(pid: int) -> int | None:
 
 def test_killed_generation_job_resumes_without_loss_or_duplicates(tmp_path):
     config = write_config(
-        tmp_path / "slow.yaml", models=["tiny-llama"], methods=["few_shot_cot"],
+        tmp_path / "slow.yaml",
+        models=["tiny-llama"],
+        methods=["few_shot_cot"],
         model_specs={"tiny-llama": {"source": "tiny", "architecture": "causal", "batch_size": 1}},
-        generation={"device": "cpu", "threads": 1, "batch_size": 1, "stop": ["@@@@"],
-                    "max_new_tokens": {"reasoning": 300, "answer": 8}})
+        generation={
+            "device": "cpu",
+            "threads": 1,
+            "batch_size": 1,
+            "stop": ["@@@@"],
+            "max_new_tokens": {"reasoning": 300, "answer": 8},
+        },
+    )
     work = tmp_path / "work"
     target = "results/generations/tiny-llama/arith_demo/few_shot_cot.jsonl"
     journal = journal_path(work / target)
-    proc = subprocess.Popen(snakemake_cmd(REPO, work, config, target), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        snakemake_cmd(REPO, work, config, target), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     deadline = time.time() + 300
     while time.time() < deadline and not (journal.exists() and len(journal.read_text().splitlines()) >= 3):
         assert proc.poll() is None, proc.stdout.read()
@@ -88,13 +97,21 @@ def test_hub_model_downloads_with_exact_commit_and_chat_template(tmp_path, tiny_
     files = {p.name: p.read_bytes() for p in tiny_models["causal"].iterdir()}
     files["pytorch_model.bin"] = b"decoy"
     config = write_config(
-        tmp_path / "hub.yaml", models=["hub-llama"], limit=3,
-        model_specs={"hub-llama": {"repo": "cotrepro-tests/tiny-llama", "architecture": "causal",
-                                   "chat_template": True}})
+        tmp_path / "hub.yaml",
+        models=["hub-llama"],
+        limit=3,
+        model_specs={
+            "hub-llama": {"repo": "cotrepro-tests/tiny-llama", "architecture": "causal", "chat_template": True}
+        },
+    )
     work = tmp_path / "work"
     with HubServer({"cotrepro-tests/tiny-llama": {"commit": COMMIT, "files": files}}) as hub:
-        run_snakemake(REPO, work, config, env={"HF_ENDPOINT": hub.base_url, "HF_HOME": str(tmp_path / "hf"),
-                                              "HF_HUB_DISABLE_TELEMETRY": "1"})
+        run_snakemake(
+            REPO,
+            work,
+            config,
+            env={"HF_ENDPOINT": hub.base_url, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_DISABLE_TELEMETRY": "1"},
+        )
     manifest = read_json(work / "resources/models/hub-llama.json")
     assert manifest["resolved_revision"] == COMMIT and manifest["requested_revision"] == "main"
     assert "pytorch_model.bin" not in {f["path"] for f in manifest["files"]}
@@ -109,9 +126,13 @@ def test_hub_model_downloads_with_exact_commit_and_chat_template(tmp_path, tiny_
 def test_corrupted_dataset_download_is_rejected_before_any_generation(tmp_path):
     path = "/" + GSM8K_TEST.url("").lstrip("/")
     with StaticServer({path: b'{"question": "not the pinned file", "answer": "#### 1"}\n'}) as mirror:
-        config = write_config(tmp_path / "gsm.yaml", models=["tiny-t5"], tasks=["gsm8k"],
-                              model_specs={"tiny-t5": {"source": "tiny", "architecture": "seq2seq"}},
-                              sources={"github_base_url": mirror.base_url, "retries": 0})
+        config = write_config(
+            tmp_path / "gsm.yaml",
+            models=["tiny-t5"],
+            tasks=["gsm8k"],
+            model_specs={"tiny-t5": {"source": "tiny", "architecture": "seq2seq"}},
+            sources={"github_base_url": mirror.base_url, "retries": 0},
+        )
         proc = run_snakemake(REPO, tmp_path / "work", config, check=False)
     log = (tmp_path / "work/logs/download_dataset/gsm8k/test.jsonl.log").read_text()
     assert proc.returncode != 0
@@ -124,16 +145,48 @@ def test_dry_run_lists_the_expected_jobs(tmp_path):
     proc = run_snakemake(REPO, tmp_path, REPO / "config/config.yaml", "--dry-run")
     jobs = planned_jobs(proc.stdout + proc.stderr)
     # 14 tasks, 11 of them downloaded; 10 exemplar sets, one of them (Wei et al.'s GSM8K) downloaded.
-    assert jobs == {"download_dataset": 11, "prepare_task": 14, "download_exemplars": 1, "exemplars": 10,
-                    "download_model": 6, "generate": 6 * 14 * 4, "extract": 6 * 14 * 4, "aggregate": 1,
-                    "significance": 1, "transcripts": 1, "figures": 1, "report": 1, "paper": 1, "all": 1}, jobs
+    assert jobs == {
+        "download_dataset": 11,
+        "prepare_task": 14,
+        "download_exemplars": 1,
+        "exemplars": 10,
+        "download_model": 6,
+        "generate": 6 * 14 * 4,
+        "extract": 6 * 14 * 4,
+        "aggregate": 1,
+        "significance": 1,
+        "transcripts": 1,
+        "figures": 1,
+        "report": 1,
+        "paper": 1,
+        "all": 1,
+    }, jobs
 
 
 def test_dry_run_of_a_task_subset_named_on_the_command_line(tmp_path):
-    proc = run_snakemake(REPO, tmp_path, REPO / "config/config.yaml", "--dry-run",
-                         "--config", "tasks=[csqa,date]", "models=[flan-t5-small]")
+    proc = run_snakemake(
+        REPO,
+        tmp_path,
+        REPO / "config/config.yaml",
+        "--dry-run",
+        "--config",
+        "tasks=[csqa,date]",
+        "models=[flan-t5-small]",
+    )
     jobs = planned_jobs(proc.stdout + proc.stderr)
-    assert jobs == {"download_dataset": 2, "prepare_task": 2, "exemplars": 2, "download_model": 1,
-                    "generate": 8, "extract": 8, "aggregate": 1, "significance": 1, "transcripts": 1, "figures": 1,
-                    "report": 1, "paper": 1, "all": 1}, jobs
+    assert jobs == {
+        "download_dataset": 2,
+        "prepare_task": 2,
+        "exemplars": 2,
+        "download_model": 1,
+        "generate": 8,
+        "extract": 8,
+        "aggregate": 1,
+        "significance": 1,
+        "transcripts": 1,
+        "figures": 1,
+        "report": 1,
+        "paper": 1,
+        "all": 1,
+    }, jobs
     assert "results/exemplars/cotrepro-csqa.json" in proc.stdout and "resources/datasets/date/task.json" in proc.stdout

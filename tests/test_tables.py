@@ -41,16 +41,36 @@ def inputs(tmp_path_factory):
     sig.to_csv(root / "significance.csv", index=False)
     provenance = [root / "results/tasks/coin_flip.provenance.json"]
     manifests = sorted((root / "resources/models").glob("*.json"))
-    html = render_report(ReportInputs(
-        accuracy=root / "accuracy.csv", figures=[], published=REPO / "config/published.csv", generation_meta=metas,
-        manifests=manifests, task_provenance=provenance, significance=root / "significance.csv"))
-    inp = PaperInputs(accuracy=acc, significance=sig, published=pd.read_csv(REPO / "config/published.csv"),
-                      metas=[read_json(p) for p in metas], tasks=[read_json(p) for p in provenance])
-    return {"acc": acc, "sig": sig, "inp": inp, "html": html_tables(html), "manifests": manifests,
-            "latex": {name: latex_tables(writer(inp)) for name, writer in paper.FRAGMENTS.items()}}
+    html = render_report(
+        ReportInputs(
+            accuracy=root / "accuracy.csv",
+            figures=[],
+            published=REPO / "config/published.csv",
+            generation_meta=metas,
+            manifests=manifests,
+            task_provenance=provenance,
+            significance=root / "significance.csv",
+        )
+    )
+    inp = PaperInputs(
+        accuracy=acc,
+        significance=sig,
+        published=pd.read_csv(REPO / "config/published.csv"),
+        metas=[read_json(p) for p in metas],
+        tasks=[read_json(p) for p in provenance],
+    )
+    return {
+        "acc": acc,
+        "sig": sig,
+        "inp": inp,
+        "html": html_tables(html),
+        "manifests": manifests,
+        "latex": {name: latex_tables(writer(inp)) for name, writer in paper.FRAGMENTS.items()},
+    }
 
 
 # --- reading the two renderings back -----------------------------------------------------------
+
 
 class _HtmlTables(HTMLParser):
     """Cell texts (entities decoded) of every <table id=...>, header row first."""
@@ -90,13 +110,14 @@ _LATEX_CHARS = {r"\textbackslash{}": "\\", r"\textasciicircum{}": "^", r"\textas
 
 def latex_text(cell: str) -> str:
     """What a cell typesets as: escapes undone, markup (commands and their braces) dropped."""
+
     def token(m):
         t = m.group(0)
         if t in _LATEX_CHARS:
             return _LATEX_CHARS[t]
         return t[1] if re.fullmatch(r"\\[{}$&#_%]", t) else ""
-    return re.sub(r"\\text(?:backslash|asciicircum|asciitilde)\{\}|\\[{}$&#_%]|\\[a-zA-Z]+ ?|[{}]", token,
-                  cell).strip()
+
+    return re.sub(r"\\text(?:backslash|asciicircum|asciitilde)\{\}|\\[{}$&#_%]|\\[a-zA-Z]+ ?|[{}]", token, cell).strip()
 
 
 def _cells(line: str) -> list[str]:
@@ -107,12 +128,15 @@ def latex_tables(fragment: str) -> dict[str, list[list[str]]]:
     """Header and body rows of each tabular or longtable in a fragment, by its \\label (or "")."""
     out, start = {}, 0
     for m in re.finditer(r"\\begin\{(tabular|longtable)\}[^\n]*\n(.*?)\\end\{\1\}", fragment, re.S):
-        label = re.findall(r"\\label\{(.*?)\}", fragment[start:m.end()])
+        label = re.findall(r"\\label\{(.*?)\}", fragment[start : m.end()])
         start = m.end()
         body = m.group(2)
         header = body.split("\\toprule\n", 1)[1].split(" \\\\\n", 1)[0]
-        data = (body.split("\\endlastfoot\n", 1)[1] if "\\endlastfoot" in body
-                else body.split("\\midrule\n", 1)[1].split("\\bottomrule", 1)[0])
+        data = (
+            body.split("\\endlastfoot\n", 1)[1]
+            if "\\endlastfoot" in body
+            else body.split("\\midrule\n", 1)[1].split("\\bottomrule", 1)[0]
+        )
         out[label[-1] if label else ""] = [_cells(header)] + [_cells(r) for r in data.split(" \\\\\n") if r.strip()]
     return out
 
@@ -136,6 +160,7 @@ def records(table: list[list[str]], expected_header: list[str], **extra) -> list
 
 # --- the tests ---------------------------------------------------------------------------------
 
+
 def test_unescaping_inverts_tex():
     text = "50% of $3 & #1_a {x} ~y^ back\\slash Janet’s"
     assert latex_text(tex(text)) == ascii_text(text)
@@ -144,10 +169,16 @@ def test_unescaping_inverts_tex():
 def test_accuracy_matrix_cells_agree(inputs):
     frame = tables.accuracy_matrix(inputs["acc"], inputs["sig"], "robust")
     report_columns = [c for c in frame.columns if c != "task"]  # the report's heading names the task
-    html = [r for task in frame["task"].unique()
-            for r in records(inputs["html"][f"accuracy-{task}-robust"], report_columns, task=task)]
-    assert_same_cells(html, inputs["latex"]["all.tex"]["tab:all"],
-                      [c for c in frame.columns if c not in paper.HIDDEN["accuracy_matrix"]])
+    html = [
+        r
+        for task in frame["task"].unique()
+        for r in records(inputs["html"][f"accuracy-{task}-robust"], report_columns, task=task)
+    ]
+    assert_same_cells(
+        html,
+        inputs["latex"]["all.tex"]["tab:all"],
+        [c for c in frame.columns if c not in paper.HIDDEN["accuracy_matrix"]],
+    )
     large = next(r for r in html if r["model"] == "model-large")
     assert large["few-shot CoT"] == "90.0 [59.6, 98.2]" + tables.SIGNIFICANT  # 9 of 10 vs 3 of 10
 
@@ -160,19 +191,28 @@ def test_comparison_cells_agree(inputs):
     for pair in pairs:
         frame = tables.comparison(inp.accuracy, inp.significance, inp.published, pair)
         html = records(inputs["html"][f"published-{pair[1]}"], list(frame.columns))
-        assert_same_cells(html, latex[paper.comparison_label(pair)],
-                          [c for c in frame.columns if c not in paper.HIDDEN["comparison"]])
+        assert_same_cells(
+            html, latex[paper.comparison_label(pair)], [c for c in frame.columns if c not in paper.HIDDEN["comparison"]]
+        )
         assert {r["source"] for r in html} > {tables.THIS_RUN}  # the papers' rows are there too
 
 
-@pytest.mark.parametrize("fragment,label,html_id,build,hidden", [
-    ("failures.tex", "tab:failures", "failures", lambda i: tables.failures(i["acc"]), ()),
-    ("styles.tex", "tab:styles", "styles", lambda i: tables.extraction_styles(i["acc"]), ()),
-    ("models.tex", "tab:models", "models",
-     lambda i: tables.models(i["inp"].metas, [read_json(p) for p in i["manifests"]]), paper.HIDDEN["models"]),
-    ("tasks.tex", "tab:tasks", "datasets", lambda i: tables.tasks(i["inp"].tasks, i["acc"]), paper.HIDDEN["tasks"]),
-    ("decoding.tex", "", "decoding", lambda i: tables.decoding(i["inp"].metas), ()),
-])
+@pytest.mark.parametrize(
+    "fragment,label,html_id,build,hidden",
+    [
+        ("failures.tex", "tab:failures", "failures", lambda i: tables.failures(i["acc"]), ()),
+        ("styles.tex", "tab:styles", "styles", lambda i: tables.extraction_styles(i["acc"]), ()),
+        (
+            "models.tex",
+            "tab:models",
+            "models",
+            lambda i: tables.models(i["inp"].metas, [read_json(p) for p in i["manifests"]]),
+            paper.HIDDEN["models"],
+        ),
+        ("tasks.tex", "tab:tasks", "datasets", lambda i: tables.tasks(i["inp"].tasks, i["acc"]), paper.HIDDEN["tasks"]),
+        ("decoding.tex", "", "decoding", lambda i: tables.decoding(i["inp"].metas), ()),
+    ],
+)
 def test_table_cells_agree(inputs, fragment, label, html_id, build, hidden):
     frame = build(inputs)
     html = records(inputs["html"][html_id], list(frame.columns))
@@ -193,17 +233,52 @@ def test_report_only_tables_come_from_the_same_module(inputs):
 
 
 def test_significance_mark_follows_style_and_cot_baseline():
-    rows = [{"model": "m", "parameters": 1e9, "task": "t", "method": meth, "style": style, "accuracy": 50.0,
-             "ci_low": 40.0, "ci_high": 60.0} for meth in methods.keys() for style in ("robust", "kojima")]
-    sig = pd.DataFrame([
-        {"model": "m", "task": "t", "style": "robust", "method_a": "few_shot", "method_b": "few_shot_cot",
-         "p_value": 0.01, "significant": True},
-        {"model": "m", "task": "t", "style": "kojima", "method_a": "few_shot", "method_b": "few_shot_cot",
-         "p_value": 0.2, "significant": False},
-        # Few-shot against zero-shot is a pair too, but not a CoT baseline: it marks nothing.
-        {"model": "m", "task": "t", "style": "robust", "method_a": "zero_shot", "method_b": "few_shot",
-         "p_value": 0.01, "significant": True},
-    ])
+    rows = [
+        {
+            "model": "m",
+            "parameters": 1e9,
+            "task": "t",
+            "method": meth,
+            "style": style,
+            "accuracy": 50.0,
+            "ci_low": 40.0,
+            "ci_high": 60.0,
+        }
+        for meth in methods.all_keys()
+        for style in ("robust", "kojima")
+    ]
+    sig = pd.DataFrame(
+        [
+            {
+                "model": "m",
+                "task": "t",
+                "style": "robust",
+                "method_a": "few_shot",
+                "method_b": "few_shot_cot",
+                "p_value": 0.01,
+                "significant": True,
+            },
+            {
+                "model": "m",
+                "task": "t",
+                "style": "kojima",
+                "method_a": "few_shot",
+                "method_b": "few_shot_cot",
+                "p_value": 0.2,
+                "significant": False,
+            },
+            # Few-shot against zero-shot is a pair too, but not a CoT baseline: it marks nothing.
+            {
+                "model": "m",
+                "task": "t",
+                "style": "robust",
+                "method_a": "zero_shot",
+                "method_b": "few_shot",
+                "p_value": 0.01,
+                "significant": True,
+            },
+        ]
+    )
     robust = tables.accuracy_matrix(pd.DataFrame(rows), sig, "robust").iloc[0]
     kojima = tables.accuracy_matrix(pd.DataFrame(rows), sig, "kojima").iloc[0]
     assert robust["few-shot CoT"] == "50.0 [40.0, 60.0]*" and kojima["few-shot CoT"] == "50.0 [40.0, 60.0]"

@@ -8,22 +8,34 @@ import re
 from pathlib import Path
 
 import pytest
-
-from cotrepro import prompts
-from cotrepro.data.download import fetch_url, sha256_file
-from cotrepro.data.exemplars import parse_project_set, project_set_path, REMOTE_SETS
-from cotrepro.scoring.extract import normalize_answer
-from cotrepro.data.tasks import TASKS, get_task
-from cotrepro.data.tasks.prepare import prepare_records
-from cotrepro.data.tasks.symbolic import generate_coin_flip, generate_last_letters, read_names
 from servers import StaticServer
 from task_fixtures import DIRECT_TRIGGERS, FIXTURES, TRIGGERS
 
+from cotrepro import prompts
+from cotrepro.data.download import fetch_url, sha256_file
+from cotrepro.data.exemplars import REMOTE_SETS, parse_project_set, project_set_path
+from cotrepro.data.tasks import TASKS, get_task
+from cotrepro.data.tasks.prepare import prepare_records
+from cotrepro.data.tasks.symbolic import generate_coin_flip, generate_last_letters, read_names
+from cotrepro.scoring.extract import normalize_answer
+
 REPO = Path(__file__).resolve().parents[1]
 
-PAPER_SIZES = {"gsm8k": 1319, "svamp": 1000, "multiarith": 600, "addsub": 395, "singleeq": 508, "aqua": 254,
-               "csqa": 1221, "strategyqa": 2290, "date": 369, "sports": 250, "shuffled_objects": 750,
-               "coin_flip": 500, "last_letters": 500}
+PAPER_SIZES = {
+    "gsm8k": 1319,
+    "svamp": 1000,
+    "multiarith": 600,
+    "addsub": 395,
+    "singleeq": 508,
+    "aqua": 254,
+    "csqa": 1221,
+    "strategyqa": 2290,
+    "date": 369,
+    "sports": 250,
+    "shuffled_objects": 750,
+    "coin_flip": 500,
+    "last_letters": 500,
+}
 """The issue's size table (sports: the 250 examples of the pinned BIG-Bench Hard file)."""
 
 WEI_SHOTS = {"aqua": 4, "csqa": 7, "strategyqa": 6, "date": 6, "sports": 8, "last_letters": 4, "coin_flip": 8}
@@ -35,11 +47,26 @@ EXEMPLAR = {"question": "Q-text", "rationale": "Because.", "answer": "X"}
 def test_every_task_of_the_issue_is_registered_with_its_format():
     formats = {k: TASKS[k].answer_format for k in PAPER_SIZES}
     assert formats == {
-        "gsm8k": "number", "svamp": "number", "multiarith": "number", "addsub": "number", "singleeq": "number",
-        "aqua": "choice:ABCDE", "csqa": "choice:ABCDE", "strategyqa": "yes_no", "date": "choice:ABCDEF",
-        "sports": "yes_no", "shuffled_objects": "choice:ABC", "coin_flip": "yes_no", "last_letters": "text"}
+        "gsm8k": "number",
+        "svamp": "number",
+        "multiarith": "number",
+        "addsub": "number",
+        "singleeq": "number",
+        "aqua": "choice:ABCDE",
+        "csqa": "choice:ABCDE",
+        "strategyqa": "yes_no",
+        "date": "choice:ABCDEF",
+        "sports": "yes_no",
+        "shuffled_objects": "choice:ABC",
+        "coin_flip": "yes_no",
+        "last_letters": "text",
+    }
     assert {k: TASKS[k].kind for k in ("gsm8k", "csqa", "coin_flip", "logic")} == {
-        "gsm8k": "arithmetic", "csqa": "commonsense", "coin_flip": "symbolic", "logic": "symbolic"}
+        "gsm8k": "arithmetic",
+        "csqa": "commonsense",
+        "coin_flip": "symbolic",
+        "logic": "symbolic",
+    }
 
 
 @pytest.mark.parametrize("fmt", sorted(TRIGGERS))
@@ -65,8 +92,13 @@ def test_source_downloads_and_renders_exact_prompts(key, tmp_path):
     task = get_task(key)
     fx = FIXTURES[key]
     dest = _serve_and_fetch(task, tmp_path)
-    records = prepare_records(dataclasses.replace(task, size=None), [dest], params=dict(task.params),
-                              records_path=tmp_path / "t.jsonl", provenance_path=tmp_path / "t.prov.json")
+    records = prepare_records(
+        dataclasses.replace(task, size=None),
+        [dest],
+        params=dict(task.params),
+        records_path=tmp_path / "t.jsonl",
+        provenance_path=tmp_path / "t.prov.json",
+    )
     first = records[0]
     assert (first["question"], first["answer"], first["answer_format"]) == (fx["question"], fx["answer"], fx["format"])
     assert all(normalize_answer(r["answer"], r["answer_format"]) for r in records)
@@ -79,18 +111,22 @@ def test_source_downloads_and_renders_exact_prompts(key, tmp_path):
     stage1 = prompts.build_prompt("zero_shot_cot", q, answer_format=fmt)
     assert stage1 == f"Q: {q}\nA: Let's think step by step."
     assert prompts.zero_shot_cot_stage2(stage1, " R.", prompts.answer_trigger(fmt)) == (
-        f"Q: {q}\nA: Let's think step by step. R.\n{TRIGGERS[fmt]}")
+        f"Q: {q}\nA: Let's think step by step. R.\n{TRIGGERS[fmt]}"
+    )
     assert prompts.build_prompt("few_shot", q, answer_format=fmt, exemplars=[EXEMPLAR]) == (
-        f"Q: Q-text\nA: The answer is X.\n\nQ: {q}\nA:")
+        f"Q: Q-text\nA: The answer is X.\n\nQ: {q}\nA:"
+    )
     assert prompts.build_prompt("few_shot_cot", q, answer_format=fmt, exemplars=[EXEMPLAR]) == (
-        f"Q: Q-text\nA: Because. The answer is X.\n\nQ: {q}\nA:")
+        f"Q: Q-text\nA: Because. The answer is X.\n\nQ: {q}\nA:"
+    )
 
 
 def test_wrong_record_count_names_the_task_and_the_papers_size(tmp_path):
     dest = _serve_and_fetch(get_task("csqa"), tmp_path)
     with pytest.raises(ValueError, match="task csqa: the dataset has 1 records, the papers' test set has 1221"):
-        prepare_records(get_task("csqa"), [dest], params={}, records_path=tmp_path / "r.jsonl",
-                        provenance_path=tmp_path / "p.json")
+        prepare_records(
+            get_task("csqa"), [dest], params={}, records_path=tmp_path / "r.jsonl", provenance_path=tmp_path / "p.json"
+        )
     assert not (tmp_path / "r.jsonl").exists()
 
 
@@ -108,10 +144,10 @@ def test_date_options_are_shuffled_per_question_and_seeded(tmp_path):
 # --- generated tasks -------------------------------------------------------------------------
 
 
-
 @pytest.fixture(scope="module")
 def names():
     return read_names(REPO / "config/datasets/names.txt")
+
 
 _COIN = re.compile(r'^A coin is heads up\. (.*) Is the coin still heads up\? Note that "flip" here means "reverse"\.$')
 _LETTERS = re.compile(r'^Take the last letters of each words in "([^"]+)" and concatenate them\.$')
@@ -139,9 +175,11 @@ def test_coin_flip_answers_match_an_independent_count(people, names):
 
 def test_coin_flip_question_wording_is_kojimas():
     r = generate_coin_flip(["Ada", "Bo"], people=2, size=1, seed=0)[0]
-    assert re.fullmatch(r'A coin is heads up\. (Ada|Bo) (flips|does not flip) the coin\. (Ada|Bo) (flips|does not '
-                        r'flip) the coin\. Is the coin still heads up\? Note that "flip" here means "reverse"\.',
-                        r["question"])
+    assert re.fullmatch(
+        r"A coin is heads up\. (Ada|Bo) (flips|does not flip) the coin\. (Ada|Bo) (flips|does not "
+        r'flip) the coin\. Is the coin still heads up\? Note that "flip" here means "reverse"\.',
+        r["question"],
+    )
 
 
 @pytest.mark.parametrize("words", [2, 4])
@@ -160,8 +198,9 @@ def test_generated_task_settings_flow_into_records_and_provenance(tmp_path):
     task = get_task("coin_flip")
     names = REPO / "config/datasets/names.txt"
     params = {**task.params, "people": 2, "size": 30}
-    records = prepare_records(task, [names], params=params, records_path=tmp_path / "c.jsonl",
-                              provenance_path=tmp_path / "c.json")
+    records = prepare_records(
+        task, [names], params=params, records_path=tmp_path / "c.jsonl", provenance_path=tmp_path / "c.json"
+    )
     assert len(records) == 30 and all(r["question"].count(" the coin.") == 2 for r in records)
     prov = json.loads((tmp_path / "c.json").read_text())
     assert prov["params"] == {"people": 2, "seed": 0, "size": 30}
@@ -172,16 +211,19 @@ def test_generated_task_settings_flow_into_records_and_provenance(tmp_path):
 
 # --- the project's logic set and exemplar sets -----------------------------------------------
 
+
 def test_logic_set_mixes_numbers_and_yes_no_with_matching_triggers(tmp_path):
     task = get_task("logic")
     path = REPO / "config/datasets/logic_puzzles.jsonl"
-    records = prepare_records(task, [path], params={}, records_path=tmp_path / "l.jsonl",
-                              provenance_path=tmp_path / "l.json")
+    records = prepare_records(
+        task, [path], params={}, records_path=tmp_path / "l.jsonl", provenance_path=tmp_path / "l.json"
+    )
     formats = {r["answer_format"] for r in records}
     assert len(records) == 20 and formats == {"number", "yes_no"}
     yes_no = next(r for r in records if r["answer_format"] == "yes_no")
     assert prompts.build_prompt("zero_shot", yes_no["question"], answer_format="yes_no").endswith(
-        "\nA: The answer (Yes or No) is")
+        "\nA: The answer (Yes or No) is"
+    )
 
 
 def _exemplar_sets():
@@ -213,6 +255,7 @@ def test_arithmetic_tasks_share_wei_et_al_gsm8k_exemplars():
 
 # --- sizes against the real files, where a run has them ------------------------------------
 
+
 @pytest.mark.parametrize("key", sorted(PAPER_SIZES))
 def test_prepared_task_has_the_papers_size(key, tmp_path):
     """Checks the size table against real data: the pinned downloads under resources/datasets
@@ -221,14 +264,25 @@ def test_prepared_task_has_the_papers_size(key, tmp_path):
     raw = [REPO / "resources/datasets" / task.dataset.key / f.filename for f in task.dataset.remote]
     prepared = REPO / "results/tasks" / f"{key}.jsonl"
     if task.dataset.remote and all(p.is_file() for p in raw):
-        assert all(sha256_file(p) == f.sha256 for p, f in zip(raw, task.dataset.remote))
-        records = prepare_records(task, raw, params=dict(task.params), records_path=tmp_path / "r.jsonl",
-                                  provenance_path=tmp_path / "p.json")
+        assert all(sha256_file(p) == f.sha256 for p, f in zip(raw, task.dataset.remote, strict=True))
+        records = prepare_records(
+            task, raw, params=dict(task.params), records_path=tmp_path / "r.jsonl", provenance_path=tmp_path / "p.json"
+        )
         assert len(records) == PAPER_SIZES[key]
     elif not task.dataset.remote:
         files = [REPO / p for p in task.dataset.local]
-        assert len(prepare_records(task, files, params=dict(task.params), records_path=tmp_path / "r.jsonl",
-                                   provenance_path=tmp_path / "p.json")) == PAPER_SIZES[key]
+        assert (
+            len(
+                prepare_records(
+                    task,
+                    files,
+                    params=dict(task.params),
+                    records_path=tmp_path / "r.jsonl",
+                    provenance_path=tmp_path / "p.json",
+                )
+            )
+            == PAPER_SIZES[key]
+        )
     elif prepared.is_file():
         provenance = json.loads(prepared.with_suffix(".provenance.json").read_text())
         assert provenance["records"] == PAPER_SIZES[key] == len(prepared.read_text().splitlines())

@@ -16,10 +16,10 @@ from html import unescape
 import pandas as pd
 import pytest
 import yaml
-
-from cotrepro.outputs import FIGURE_NAMES
-from cotrepro.io import read_json, read_jsonl
 from workflow_helpers import copy_workflow, planned_jobs, run_snakemake
+
+from cotrepro.io import read_json, read_jsonl
+from cotrepro.outputs import FIGURE_NAMES
 
 pytestmark = pytest.mark.workflow
 MODELS, METHODS, STYLES = ("tiny-t5", "tiny-llama"), ("zero_shot", "zero_shot_cot", "few_shot", "few_shot_cot"), 2
@@ -55,8 +55,9 @@ def test_demo_produces_every_output(demo):
         for ext in ("png", "pdf"):
             assert (w / f"results/figures/{name}.{ext}").stat().st_size > 1000
     assert (w / "results/paper/paper.pdf").read_bytes().startswith(b"%PDF")
-    text = subprocess.run(["pdftotext", str(w / "results/paper/paper.pdf"), "-"], capture_output=True, text=True,
-                          check=True).stdout
+    text = subprocess.run(
+        ["pdftotext", str(w / "results/paper/paper.pdf"), "-"], capture_output=True, text=True, check=True
+    ).stdout
     assert "offline demo with random-weight models" in text and "random weights" in text
 
 
@@ -85,14 +86,18 @@ def test_generation_rows_and_metadata(demo):
     assert all(r["prompt"].count("\n\nQ: ") == 8 for r in t5_rows)
 
 
-@pytest.mark.parametrize("task,trigger", [("coin_flip", "Therefore, the answer (Yes or No) is"),
-                                          ("last_letters", "Therefore, the answer is")])
+@pytest.mark.parametrize(
+    "task,trigger",
+    [("coin_flip", "Therefore, the answer (Yes or No) is"), ("last_letters", "Therefore, the answer is")],
+)
 def test_symbolic_tasks_use_their_own_triggers_and_exemplars(demo, task, trigger):
     w = demo["workdir"]
     rows = read_jsonl(w / f"results/generations/tiny-t5/{task}/zero_shot_cot.jsonl")
     assert len(rows) == 20 and all(r["stage2_prompt"].endswith("\n" + trigger) for r in rows)
     meta = read_json(w / f"results/generations/tiny-t5/{task}/few_shot_cot.meta.json")
-    assert meta["exemplars"]["name"] == f"cotrepro-{task.replace('_', '-')}" and meta["exemplars"]["origin"] == "project"
+    assert (
+        meta["exemplars"]["name"] == f"cotrepro-{task.replace('_', '-')}" and meta["exemplars"]["origin"] == "project"
+    )
     provenance = meta["task"]["provenance"]
     assert provenance["records"] == 500 and meta["task"]["records"] == 20  # the papers' 500, limited to 20 here
     assert provenance["params"]["size"] == 500 and provenance["params"]["seed"] == 0
@@ -102,7 +107,10 @@ def test_logic_set_triggers_follow_each_puzzles_format(demo):
     w = demo["workdir"]
     records = {r["id"]: r for r in read_jsonl(w / "results/tasks/logic.jsonl")}
     rows = read_jsonl(w / "results/generations/tiny-llama/logic/zero_shot_cot.jsonl")
-    expected = {"number": "Therefore, the answer (arabic numerals) is", "yes_no": "Therefore, the answer (Yes or No) is"}
+    expected = {
+        "number": "Therefore, the answer (arabic numerals) is",
+        "yes_no": "Therefore, the answer (Yes or No) is",
+    }
     assert {records[r["id"]]["answer_format"] for r in rows} == {"number", "yes_no"}
     for r in rows:
         assert r["stage2_prompt"].endswith("\n" + expected[records[r["id"]]["answer_format"]])
@@ -136,8 +144,16 @@ def test_editing_the_extractor_reruns_scoring_but_no_generation(demo):
 
     plan = run_snakemake(workflow, w, demo["config"], "--dry-run")
     jobs = planned_jobs(plan.stdout + plan.stderr)
-    assert jobs == {"extract": len(MODELS) * len(TASKS) * len(METHODS), "aggregate": 1, "significance": 1,
-                    "transcripts": 1, "figures": 1, "report": 1, "paper": 1, "all": 1}, jobs
+    assert jobs == {
+        "extract": len(MODELS) * len(TASKS) * len(METHODS),
+        "aggregate": 1,
+        "significance": 1,
+        "transcripts": 1,
+        "figures": 1,
+        "report": 1,
+        "paper": 1,
+        "all": 1,
+    }, jobs
 
     run_snakemake(workflow, w, demo["config"])
     assert digests(generations) == before
@@ -176,11 +192,19 @@ def test_report_carries_model_notes_such_as_flan_t5_training_data(demo):
 
     full = validate_config(yaml.safe_load((demo["workflow"] / "config/config.yaml").read_text()), demo["workflow"])
     note = full["model_specs"]["flan-t5-small"]["training_data_note"]
-    assert "GSM8K" in note and all(full["model_specs"][f"flan-t5-{s}"]["training_data_note"] == note
-                                   for s in ("base", "large"))
+    assert "GSM8K" in note and all(
+        full["model_specs"][f"flan-t5-{s}"]["training_data_note"] == note for s in ("base", "large")
+    )
     w = demo["workdir"]
-    html = unescape(render_report(ReportInputs(
-        accuracy=w / "results/accuracy.csv", figures=[], published=demo["workflow"] / "config/published.csv",
-        generation_meta=sorted((w / "results/generations").rglob("*.meta.json")),
-        model_notes={"tiny-t5": note, "tiny-llama": ""})))
+    html = unescape(
+        render_report(
+            ReportInputs(
+                accuracy=w / "results/accuracy.csv",
+                figures=[],
+                published=demo["workflow"] / "config/published.csv",
+                generation_meta=sorted((w / "results/generations").rglob("*.meta.json")),
+                model_notes={"tiny-t5": note, "tiny-llama": ""},
+            )
+        )
+    )
     assert f"tiny-t5: {note}" in re.sub(r"<[^>]+>", "", html)

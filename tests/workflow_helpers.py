@@ -18,8 +18,12 @@ WORKFLOW_PARTS = ("Snakefile", "rules", "scripts", "src", "config", "profiles", 
 def write_config(path: Path, **overrides) -> Path:
     """A small demo config (tiny models, arith_demo, zero-shot, short budgets on CPU) with top-level
     keys replaced by ``overrides``, written to ``path``."""
-    config = {"demo": True, "tasks": ["arith_demo"], "methods": ["zero_shot"],
-              "generation": {"device": "cpu", "threads": 1, "max_new_tokens": {"reasoning": 16, "answer": 8}}}
+    config = {
+        "demo": True,
+        "tasks": ["arith_demo"],
+        "methods": ["zero_shot"],
+        "generation": {"device": "cpu", "threads": 1, "max_new_tokens": {"reasoning": 16, "answer": 8}},
+    }
     config.update(overrides)
     path.write_text(yaml.safe_dump(config))
     return path
@@ -39,15 +43,39 @@ def copy_workflow(dest: Path) -> Path:
 
 def snakemake_cmd(workflow: Path, workdir: Path, configfile: Path, *args: str) -> list[str]:
     """The command line that runs ``workflow``'s Snakefile in ``workdir``."""
-    return [sys.executable, "-m", "snakemake", "-s", str(workflow / "Snakefile"), "--directory", str(workdir),
-            "--configfile", str(configfile), "--cores", "2", *args]
+    return [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(workflow / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(configfile),
+        "--cores",
+        "2",
+        *args,
+    ]
 
 
-def run_snakemake(workflow: Path, workdir: Path, configfile: Path, *args: str, env: dict | None = None,
-                  check: bool = True, timeout: int = 600) -> subprocess.CompletedProcess:
+def run_snakemake(
+    workflow: Path,
+    workdir: Path,
+    configfile: Path,
+    *args: str,
+    env: dict | None = None,
+    check: bool = True,
+    timeout: int = 600,
+) -> subprocess.CompletedProcess:
     """Run Snakemake to completion; on failure (when ``check``) show its output and job logs."""
-    proc = subprocess.run(snakemake_cmd(workflow, workdir, configfile, *args), capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})})
+    proc = subprocess.run(
+        snakemake_cmd(workflow, workdir, configfile, *args),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
     if check and proc.returncode != 0:
         logs = "\n".join(f"== {p}\n{p.read_text()[-3000:]}" for p in sorted((workdir / "logs").rglob("*.log")))
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stderr[-6000:]}\n{logs}")

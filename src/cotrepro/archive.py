@@ -13,8 +13,8 @@ import hashlib
 import io
 import json
 import tarfile
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from cotrepro.io import atomic_write_bytes
 
@@ -53,8 +53,10 @@ def pack(out_path: Path, files: Iterable[Path], root: Path) -> dict:
         "generations": sorted(list(k) for m in members if (k := _generation_key(m))),
     }
     buffer = io.BytesIO()
-    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz, \
-            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+    with (
+        gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz,
+        tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
         _add_bytes(tar, INDEX, json.dumps(index, indent=1, sort_keys=True).encode())
         for m in members:
             _add_bytes(tar, m, data[m])
@@ -67,8 +69,10 @@ def read_index(path: Path) -> dict:
     path = Path(path)
     if not path.is_file():
         # Relative paths are taken from Snakemake's working directory, which --directory moves.
-        raise ArchiveError(f"generation archive {path} does not exist (looked for {path.resolve()}; a relative "
-                           "path is taken from the working directory)")
+        raise ArchiveError(
+            f"generation archive {path} does not exist (looked for {path.resolve()}; a relative "
+            "path is taken from the working directory)"
+        )
     try:
         with tarfile.open(path, mode="r:gz") as tar:
             member = tar.next()
@@ -82,8 +86,7 @@ def read_index(path: Path) -> dict:
     return index
 
 
-def check_covers(index: dict, models: Sequence[str], tasks: Sequence[str], methods: Sequence[str],
-                 where: str) -> None:
+def check_covers(index: dict, models: Sequence[str], tasks: Sequence[str], methods: Sequence[str], where: str) -> None:
     """Fail, naming what is missing and what the archive has, unless it holds every requested generation."""
     have = {tuple(g) for g in index["generations"]}
     missing = [(m, t, k) for m in models for t in tasks for k in methods if (m, t, k) not in have]
@@ -94,7 +97,8 @@ def check_covers(index: dict, models: Sequence[str], tasks: Sequence[str], metho
         first = "/".join(missing[0])
         raise ArchiveError(
             f"{where} lacks {len(missing)} requested generation(s) (first: {first}); it holds models "
-            f"{models_in}, tasks {tasks_in}, methods {methods_in}: set 'models', 'tasks' and 'methods' to a subset")
+            f"{models_in}, tasks {tasks_in}, methods {methods_in}: set 'models', 'tasks' and 'methods' to a subset"
+        )
 
 
 def restore(archive: Path, outputs: Iterable[Path], root: Path) -> None:
@@ -111,6 +115,7 @@ def restore(archive: Path, outputs: Iterable[Path], root: Path) -> None:
                 continue
             data = tar.extractfile(member).read()
             if hashlib.sha256(data).hexdigest() != index["files"][member.name]:
-                raise ArchiveError(f"{archive}: {member.name} does not match its sha256 in the index; "
-                                   "the archive is damaged")
+                raise ArchiveError(
+                    f"{archive}: {member.name} does not match its sha256 in the index; the archive is damaged"
+                )
             atomic_write_bytes(wanted[member.name], data)

@@ -49,8 +49,8 @@ def load_schema(repo_root: Path) -> dict:
     """The configuration schema shipped with the repository, with the methods of the registry
     (:mod:`cotrepro.methods`) as the allowed values and the default of key ``methods``."""
     schema = yaml.safe_load((Path(repo_root) / SCHEMA_PATH).read_text(encoding="utf-8"))
-    schema["definitions"]["method"]["enum"] = list(methods.keys())
-    schema["properties"]["methods"]["default"] = list(methods.keys())
+    schema["definitions"]["method"]["enum"] = list(methods.all_keys())
+    schema["properties"]["methods"]["default"] = list(methods.all_keys())
     return schema
 
 
@@ -75,8 +75,11 @@ def describe_error(error: jsonschema.ValidationError) -> str:
         known = set(schema.get("properties", {}))
         extra = sorted(set(inst) - known)
         where = f"'{key}'" if error.absolute_path else "the top level"
-        return (f"unknown config key '{extra[0]}' at {where}; allowed keys: {_allowed(sorted(known))}"
-                if known else f"config key '{key}': {error.message}")
+        return (
+            f"unknown config key '{extra[0]}' at {where}; allowed keys: {_allowed(sorted(known))}"
+            if known
+            else f"config key '{key}': {error.message}"
+        )
     if v == "required":
         missing = [r for r in schema["required"] if r not in inst]
         where = f" in '{key}'" if error.absolute_path else ""
@@ -96,7 +99,9 @@ def describe_error(error: jsonschema.ValidationError) -> str:
 def validate_config(config: dict, repo_root: Path) -> dict:
     """Validate ``config`` in place (defaults filled) and return it; raise ConfigError on the first problem."""
     validator = _Validator(load_schema(repo_root))
-    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    errors = sorted(
+        validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path)))
+    )
     if errors:
         raise ConfigError(describe_error(errors[0]))
     _check_references(config, Path(repo_root))
@@ -107,20 +112,25 @@ def _check_references(config: dict, repo_root: Path) -> None:
     specs = config["model_specs"]
     for i, slug in enumerate(config["models"]):
         if slug not in specs:
-            raise ConfigError(f"config key 'models[{i}]' = {slug!r} is not defined under model_specs; "
-                              f"allowed values: {_allowed(sorted(specs))}")
+            raise ConfigError(
+                f"config key 'models[{i}]' = {slug!r} is not defined under model_specs; "
+                f"allowed values: {_allowed(sorted(specs))}"
+            )
         spec = specs[slug]
         if spec["source"] == "hub" and "repo" not in spec:
-            raise ConfigError(f"config key 'model_specs.{slug}' needs 'repo' (a Hugging Face repository id) "
-                              "because its source is hub")
+            raise ConfigError(
+                f"config key 'model_specs.{slug}' needs 'repo' (a Hugging Face repository id) because its source is hub"
+            )
     for i, task in enumerate(config["tasks"]):
         if task not in TASKS:
-            raise ConfigError(f"config key 'tasks[{i}]' = {task!r} is not a known task; "
-                              f"allowed values: {_allowed(sorted(TASKS))}")
+            raise ConfigError(
+                f"config key 'tasks[{i}]' = {task!r} is not a known task; allowed values: {_allowed(sorted(TASKS))}"
+            )
     for task, overrides in config["task_params"].items():
         if task not in TASKS:
-            raise ConfigError(f"config key 'task_params' names unknown task {task!r}; allowed values: "
-                              f"{_allowed(sorted(TASKS))}")
+            raise ConfigError(
+                f"config key 'task_params' names unknown task {task!r}; allowed values: {_allowed(sorted(TASKS))}"
+            )
         try:
             task_params(TASKS[task], overrides)
         except ValueError as err:
@@ -128,11 +138,14 @@ def _check_references(config: dict, repo_root: Path) -> None:
     sets = known_sets(repo_root)
     for task, name in config["exemplars"].items():
         if task not in TASKS:
-            raise ConfigError(f"config key 'exemplars' names unknown task {task!r}; allowed values: "
-                              f"{_allowed(sorted(TASKS))}")
+            raise ConfigError(
+                f"config key 'exemplars' names unknown task {task!r}; allowed values: {_allowed(sorted(TASKS))}"
+            )
         if name not in sets:
-            raise ConfigError(f"config key 'exemplars.{task}' = {name!r} is not a known exemplar set; "
-                              f"allowed values: {_allowed(sets)}")
+            raise ConfigError(
+                f"config key 'exemplars.{task}' = {name!r} is not a known exemplar set; "
+                f"allowed values: {_allowed(sets)}"
+            )
     if not (repo_root / config["published"]).is_file():
         raise ConfigError(f"config key 'published' = {config['published']!r}: no such file in the repository")
 

@@ -8,9 +8,10 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterable, TypeVar
+from typing import TypeVar
 
 import tenacity
 
@@ -102,9 +103,17 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def retry_download(fn: Callable[[], T], *, what: str, diagnose: Callable[[Exception], tuple[bool, str]],
-                   error: type[Exception], retries: int, backoff_seconds: float, log: logging.Logger,
-                   handles: tuple[type[Exception], ...] = (Exception,)) -> T:
+def retry_download(
+    fn: Callable[[], T],
+    *,
+    what: str,
+    diagnose: Callable[[Exception], tuple[bool, str]],
+    error: type[Exception],
+    retries: int,
+    backoff_seconds: float,
+    log: logging.Logger,
+    handles: tuple[type[Exception], ...] = (Exception,),
+) -> T:
     """``fn()``, tried ``retries`` more times while its failure may pass; return its result.
 
     ``diagnose(err)`` tells, for a failure of a kind in ``handles``, whether another attempt may
@@ -120,13 +129,23 @@ def retry_download(fn: Callable[[], T], *, what: str, diagnose: Callable[[Except
 
     def warn(state: tenacity.RetryCallState) -> None:
         _, reason = diagnose(state.outcome.exception())
-        log.warning("attempt %d of %d to download %s failed (%s); retrying in %.1f s", state.attempt_number,
-                    attempts, what, reason, state.next_action.sleep)
+        log.warning(
+            "attempt %d of %d to download %s failed (%s); retrying in %.1f s",
+            state.attempt_number,
+            attempts,
+            what,
+            reason,
+            state.next_action.sleep,
+        )
 
     # reraise: the caller's error is built from fn's own exception, not tenacity's RetryError.
-    retrying = tenacity.Retrying(stop=tenacity.stop_after_attempt(attempts),
-                                 wait=tenacity.wait_exponential(multiplier=backoff_seconds),
-                                 retry=tenacity.retry_if_exception(may_pass), before_sleep=warn, reraise=True)
+    retrying = tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(attempts),
+        wait=tenacity.wait_exponential(multiplier=backoff_seconds),
+        retry=tenacity.retry_if_exception(may_pass),
+        before_sleep=warn,
+        reraise=True,
+    )
     try:
         return retrying(fn)
     except handles as err:

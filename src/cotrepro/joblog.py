@@ -14,7 +14,9 @@ def log_to(path: str | Path | None) -> None:
     """
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        stream = open(path, "a", buffering=1, encoding="utf-8")
+        # Open for the whole job: the interpreter closes it at exit, after the last line is logged.
+        stream = open(path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
         sys.stderr = sys.stdout = stream
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, force=True,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.INFO, force=True, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )

@@ -54,12 +54,29 @@ REGISTRY: dict[str, MethodSpec] = {
     spec.key: spec
     for spec in (
         MethodSpec("zero_shot", "zero-shot", "#E69F00", few_shot=False, reasoning=False),
-        MethodSpec("zero_shot_cot", "zero-shot CoT", "#56B4E9", few_shot=False, reasoning=True, stages=2,
-                   cot_baseline="zero_shot", paper="Kojima et al."),
-        MethodSpec("few_shot", "few-shot", "#009E73", few_shot=True, reasoning=False,
-                   zero_shot_counterpart="zero_shot"),
-        MethodSpec("few_shot_cot", "few-shot CoT", "#D55E00", few_shot=True, reasoning=True,
-                   cot_baseline="few_shot", zero_shot_counterpart="zero_shot_cot", paper="Wei et al."),
+        MethodSpec(
+            "zero_shot_cot",
+            "zero-shot CoT",
+            "#56B4E9",
+            few_shot=False,
+            reasoning=True,
+            stages=2,
+            cot_baseline="zero_shot",
+            paper="Kojima et al.",
+        ),
+        MethodSpec(
+            "few_shot", "few-shot", "#009E73", few_shot=True, reasoning=False, zero_shot_counterpart="zero_shot"
+        ),
+        MethodSpec(
+            "few_shot_cot",
+            "few-shot CoT",
+            "#D55E00",
+            few_shot=True,
+            reasoning=True,
+            cot_baseline="few_shot",
+            zero_shot_counterpart="zero_shot_cot",
+            paper="Wei et al.",
+        ),
     )
 }
 """Every method by key, in the order tables and figures show them."""
@@ -73,7 +90,7 @@ def get(key: str) -> MethodSpec:
         raise ValueError(f"unknown method {key!r}; allowed: {', '.join(REGISTRY)}") from None
 
 
-def keys() -> tuple[str, ...]:
+def all_keys() -> tuple[str, ...]:
     """Every method key, in display order."""
     return tuple(REGISTRY)
 

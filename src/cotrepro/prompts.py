@@ -15,7 +15,7 @@ The strings here are the contract with the papers (tests pin them exactly):
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from cotrepro import methods
 

@@ -10,8 +10,18 @@ from pathlib import Path
 
 from cotrepro.io import sha256_file
 
-PACKAGES = ("cotrepro", "torch", "transformers", "tokenizers", "accelerate", "huggingface_hub", "safetensors",
-            "snakemake", "numpy", "pandas")
+PACKAGES = (
+    "cotrepro",
+    "torch",
+    "transformers",
+    "tokenizers",
+    "accelerate",
+    "huggingface_hub",
+    "safetensors",
+    "snakemake",
+    "numpy",
+    "pandas",
+)
 
 
 def package_versions(names=PACKAGES) -> dict[str, str | None]:
@@ -33,5 +43,8 @@ def utc_now() -> str:
 def file_entries(root: Path) -> list[dict]:
     """``{path, size, sha256}`` of every file below ``root`` (paths relative to it, sorted)."""
     root = Path(root)
-    return [{"path": p.relative_to(root).as_posix(), "size": p.stat().st_size, "sha256": sha256_file(p)}
-            for p in sorted(root.rglob("*")) if p.is_file()]
+    return [
+        {"path": p.relative_to(root).as_posix(), "size": p.stat().st_size, "sha256": sha256_file(p)}
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    ]

@@ -42,8 +42,9 @@ class _Permanent(Exception):
     """A failure that another attempt would meet again."""
 
 
-def fetch_url(url: str, dest: Path, sha256: str, *, retries: int = 3, backoff_seconds: float = 2.0,
-              timeout: float = 60.0) -> Path:
+def fetch_url(
+    url: str, dest: Path, sha256: str, *, retries: int = 3, backoff_seconds: float = 2.0, timeout: float = 60.0
+) -> Path:
     """Download ``url`` to ``dest`` unless ``dest`` already has the pinned ``sha256``; return ``dest``.
 
     Transient failures (connection errors, time-outs, HTTP 408/429/5xx, truncated bodies) are
@@ -62,9 +63,16 @@ def fetch_url(url: str, dest: Path, sha256: str, *, retries: int = 3, backoff_se
         dest.unlink()
         _sidecar(dest).unlink(missing_ok=True)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    retry_download(lambda: _download_verified(url, dest, sha256, timeout), what=url,
-                   diagnose=lambda err: (isinstance(err, _Transient), str(err)), error=DownloadError,
-                   retries=retries, backoff_seconds=backoff_seconds, log=log, handles=(_Transient, _Permanent))
+    retry_download(
+        lambda: _download_verified(url, dest, sha256, timeout),
+        what=url,
+        diagnose=lambda err: (isinstance(err, _Transient), str(err)),
+        error=DownloadError,
+        retries=retries,
+        backoff_seconds=backoff_seconds,
+        log=log,
+        handles=(_Transient, _Permanent),
+    )
     _write_sidecar(dest, sha256)
     return dest
 
@@ -84,8 +92,10 @@ def _download_verified(url: str, dest: Path, sha256: str, timeout: float) -> Non
     with temp_beside(dest) as tmp:
         actual = _stream(url, tmp, timeout)
         if actual != sha256:
-            raise ChecksumError(f"rejected {url}: its sha256 is {actual}, but the pinned sha256 is {sha256}; "
-                                "the file was not kept (if the source changed on purpose, update the pin)")
+            raise ChecksumError(
+                f"rejected {url}: its sha256 is {actual}, but the pinned sha256 is {sha256}; "
+                "the file was not kept (if the source changed on purpose, update the pin)"
+            )
         os.replace(tmp, dest)
 
 

@@ -72,8 +72,13 @@ def parse_project_set(text: str) -> list[dict]:
         missing = {"question", "rationale", "answer"} - set(e)
         if missing:
             raise ValueError(f"exemplar {i} lacks {', '.join(sorted(missing))}")
-        out.append({"question": str(e["question"]).strip(), "rationale": str(e["rationale"]).strip(),
-                    "answer": str(e["answer"]).strip()})
+        out.append(
+            {
+                "question": str(e["question"]).strip(),
+                "rationale": str(e["rationale"]).strip(),
+                "answer": str(e["answer"]).strip(),
+            }
+        )
     return out
 
 

@@ -15,9 +15,9 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
 
 LOCK_DIR_ENV = "COTREPRO_GPU_LOCK_DIR"
 
@@ -48,8 +48,13 @@ def visible_devices(environ: Mapping[str, str] | None = None) -> list[str]:
     if shutil.which("nvidia-smi") is None:
         return []
     try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"], capture_output=True,
-                             text=True, timeout=30, check=True).stdout
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout
     except (subprocess.SubprocessError, OSError):
         return []
     return [line.strip() for line in out.splitlines() if line.strip()]
@@ -66,16 +71,19 @@ def _try_lock(path: Path) -> int | None:
 
 
 @contextmanager
-def claim(count: int, devices: Sequence[str], *, lock_dir: Path | None = None, timeout: float = 24 * 3600,
-          poll: float = 0.5) -> Iterator[list[str]]:
+def claim(
+    count: int, devices: Sequence[str], *, lock_dir: Path | None = None, timeout: float = 24 * 3600, poll: float = 0.5
+) -> Iterator[list[str]]:
     """Hold ``count`` of ``devices`` exclusively for the ``with`` block and yield their ids.
 
     Waits (polling) while fewer are free, which happens only when jobs from another run share
     the machine, since Snakemake's ``gpu`` resource already caps this run's concurrency.
     """
     if count > len(devices):
-        raise NotEnoughGPUs(f"a generation job needs {count} GPU(s) but {len(devices)} are visible "
-                            f"({', '.join(devices) or 'none'}); lower the model's 'gpus' or make more visible")
+        raise NotEnoughGPUs(
+            f"a generation job needs {count} GPU(s) but {len(devices)} are visible "
+            f"({', '.join(devices) or 'none'}); lower the model's 'gpus' or make more visible"
+        )
     lock_dir = Path(lock_dir) if lock_dir is not None else default_lock_dir()
     lock_dir.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + timeout

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import logging
 import platform
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
-from transformers import (AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer, StoppingCriteria,
-                          StoppingCriteriaList)
+from transformers import (
+    AutoModelForCausalLM,
+    AutoModelForSeq2SeqLM,
+    AutoTokenizer,
+    StoppingCriteria,
+    StoppingCriteriaList,
+)
 
 from cotrepro.generation.backend import Completion
 
@@ -68,7 +73,7 @@ class _StopOnSequences(StoppingCriteria):
         if not self.stops:
             return done
         generated = input_ids.shape[1] - self.start
-        tails = input_ids[:, max(self.start, input_ids.shape[1] - _STOP_WINDOW):].tolist()
+        tails = input_ids[:, max(self.start, input_ids.shape[1] - _STOP_WINDOW) :].tolist()
         for row, tail in enumerate(tails):
             if self.stopped_at[row] is None:
                 text = self.tokenizer.decode(tail, skip_special_tokens=True)
@@ -87,9 +92,19 @@ def cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
 class HFBackend:
     """A transformers model and tokenizer loaded from a local directory (safetensors only)."""
 
-    def __init__(self, model_dir: Path, architecture: str, *, device: str = "auto", dtype: str = "auto",
-                 batch_size: int = 16, stop: Sequence[str] = ("Q:",), chat_template: bool = False,
-                 max_context: int | None = None, devices: int = 1):
+    def __init__(
+        self,
+        model_dir: Path,
+        architecture: str,
+        *,
+        device: str = "auto",
+        dtype: str = "auto",
+        batch_size: int = 16,
+        stop: Sequence[str] = ("Q:",),
+        chat_template: bool = False,
+        max_context: int | None = None,
+        devices: int = 1,
+    ):
         self.architecture = architecture
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
@@ -112,9 +127,13 @@ class HFBackend:
         # A model given several GPUs is spread across them layer by layer (accelerate's device_map);
         # inputs then go to the device holding the embeddings.
         self.spread = self.device.type == "cuda" and devices > 1 and torch.cuda.device_count() > 1
-        self.model = model_class.from_pretrained(model_dir, dtype=self.dtype, use_safetensors=True,
-                                                 trust_remote_code=False,
-                                                 **({"device_map": "auto"} if self.spread else {}))
+        self.model = model_class.from_pretrained(
+            model_dir,
+            dtype=self.dtype,
+            use_safetensors=True,
+            trust_remote_code=False,
+            **({"device_map": "auto"} if self.spread else {}),
+        )
         if self.spread:
             self.device = self.model.get_input_embeddings().weight.device
         else:
@@ -135,8 +154,9 @@ class HFBackend:
         """The prompt itself, or the prompt as the user turn of the tokenizer's chat template."""
         if not self.chat_template:
             return prompt
-        return self.tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
-                                                  add_generation_prompt=True)
+        return self.tokenizer.apply_chat_template(
+            [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+        )
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids of model inputs, special tokens included as the model sees them."""
@@ -171,8 +191,11 @@ class HFBackend:
             "chat_template": self.chat_template,
             "add_special_tokens": self.add_special_tokens,
             "decoding": {"strategy": "greedy", "do_sample": False, "num_beams": 1, "stop": list(self.stop)},
-            "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
-                         "cuda": torch.version.cuda if cuda else None},
+            "versions": {
+                "torch": torch.__version__,
+                "transformers": transformers.__version__,
+                "cuda": torch.version.cuda if cuda else None,
+            },
         }
 
     def generate(self, inputs: Sequence[str] | Sequence[Sequence[int]], max_new_tokens: int) -> list[Completion]:
@@ -183,19 +206,20 @@ class HFBackend:
         results: list[Completion | None] = [None] * len(ids)
         pos = 0
         while pos < len(order):
-            idx = order[pos: pos + self.batch_size]
+            idx = order[pos : pos + self.batch_size]
             try:
                 batch = self._generate_batch([ids[i] for i in idx], max_new_tokens)
             except torch.cuda.OutOfMemoryError as err:
                 self._release_memory()
                 if self.batch_size == 1:
-                    raise GenerationOOM(f"out of memory at batch size 1 on {self.device} with a "
-                                        f"{len(ids[idx[0]])}-token input; use a larger GPU or more GPUs") from err
+                    raise GenerationOOM(
+                        f"out of memory at batch size 1 on {self.device} with a "
+                        f"{len(ids[idx[0]])}-token input; use a larger GPU or more GPUs"
+                    ) from err
                 self.batch_size = max(1, self.batch_size // 2)
-                log.warning("out of memory with a batch of %d; retrying with batch size %d", len(idx),
-                            self.batch_size)
+                log.warning("out of memory with a batch of %d; retrying with batch size %d", len(idx), self.batch_size)
                 continue
-            for i, completion in zip(idx, batch):
+            for i, completion in zip(idx, batch, strict=True):
                 results[i] = completion
             pos += len(idx)
         return results  # type: ignore[return-value]
@@ -206,23 +230,32 @@ class HFBackend:
 
     def _generate_batch(self, inputs: list[list[int]], max_new_tokens: int) -> list[Completion]:
         # Padded to the batch's longest on the tokenizer's side: left for causal models, right for seq2seq.
-        enc = self.tokenizer.pad({"input_ids": inputs}, padding=True, return_attention_mask=True,
-                                 return_tensors="pt").to(self.device)
+        enc = self.tokenizer.pad(
+            {"input_ids": inputs}, padding=True, return_attention_mask=True, return_tensors="pt"
+        ).to(self.device)
         prompt_tokens = enc["attention_mask"].sum(dim=1).tolist()
         # Causal models return prompt + continuation; seq2seq ones the decoder start token + continuation.
         start = enc["input_ids"].shape[1] if self.architecture == "causal" else 1
         stopper = _StopOnSequences(self.tokenizer, self.stop, start, len(inputs))
         with torch.inference_mode():
             out = self.model.generate(
-                **enc, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1, temperature=None,
-                top_p=None, top_k=None, pad_token_id=self.tokenizer.pad_token_id,
-                stopping_criteria=StoppingCriteriaList([stopper]))
+                **enc,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                num_beams=1,
+                temperature=None,
+                top_p=None,
+                top_k=None,
+                pad_token_id=self.tokenizer.pad_token_id,
+                stopping_criteria=StoppingCriteriaList([stopper]),
+            )
         rows = out[:, start:].tolist()
-        return [self._completion(tokens, n_prompt, stopper.stopped_at[r], max_new_tokens)
-                for r, (tokens, n_prompt) in enumerate(zip(rows, prompt_tokens))]
+        return [
+            self._completion(tokens, n_prompt, stopper.stopped_at[r], max_new_tokens)
+            for r, (tokens, n_prompt) in enumerate(zip(rows, prompt_tokens, strict=True))
+        ]
 
-    def _completion(self, tokens: list[int], n_prompt: int, stopped_at: int | None,
-                    max_new_tokens: int) -> Completion:
+    def _completion(self, tokens: list[int], n_prompt: int, stopped_at: int | None, max_new_tokens: int) -> Completion:
         ends = [len(tokens)]
         first_eos = next((i for i, t in enumerate(tokens) if t in self.eos_ids), None)
         if first_eos is not None:

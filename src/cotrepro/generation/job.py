@@ -11,8 +11,13 @@ from cotrepro.generation import runner
 from cotrepro.io import read_json, read_jsonl, write_json
 from cotrepro.provenance import package_versions, utc_now
 
-OUTPUT_SHAPING = ("prompts.py", "generation/backend.py", "generation/hf.py", "generation/runner.py",
-                  "generation/job.py")
+OUTPUT_SHAPING = (
+    "prompts.py",
+    "generation/backend.py",
+    "generation/hf.py",
+    "generation/runner.py",
+    "generation/job.py",
+)
 """The library modules whose code shapes a generated row, relative to the package. The generate
 rule declares them as inputs, and their digest is part of every row's key, so a journal written by
 other code is never resumed. The method's own declaration reaches both through its settings."""
@@ -62,8 +67,10 @@ def select_exemplars(doc: dict | None, method: str, shots: int | None) -> list[d
     available = doc["exemplars"] if doc else []
     if not available or (shots is not None and len(available) < shots):
         name = doc["name"] if doc else "(none)"
-        raise ValueError(f"exemplar set {name} has {len(available)} exemplars but config key 'shots' asks "
-                         f"for {shots}; lower 'shots' or choose another set under 'exemplars'")
+        raise ValueError(
+            f"exemplar set {name} has {len(available)} exemplars but config key 'shots' asks "
+            f"for {shots}; lower 'shots' or choose another set under 'exemplars'"
+        )
     return available[:shots] if shots is not None else list(available)
 
 
@@ -80,9 +87,17 @@ def run_job(job: GenerationJob) -> dict:
     exemplars = select_exemplars(exemplar_doc, job.method, s["shots"])
     torch.set_num_threads(job.threads)
     started = utc_now()
-    backend = HFBackend(model_dir(manifest), s["architecture"], device=s["device"], dtype=s["dtype"],
-                        batch_size=job.batch_size, stop=s["stop"], chat_template=s["chat_template"],
-                        max_context=s["max_context"], devices=max(1, len(job.gpu_slots)))
+    backend = HFBackend(
+        model_dir(manifest),
+        s["architecture"],
+        device=s["device"],
+        dtype=s["dtype"],
+        batch_size=job.batch_size,
+        stop=s["stop"],
+        chat_template=s["chat_template"],
+        max_context=s["max_context"],
+        devices=max(1, len(job.gpu_slots)),
+    )
     fingerprint = {
         "model": [manifest.get("repo"), manifest["resolved_revision"]],
         "settings": {k: v for k, v in s.items() if k != "limit"},
@@ -90,20 +105,36 @@ def run_job(job: GenerationJob) -> dict:
         "code": code_digest(),
     }
     rows, stats = runner.run_generation(
-        backend, records, method=job.method, exemplars=exemplars,
-        max_new_tokens=s["max_new_tokens"], on_overflow=s["on_overflow"], out_path=job.rows_path,
-        fingerprint=fingerprint, progress_label=f"{job.model}/{job.task}/{job.method}")
+        backend,
+        records,
+        method=job.method,
+        exemplars=exemplars,
+        max_new_tokens=s["max_new_tokens"],
+        on_overflow=s["on_overflow"],
+        out_path=job.rows_path,
+        fingerprint=fingerprint,
+        progress_label=f"{job.model}/{job.task}/{job.method}",
+    )
     task_provenance = job.task_records.with_name(f"{job.task}.provenance.json")
     meta = {
-        "model": {"slug": job.model, "repo": manifest.get("repo"), "source": manifest.get("source", "hub"),
-                  "requested_revision": manifest.get("requested_revision"),
-                  "resolved_revision": manifest["resolved_revision"]},
-        "task": {"key": job.task, "records": len(records), "limit": s["limit"],
-                 "provenance": read_json(task_provenance) if task_provenance.exists() else None},
+        "model": {
+            "slug": job.model,
+            "repo": manifest.get("repo"),
+            "source": manifest.get("source", "hub"),
+            "requested_revision": manifest.get("requested_revision"),
+            "resolved_revision": manifest["resolved_revision"],
+        },
+        "task": {
+            "key": job.task,
+            "records": len(records),
+            "limit": s["limit"],
+            "provenance": read_json(task_provenance) if task_provenance.exists() else None,
+        },
         "method": job.method,
         "prompt_format": "chat_template" if s["chat_template"] else "plain",
-        "exemplars": None if not exemplars else {
-            k: exemplar_doc[k] for k in ("name", "origin", "source", "sha256")} | {"shots": len(exemplars)},
+        "exemplars": None
+        if not exemplars
+        else {k: exemplar_doc[k] for k in ("name", "origin", "source", "sha256")} | {"shots": len(exemplars)},
         "max_new_tokens": s["max_new_tokens"],
         "on_overflow": s["on_overflow"],
         "backend": backend.describe(),

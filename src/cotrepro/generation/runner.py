@@ -15,8 +15,8 @@ import json
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from tqdm import tqdm
 
@@ -90,26 +90,45 @@ class _Generator:
         """Completions of encoded inputs, each with whether it is over the model's context."""
         flags = [self.over(len(ids)) for ids in inputs]
         todo = [i for i, f in enumerate(flags) if not (f and self.on_overflow == "skip")]
-        done = dict(zip(todo, self.backend.generate([inputs[i] for i in todo], max_new_tokens) if todo else []))
-        skipped = {i: Completion(text="", prompt_tokens=len(inputs[i]), generated_tokens=0, stop_reason="skipped")
-                   for i in range(len(inputs)) if i not in done}
+        done = dict(
+            zip(todo, self.backend.generate([inputs[i] for i in todo], max_new_tokens) if todo else [], strict=True)
+        )
+        skipped = {
+            i: Completion(text="", prompt_tokens=len(inputs[i]), generated_tokens=0, stop_reason="skipped")
+            for i in range(len(inputs))
+            if i not in done
+        }
         return [(done[i] if i in done else skipped[i], flags[i]) for i in range(len(inputs))]
 
 
-def run_generation(backend: Backend, records: Sequence[dict], *, method: str, exemplars: Sequence[dict],
-                   max_new_tokens: dict,
-                   on_overflow: str, out_path: Path, fingerprint: dict, progress_label: str = "",
-                   progress_file=None) -> tuple[list[dict], dict]:
+def run_generation(
+    backend: Backend,
+    records: Sequence[dict],
+    *,
+    method: str,
+    exemplars: Sequence[dict],
+    max_new_tokens: dict,
+    on_overflow: str,
+    out_path: Path,
+    fingerprint: dict,
+    progress_label: str = "",
+    progress_file=None,
+) -> tuple[list[dict], dict]:
     """Generate every record's completion(s) for ``method``, journaling beside ``out_path``.
 
     Returns the rows in record order and statistics; :func:`finish` then writes ``out_path``.
     ``max_new_tokens`` maps "reasoning" and "answer" to budgets; a two-stage method's second stage
-    (zero-shot CoT's answer extraction) always uses the answer budget. Answer triggers follow each record's ``answer_format``.
+    (zero-shot CoT's answer extraction) always uses the answer budget. Answer triggers follow each
+    record's ``answer_format``.
     """
     out_path = Path(out_path)
     fp = digest(fingerprint)
-    inputs = {r["id"]: backend.format_prompt(prompts.build_prompt(
-        method, r["question"], answer_format=r["answer_format"], exemplars=exemplars)) for r in records}
+    inputs = {
+        r["id"]: backend.format_prompt(
+            prompts.build_prompt(method, r["question"], answer_format=r["answer_format"], exemplars=exemplars)
+        )
+        for r in records
+    }
     formats = {r["id"]: r["answer_format"] for r in records}
     keys = {rid: digest({"id": rid, "input": text, "fingerprint": fp}) for rid, text in inputs.items()}
     journal = journal_path(out_path)
@@ -118,29 +137,42 @@ def run_generation(backend: Backend, records: Sequence[dict], *, method: str, ex
     resumed = len(rows)
     pending = [r["id"] for r in records if r["id"] not in rows]
     # Each input is tokenized once; the ids order the work, flag overflows and go to the model.
-    encoded = dict(zip(pending, backend.encode([inputs[i] for i in pending])))
+    encoded = dict(zip(pending, backend.encode([inputs[i] for i in pending]), strict=True))
     pending.sort(key=lambda i: -len(encoded[i]))  # longest first: memory trouble shows at once
 
     gen = _Generator(backend, on_overflow)
     spec = methods.get(method)
     budget1 = max_new_tokens[spec.first_stage_budget]
     two_stage = spec.stages == 2
-    bar = tqdm(total=len(records), initial=resumed, desc=progress_label or out_path.stem, unit="q",
-               file=progress_file or sys.stderr, mininterval=2.0, ascii=True, dynamic_ncols=False)
+    bar = tqdm(
+        total=len(records),
+        initial=resumed,
+        desc=progress_label or out_path.stem,
+        unit="q",
+        file=progress_file or sys.stderr,
+        mininterval=2.0,
+        ascii=True,
+        dynamic_ncols=False,
+    )
     started = time.perf_counter()
     pos = 0
     while pos < len(pending):
-        chunk = pending[pos: pos + backend.batch_size]
+        chunk = pending[pos : pos + backend.batch_size]
         t0 = time.perf_counter()
         first = gen.run([encoded[i] for i in chunk], budget1)
-        new_rows = [{"id": rid, "key": keys[rid], **_stage_fields("", inputs[rid], c, over)}
-                    for rid, (c, over) in zip(chunk, first)]
+        new_rows = [
+            {"id": rid, "key": keys[rid], **_stage_fields("", inputs[rid], c, over)}
+            for rid, (c, over) in zip(chunk, first, strict=True)
+        ]
         if two_stage:
-            stage2_inputs = [prompts.zero_shot_cot_stage2(row["prompt"], row["completion"],
-                                                          prompts.answer_trigger(formats[row["id"]]))
-                             for row in new_rows]
+            stage2_inputs = [
+                prompts.zero_shot_cot_stage2(
+                    row["prompt"], row["completion"], prompts.answer_trigger(formats[row["id"]])
+                )
+                for row in new_rows
+            ]
             second = gen.run(backend.encode(stage2_inputs), max_new_tokens["answer"])
-            for row, text, (c, over) in zip(new_rows, stage2_inputs, second):
+            for row, text, (c, over) in zip(new_rows, stage2_inputs, second, strict=True):
                 row.update(_stage_fields("stage2_", text, c, over))
         per_row = (time.perf_counter() - t0) / len(chunk)
         for row in new_rows:

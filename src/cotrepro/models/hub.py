@@ -17,12 +17,21 @@ from cotrepro.provenance import utc_now
 log = logging.getLogger("cotrepro.models.hub")
 
 WEIGHT_PATTERNS = ["*.safetensors", "*.safetensors.index.json"]
-"""Weights are loaded from safetensors only: pickled (*.bin, *.pt), TF, Flax and ONNX files can run code or are unused."""
+"""Weights are loaded from safetensors only: pickled (*.bin, *.pt), TF, Flax and ONNX files can run
+code or are unused."""
 
 ALLOW_PATTERNS = [
-    "config.json", "generation_config.json",
-    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model", "spiece.model",
-    "vocab.json", "merges.txt", "added_tokens.json", "chat_template.jinja",
+    "config.json",
+    "generation_config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "tokenizer.model",
+    "spiece.model",
+    "vocab.json",
+    "merges.txt",
+    "added_tokens.json",
+    "chat_template.jinja",
     *WEIGHT_PATTERNS,
 ]
 """Every file a generation job needs, and nothing else, is downloaded."""
@@ -53,21 +62,30 @@ def download_model(repo_id: str, revision: str = "main", *, retries: int = 3, ba
         raise ModelDownloadError(f"cannot download {what}: HF_ENDPOINT must start with http:// or https://")
     if retries < 0:
         raise ValueError(f"retries must be 0 or more, not {retries}")
-    info = _retrying(what, lambda: HfApi().model_info(repo_id, revision=revision, files_metadata=False),
-                     retries, backoff_seconds)
+    info = _retrying(
+        what, lambda: HfApi().model_info(repo_id, revision=revision, files_metadata=False), retries, backoff_seconds
+    )
     listed = sorted(s.rfilename for s in info.siblings or [])
     if not any(fnmatch(f, "*.safetensors") for f in listed):
         shown = ", ".join(listed[:20]) + (f", ... ({len(listed) - 20} more)" if len(listed) > 20 else "")
-        raise ModelDownloadError(f"cotrepro loads safetensors weights only; {repo_id}@{revision} has none "
-                                 f"(files: {shown or 'none'})")
+        raise ModelDownloadError(
+            f"cotrepro loads safetensors weights only; {repo_id}@{revision} has none (files: {shown or 'none'})"
+        )
     commit = info.sha
-    local = Path(_retrying(what, lambda: snapshot_download(repo_id, revision=commit, allow_patterns=ALLOW_PATTERNS),
-                           retries, backoff_seconds))
+    local = Path(
+        _retrying(
+            what,
+            lambda: snapshot_download(repo_id, revision=commit, allow_patterns=ALLOW_PATTERNS),
+            retries,
+            backoff_seconds,
+        )
+    )
     wanted = sorted(filter_repo_objects(listed, allow_patterns=ALLOW_PATTERNS))
     missing = [p for p in wanted if not (local / p).is_file()]
     if missing:
-        raise ModelDownloadError(f"downloading {what} left {', '.join(missing)} missing from {local}; "
-                                 "run the download again")
+        raise ModelDownloadError(
+            f"downloading {what} left {', '.join(missing)} missing from {local}; run the download again"
+        )
     return {
         "repo": repo_id,
         "source": "hub",
@@ -86,20 +104,27 @@ def model_dir(manifest: dict) -> Path:
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     if not {"repo", "resolved_revision"} <= manifest.keys():
-        raise ModelDownloadError(f"a model manifest needs 'repo' and 'resolved_revision'; this one has "
-                                 f"{sorted(manifest)}")
+        raise ModelDownloadError(
+            f"a model manifest needs 'repo' and 'resolved_revision'; this one has {sorted(manifest)}"
+        )
     repo, commit = manifest["repo"], manifest["resolved_revision"]
-    rerun = ("delete its manifest under resources/models/ and rerun the workflow to download it again "
-             f"(HF_HOME must be the same as when it was downloaded; the cache now is {constants.HF_HUB_CACHE})")
+    rerun = (
+        "delete its manifest under resources/models/ and rerun the workflow to download it again "
+        f"(HF_HOME must be the same as when it was downloaded; the cache now is {constants.HF_HUB_CACHE})"
+    )
     try:
         path = Path(snapshot_download(repo, revision=commit, local_files_only=True, allow_patterns=ALLOW_PATTERNS))
     except LocalEntryNotFoundError as err:
         raise ModelDownloadError(f"{repo}@{commit} is not in the Hugging Face cache; {rerun}") from err
-    damaged = [f["path"] for f in manifest.get("files", [])
-               if not (path / f["path"]).is_file() or (path / f["path"]).stat().st_size != f["size"]]
+    damaged = [
+        f["path"]
+        for f in manifest.get("files", [])
+        if not (path / f["path"]).is_file() or (path / f["path"]).stat().st_size != f["size"]
+    ]
     if damaged:
-        raise ModelDownloadError(f"{repo}@{commit} in the Hugging Face cache lacks or has other sizes of "
-                                 f"{', '.join(damaged)}; {rerun}")
+        raise ModelDownloadError(
+            f"{repo}@{commit} in the Hugging Face cache lacks or has other sizes of {', '.join(damaged)}; {rerun}"
+        )
     return path
 
 
@@ -111,8 +136,15 @@ def write_manifest(manifest: dict, path: Path) -> None:
 def _retrying(what: str, fn, retries: int, backoff_seconds: float):
     """``fn()``, retried while its failure may pass; any other failure becomes a ModelDownloadError."""
     # Every exception is handled: huggingface_hub's errors come from several libraries, sorted by _diagnose.
-    return retry_download(fn, what=what, diagnose=_diagnose, error=ModelDownloadError, retries=retries,
-                          backoff_seconds=backoff_seconds, log=log)
+    return retry_download(
+        fn,
+        what=what,
+        diagnose=_diagnose,
+        error=ModelDownloadError,
+        retries=retries,
+        backoff_seconds=backoff_seconds,
+        log=log,
+    )
 
 
 def _diagnose(err: BaseException) -> tuple[bool, str]:

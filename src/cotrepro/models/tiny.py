@@ -20,10 +20,24 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
 )
 
-T5_SHAPE = dict(d_model=64, d_ff=128, d_kv=16, num_layers=2, num_decoder_layers=2, num_heads=4,
-                relative_attention_num_buckets=32, n_positions=512)
-LLAMA_SHAPE = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                   num_key_value_heads=2, max_position_embeddings=2048)
+T5_SHAPE = dict(
+    d_model=64,
+    d_ff=128,
+    d_kv=16,
+    num_layers=2,
+    num_decoder_layers=2,
+    num_heads=4,
+    relative_attention_num_buckets=32,
+    n_positions=512,
+)
+LLAMA_SHAPE = dict(
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    max_position_embeddings=2048,
+)
 
 
 def training_corpus(seed: int = 0, n: int = 400) -> list[str]:
@@ -45,8 +59,10 @@ def training_corpus(seed: int = 0, n: int = 400) -> list[str]:
     for _ in range(n):
         a, b = rng.randint(1, 999), rng.randint(1, 99)
         name, thing, verb = rng.choice(names), rng.choice(things), rng.choice(verbs)
-        out.append(f"Q: {name} has {a} {thing}. {name} {verb} {b} more. How many {thing} now?\n"
-                   f"A: {name} starts with {a} {thing}. {a} + {b} = {a + b}. The answer is {a + b}.")
+        out.append(
+            f"Q: {name} has {a} {thing}. {name} {verb} {b} more. How many {thing} now?\n"
+            f"A: {name} starts with {a} {thing}. {a} + {b} = {a + b}. The answer is {a + b}."
+        )
     return out
 
 
@@ -58,11 +74,16 @@ def build_tokenizer(seed: int = 0, chat_template: str | None = None):
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=VOCAB_SIZE, special_tokens=SPECIAL_TOKENS,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=VOCAB_SIZE,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     tok.train_from_iterator(training_corpus(seed), trainer=trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>",
-                                   unk_token="<unk>", bos_token="<s>")
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>", bos_token="<s>"
+    )
     if chat_template:
         fast.chat_template = chat_template
     return fast
@@ -81,12 +102,23 @@ def build_tiny_model(architecture: str, out_dir: Path, seed: int = 0) -> Path:
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
     torch.manual_seed(seed)
     if architecture == "seq2seq":
-        config = T5Config(vocab_size=len(tokenizer), pad_token_id=ids["<pad>"], eos_token_id=ids["</s>"],
-                          decoder_start_token_id=ids["<pad>"], **T5_SHAPE)
+        config = T5Config(
+            vocab_size=len(tokenizer),
+            pad_token_id=ids["<pad>"],
+            eos_token_id=ids["</s>"],
+            decoder_start_token_id=ids["<pad>"],
+            **T5_SHAPE,
+        )
         model = T5ForConditionalGeneration(config)
     elif architecture == "causal":
-        config = LlamaConfig(vocab_size=len(tokenizer), pad_token_id=ids["<pad>"], bos_token_id=ids["<s>"],
-                             eos_token_id=ids["</s>"], tie_word_embeddings=False, **LLAMA_SHAPE)
+        config = LlamaConfig(
+            vocab_size=len(tokenizer),
+            pad_token_id=ids["<pad>"],
+            bos_token_id=ids["<s>"],
+            eos_token_id=ids["</s>"],
+            tie_word_embeddings=False,
+            **LLAMA_SHAPE,
+        )
         model = LlamaForCausalLM(config)
     else:
         raise ValueError(f"unknown architecture {architecture!r}; allowed values: seq2seq, causal")

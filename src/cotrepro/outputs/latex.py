@@ -17,8 +17,7 @@ class LatexMissing(RuntimeError):
     """latexmk (or pdflatex) is not installed."""
 
 
-def build_pdf(main_tex: Path, *, search_dirs: list[Path], out_pdf: Path, build_dir: Path,
-              timeout: int = 600) -> Path:
+def build_pdf(main_tex: Path, *, search_dirs: list[Path], out_pdf: Path, build_dir: Path, timeout: int = 600) -> Path:
     """Compile ``main_tex`` with latexmk, finding ``\\input`` files and figures in ``search_dirs``.
 
     The PDF is reproducible (fixed dates via SOURCE_DATE_EPOCH) and written atomically to
@@ -27,15 +26,24 @@ def build_pdf(main_tex: Path, *, search_dirs: list[Path], out_pdf: Path, build_d
     """
     for tool in ("latexmk", "pdflatex", "bibtex"):
         if shutil.which(tool) is None:
-            raise LatexMissing(f"{tool} is not installed; the paper needs the Debian packages {TEX_PACKAGES} "
-                               f"(sudo apt-get install {TEX_PACKAGES}). Everything else builds without them.")
+            raise LatexMissing(
+                f"{tool} is not installed; the paper needs the Debian packages {TEX_PACKAGES} "
+                f"(sudo apt-get install {TEX_PACKAGES}). Everything else builds without them."
+            )
     main_tex, build_dir = Path(main_tex).resolve(), Path(build_dir).resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
     # A trailing separator keeps TeX's default search path after ours.
     path = os.pathsep.join(str(Path(d).resolve()) for d in [main_tex.parent, *search_dirs]) + os.pathsep
     env = {**os.environ, "TEXINPUTS": path, "BIBINPUTS": path, "SOURCE_DATE_EPOCH": "0", "FORCE_SOURCE_DATE": "1"}
-    cmd = ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error",
-           f"-outdir={build_dir}", main_tex.name]
+    cmd = [
+        "latexmk",
+        "-pdf",
+        "-interaction=nonstopmode",
+        "-halt-on-error",
+        "-file-line-error",
+        f"-outdir={build_dir}",
+        main_tex.name,
+    ]
     proc = subprocess.run(cmd, cwd=main_tex.parent, env=env, capture_output=True, text=True, timeout=timeout)
     pdf = build_dir / (main_tex.stem + ".pdf")
     if proc.returncode != 0 or not pdf.is_file():

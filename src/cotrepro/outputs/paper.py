@@ -20,10 +20,36 @@ from cotrepro.io import atomic_write_text, read_json
 from cotrepro.outputs import tables
 from cotrepro.outputs.transcripts import example_prompts, transcript_text, transcript_title
 
-_TEX_SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
-                "^": r"\textasciicircum{}", "_": r"\_", "%": r"\%", "~": r"\textasciitilde{}"}
-_ASCII = {"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "--", "−": "-", "×": "x", "÷": "/", "…": "...",
-          "√": "sqrt", "°": " deg", "π": "pi", "€": "EUR", "£": "GBP", "\u00a0": " "}
+_TEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "$": r"\$",
+    "&": r"\&",
+    "#": r"\#",
+    "^": r"\textasciicircum{}",
+    "_": r"\_",
+    "%": r"\%",
+    "~": r"\textasciitilde{}",
+}
+_ASCII = {
+    "’": "'",
+    "‘": "'",
+    "“": '"',
+    "”": '"',
+    "–": "-",
+    "—": "--",
+    "−": "-",
+    "×": "x",
+    "÷": "/",
+    "…": "...",
+    "√": "sqrt",
+    "°": " deg",
+    "π": "pi",
+    "€": "EUR",
+    "£": "GBP",
+    "\u00a0": " ",
+}
 
 
 def ascii_text(text: str) -> str:
@@ -42,8 +68,10 @@ def tex(text) -> str:
 
 def verbatim(text: str) -> str:
     """A framed, line-breaking verbatim block (fvextra) of ``text``."""
-    return (f"\\begin{{Verbatim}}[breaklines,breakanywhere,fontsize=\\scriptsize,frame=single]\n"
-            f"{ascii_text(text)}\n\\end{{Verbatim}}\n")
+    return (
+        f"\\begin{{Verbatim}}[breaklines,breakanywhere,fontsize=\\scriptsize,frame=single]\n"
+        f"{ascii_text(text)}\n\\end{{Verbatim}}\n"
+    )
 
 
 HIDDEN = {
@@ -65,8 +93,16 @@ def _align(column: pd.Series) -> str:
     return "r" if cells and all(_NUMERIC.match(c) for c in cells) else "l"
 
 
-def latex_table(frame: pd.DataFrame, *, caption: str = "", label: str = "", hide: tuple[str, ...] = (),
-                long: bool = False, widths: dict[str, str] | None = None, markup: dict | None = None) -> str:
+def latex_table(
+    frame: pd.DataFrame,
+    *,
+    caption: str = "",
+    label: str = "",
+    hide: tuple[str, ...] = (),
+    long: bool = False,
+    widths: dict[str, str] | None = None,
+    markup: dict | None = None,
+) -> str:
     """``frame`` less the columns in ``hide``, as a booktabs table (pandas ``Styler.to_latex``).
 
     Every header and cell goes through :func:`tex`, so any text is safe for pdfLaTeX; ``markup``
@@ -82,15 +118,24 @@ def latex_table(frame: pd.DataFrame, *, caption: str = "", label: str = "", hide
         style = markup.get(column, str)
         return lambda value: style(tex(value))
 
-    styler = (shown.style.hide(axis="index").format({c: typeset(c) for c in shown.columns})
-              .format_index(tex, axis="columns"))
+    styler = (
+        shown.style.hide(axis="index").format({c: typeset(c) for c in shown.columns}).format_index(tex, axis="columns")
+    )
     column_format = "".join(f"{_RAGGED}p{{{widths[c]}}}" if c in widths else _align(shown[c]) for c in shown.columns)
     if long:
-        return styler.to_latex(environment="longtable", hrules=True, column_format=column_format,
-                               caption=caption, label=label)
+        return styler.to_latex(
+            environment="longtable", hrules=True, column_format=column_format, caption=caption, label=label
+        )
     if caption:
-        return styler.to_latex(environment="table", position="htbp", position_float="centering", hrules=True,
-                               column_format=column_format, caption=caption, label=label)
+        return styler.to_latex(
+            environment="table",
+            position="htbp",
+            position_float="centering",
+            hrules=True,
+            column_format=column_format,
+            caption=caption,
+            label=label,
+        )
     return f"\\begin{{center}}\n{styler.to_latex(hrules=True, column_format=column_format)}\\end{{center}}\n"
 
 
@@ -127,13 +172,29 @@ class PaperInputs:
     model_notes: dict = field(default_factory=dict)
 
     @classmethod
-    def from_paths(cls, *, accuracy: Path, significance: Path, published: Path, metas: list[Path],
-                   tasks: list[Path], transcripts: Path, demo: bool, model_notes: dict) -> "PaperInputs":
+    def from_paths(
+        cls,
+        *,
+        accuracy: Path,
+        significance: Path,
+        published: Path,
+        metas: list[Path],
+        tasks: list[Path],
+        transcripts: Path,
+        demo: bool,
+        model_notes: dict,
+    ) -> PaperInputs:
         """Read every input file."""
-        return cls(accuracy=pd.read_csv(accuracy), significance=pd.read_csv(significance),
-                   published=pd.read_csv(published), metas=[read_json(p) for p in metas],
-                   tasks=[read_json(p) for p in tasks],
-                   transcripts=read_json(transcripts), demo=demo, model_notes=model_notes)
+        return cls(
+            accuracy=pd.read_csv(accuracy),
+            significance=pd.read_csv(significance),
+            published=pd.read_csv(published),
+            metas=[read_json(p) for p in metas],
+            tasks=[read_json(p) for p in tasks],
+            transcripts=read_json(transcripts),
+            demo=demo,
+            model_notes=model_notes,
+        )
 
     def robust(self) -> pd.DataFrame:
         """Accuracy rows of the robust extraction style."""
@@ -166,23 +227,36 @@ def numbers(inp: PaperInputs) -> str:
 
 def method_examples(inp: PaperInputs) -> str:
     """One full example prompt per method (from the generation metadata)."""
-    return "\n".join(f"\\paragraph{{{tex(methods.label(m['method']))}}} ({tex(m['model']['slug'])}, "
-                     f"{tex(m['task']['key'])})\n{verbatim(text)}" for m, text in example_prompts(inp.metas))
+    return "\n".join(
+        f"\\paragraph{{{tex(methods.label(m['method']))}}} ({tex(m['model']['slug'])}, "
+        f"{tex(m['task']['key'])})\n{verbatim(text)}"
+        for m, text in example_prompts(inp.metas)
+    )
 
 
 def models_table(inp: PaperInputs) -> str:
     """Models with repository, resolved revision, parameter count and dtype."""
-    return latex_table(tables.models(inp.metas), caption="Models, with the commit each revision resolved to.",
-                       label="tab:models", hide=HIDDEN["models"], widths={"resolved revision": "4.4cm"},
-                       markup={"resolved revision": _commit})
+    return latex_table(
+        tables.models(inp.metas),
+        caption="Models, with the commit each revision resolved to.",
+        label="tab:models",
+        hide=HIDDEN["models"],
+        widths={"resolved revision": "4.4cm"},
+        markup={"resolved revision": _commit},
+    )
 
 
 def tasks_table(inp: PaperInputs) -> str:
     """Tasks with kind, answer format, questions evaluated out of the test set, and pinned source."""
-    return latex_table(tables.tasks(inp.tasks, inp.accuracy), label="tab:tasks", hide=HIDDEN["tasks"],
-                       caption="Tasks: questions evaluated out of the test set's records, the pinned source "
-                               "of each and the settings of the generated ones.",
-                       widths={"source": "3.6cm", "settings": "3cm"}, markup={"source": _breakable})
+    return latex_table(
+        tables.tasks(inp.tasks, inp.accuracy),
+        label="tab:tasks",
+        hide=HIDDEN["tasks"],
+        caption="Tasks: questions evaluated out of the test set's records, the pinned source "
+        "of each and the settings of the generated ones.",
+        widths={"source": "3.6cm", "settings": "3cm"},
+        markup={"source": _breakable},
+    )
 
 
 def decoding(inp: PaperInputs) -> str:
@@ -195,11 +269,16 @@ def all_methods_table(inp: PaperInputs) -> str:
     """Every method per model and task, robust extraction, with intervals; * marks a significant CoT change."""
     frame = tables.accuracy_matrix(inp.accuracy, inp.significance, "robust")
     method_columns = [methods.label(m) for m in methods.ordered(inp.accuracy["method"])]
-    return latex_table(frame, long=True, label="tab:all", hide=HIDDEN["accuracy_matrix"],
-                       markup=dict.fromkeys(method_columns, _ci),
-                       caption="Accuracy (\\%, robust extraction) with 95\\% Wilson intervals. "
-                               f"{tables.SIGNIFICANT}: the CoT method differs from its non-CoT counterpart on the "
-                               "same questions (exact McNemar test, $p<0.05$).")
+    return latex_table(
+        frame,
+        long=True,
+        label="tab:all",
+        hide=HIDDEN["accuracy_matrix"],
+        markup=dict.fromkeys(method_columns, _ci),
+        caption="Accuracy (\\%, robust extraction) with 95\\% Wilson intervals. "
+        f"{tables.SIGNIFICANT}: the CoT method differs from its non-CoT counterpart on the "
+        "same questions (exact McNemar test, $p<0.05$).",
+    )
 
 
 def comparison_label(pair: tuple[str, str]) -> str:
@@ -213,29 +292,44 @@ def published_tables(inp: PaperInputs) -> str:
     if not pairs:
         return "The papers report no numbers for the methods of this run.\n"
     refs = " and~".join(f"\\ref{{{comparison_label(p)}}}" for p in pairs)
-    out = [f"Table{'s' if len(pairs) > 1 else ''}~{refs} set the papers' comparisons beside ours: per task, our "
-           "models with the exact McNemar test on the same questions, then the papers' numbers for the task.\n"]
+    out = [
+        f"Table{'s' if len(pairs) > 1 else ''}~{refs} set the papers' comparisons beside ours: per task, our "
+        "models with the exact McNemar test on the same questions, then the papers' numbers for the task.\n"
+    ]
     for pair in pairs:
-        out.append(latex_table(
-            tables.comparison(inp.accuracy, inp.significance, inp.published, pair), long=True,
-            label=comparison_label(pair), hide=HIDDEN["comparison"], widths={"model": "2.8cm", "source": "3cm"},
-            markup={methods.label(m): _ci for m in pair},
-            caption=f"{tex(tables.comparison_title(pair))}, robust extraction. "
-                    f"{tables.SIGNIFICANT}: $p<0.05$."))
+        out.append(
+            latex_table(
+                tables.comparison(inp.accuracy, inp.significance, inp.published, pair),
+                long=True,
+                label=comparison_label(pair),
+                hide=HIDDEN["comparison"],
+                widths={"model": "2.8cm", "source": "3cm"},
+                markup={methods.label(m): _ci for m in pair},
+                caption=f"{tex(tables.comparison_title(pair))}, robust extraction. {tables.SIGNIFICANT}: $p<0.05$.",
+            )
+        )
     return "\n".join(out)
 
 
 def style_table(inp: PaperInputs) -> str:
     """Robust against paper-faithful extraction, mean over models."""
-    return latex_table(tables.extraction_styles(inp.accuracy), long=True, label="tab:styles",
-                       caption="Mean accuracy over models (\\%) under the two answer extractions.")
+    return latex_table(
+        tables.extraction_styles(inp.accuracy),
+        long=True,
+        label="tab:styles",
+        caption="Mean accuracy over models (\\%) under the two answer extractions.",
+    )
 
 
 def failures_table(inp: PaperInputs) -> str:
     """Failure fractions per task, model and method."""
-    return latex_table(tables.failures(inp.accuracy), long=True, label="tab:failures",
-                       caption="Failures (\\% of questions): no answer extracted (robust), generation hit the "
-                               "token limit, prompt longer than the model's context; and mean generated tokens.")
+    return latex_table(
+        tables.failures(inp.accuracy),
+        long=True,
+        label="tab:failures",
+        caption="Failures (\\% of questions): no answer extracted (robust), generation hit the "
+        "token limit, prompt longer than the model's context; and mean generated tokens.",
+    )
 
 
 def transcripts(inp: PaperInputs) -> str:
@@ -250,26 +344,35 @@ def limitations(inp: PaperInputs) -> str:
     """The caveats that hold for this run, derived from its inputs."""
     items = []
     if inp.demo:
-        items.append("This is the offline demo: its models have random weights, so every accuracy is meaningless; "
-                     "the document shows that the pipeline runs end to end.")
+        items.append(
+            "This is the offline demo: its models have random weights, so every accuracy is meaningless; "
+            "the document shows that the pipeline runs end to end."
+        )
     robust = inp.robust()
     sizes = {t["task"]: t["records"] for t in inp.tasks}
     partial = sorted(t for t, n in robust.groupby("task")["n"].max().items() if n < sizes.get(t, n))
     if partial:
-        items.append(f"Only part of the test set was evaluated for {tex(', '.join(partial))} (config key "
-                     "\\texttt{limit}); the intervals are correspondingly wide.")
+        items.append(
+            f"Only part of the test set was evaluated for {tex(', '.join(partial))} (config key "
+            "\\texttt{limit}); the intervals are correspondingly wide."
+        )
     own = sorted({m["task"]["key"] for m in inp.metas if (m.get("exemplars") or {}).get("origin") == "project"})
     if own:
-        items.append(f"The few-shot exemplars for {tex(', '.join(own))} are the project's own, written in Wei et "
-                     "al.'s style, because no pinned source of theirs with a licence that permits reuse was "
-                     "found; those few-shot numbers do not use the papers' prompts.")
+        items.append(
+            f"The few-shot exemplars for {tex(', '.join(own))} are the project's own, written in Wei et "
+            "al.'s style, because no pinned source of theirs with a licence that permits reuse was "
+            "found; those few-shot numbers do not use the papers' prompts."
+        )
     over = robust[robust["frac_over_context"] > 0]
     if not over.empty:
-        items.append(f"{len(over)} generation files contain prompts longer than the model's context; they were "
-                     "generated anyway and are flagged (Table~\\ref{tab:failures}).")
+        items.append(
+            f"{len(over)} generation files contain prompts longer than the model's context; they were "
+            "generated anyway and are flagged (Table~\\ref{tab:failures})."
+        )
     items += [f"{tex(m)}: {tex(n)}" for m, n in inp.model_notes.items() if n]
-    items.append("The published models (PaLM, LaMDA, GPT-3) are not open; the comparison is of trends, not of "
-                 "the same models.")
+    items.append(
+        "The published models (PaLM, LaMDA, GPT-3) are not open; the comparison is of trends, not of the same models."
+    )
     return "\\begin{itemize}\n" + "".join(f"\\item {i}\n" for i in items) + "\\end{itemize}\n"
 
 

@@ -7,8 +7,8 @@ extraction style with 95% Wilson intervals; the paper-faithful style is drawn da
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import matplotlib
 
@@ -23,8 +23,11 @@ from cotrepro import methods  # noqa: E402
 STYLE_LINES = {"robust": "-", "kojima": "--"}
 REFERENCE_MARKERS = {"PaLM": "s", "LaMDA": "^", "GPT-3": "D"}
 """The papers' model families drawn as reference curves, one marker each."""
-FAILURES = {"frac_no_answer": "no answer extracted", "frac_hit_max_new_tokens": "hit the token limit",
-            "frac_over_context": "prompt over context"}
+FAILURES = {
+    "frac_no_answer": "no answer extracted",
+    "frac_hit_max_new_tokens": "hit the token limit",
+    "frac_over_context": "prompt over context",
+}
 
 
 def human_count(n: float) -> str:
@@ -82,8 +85,15 @@ def reference_curves(published: pd.DataFrame | None, task: str, shown: Sequence[
     for (paper, family, method), grp in pub.groupby(["paper", "family", "method"]):
         grp = grp.sort_values("params_b")
         if len(grp) >= 2:
-            curves.append({"paper": paper, "family": family, "method": method,
-                           "parameters": (grp["params_b"] * 1e9).tolist(), "accuracy": grp["accuracy"].tolist()})
+            curves.append(
+                {
+                    "paper": paper,
+                    "family": family,
+                    "method": method,
+                    "parameters": (grp["params_b"] * 1e9).tolist(),
+                    "accuracy": grp["accuracy"].tolist(),
+                }
+            )
     return curves
 
 
@@ -93,13 +103,21 @@ def scaling_figure(df: pd.DataFrame, published: pd.DataFrame | None = None):
     tasks = sorted(df["task"].unique())
     fig, axes = panel_grid(len(tasks), 5.2, 4, max_columns=3)
     families = set()
-    for ax, task in zip(axes, tasks):
+    for ax, task in zip(axes, tasks, strict=True):
         sub = df[df["task"] == task]
         shown = _methods(sub)
         for curve in reference_curves(published, task, shown):
             families.add(curve["family"])
-            ax.plot(curve["parameters"], curve["accuracy"], linestyle=":", linewidth=1.2, alpha=0.7,
-                    marker=REFERENCE_MARKERS[curve["family"]], markersize=4, color=methods.color(curve["method"]))
+            ax.plot(
+                curve["parameters"],
+                curve["accuracy"],
+                linestyle=":",
+                linewidth=1.2,
+                alpha=0.7,
+                marker=REFERENCE_MARKERS[curve["family"]],
+                markersize=4,
+                color=methods.color(curve["method"]),
+            )
         for j, method in enumerate(shown):
             # Methods are dodged a little along the log axis so equal accuracies stay visible.
             dodge = 1 + 0.015 * (j - (len(shown) - 1) / 2)
@@ -108,11 +126,17 @@ def scaling_figure(df: pd.DataFrame, published: pd.DataFrame | None = None):
                 if pts.empty:
                     continue
                 robust = style == "robust"
-                ax.errorbar(pts["parameters"] * dodge, pts["accuracy"],
-                            yerr=[pts["accuracy"] - pts["ci_low"], pts["ci_high"] - pts["accuracy"]] if robust else None,
-                            color=methods.color(method), linestyle=line, marker="o" if robust else None,
-                            alpha=1.0 if robust else 0.6, capsize=3,
-                            label=methods.label(method) if robust else None)
+                ax.errorbar(
+                    pts["parameters"] * dodge,
+                    pts["accuracy"],
+                    yerr=[pts["accuracy"] - pts["ci_low"], pts["ci_high"] - pts["accuracy"]] if robust else None,
+                    color=methods.color(method),
+                    linestyle=line,
+                    marker="o" if robust else None,
+                    alpha=1.0 if robust else 0.6,
+                    capsize=3,
+                    label=methods.label(method) if robust else None,
+                )
         ax.set_xscale("log")
         sizes = sorted(sub["parameters"].unique())
         if families:
@@ -127,10 +151,13 @@ def scaling_figure(df: pd.DataFrame, published: pd.DataFrame | None = None):
         ax.set_title(task)
         ax.grid(alpha=0.3)
     handles, _ = axes[0].get_legend_handles_labels()
-    handles += [Line2D([], [], color="grey", linestyle=":", marker=REFERENCE_MARKERS[f], label=f"{f} (published)")
-                for f in sorted(families)]
-    axes[0].legend(handles=handles, title="method (solid: robust, dashed: paper-faithful extraction)", fontsize=8,
-                   title_fontsize=8)
+    handles += [
+        Line2D([], [], color="grey", linestyle=":", marker=REFERENCE_MARKERS[f], label=f"{f} (published)")
+        for f in sorted(families)
+    ]
+    axes[0].legend(
+        handles=handles, title="method (solid: robust, dashed: paper-faithful extraction)", fontsize=8, title_fontsize=8
+    )
     fig.tight_layout()
     return fig
 
@@ -140,7 +167,7 @@ def methods_figure(df: pd.DataFrame):
     tasks = sorted(df["task"].unique())
     robust = df[df["style"] == "robust"]
     fig, axes = panel_grid(len(tasks), max(6, 1.6 * robust["model"].nunique() + 2), 3.6, max_columns=2)
-    for ax, task in zip(axes, tasks):
+    for ax, task in zip(axes, tasks, strict=True):
         sub = robust[robust["task"] == task]
         models = models_by_size(sub)
         shown = _methods(sub)
@@ -148,8 +175,15 @@ def methods_figure(df: pd.DataFrame):
         for j, method in enumerate(shown):
             rows = sub[sub["method"] == method].set_index("model").reindex(models)
             xs = _dodged(len(models), j, len(shown), width)
-            ax.bar(xs, rows["accuracy"], width, color=methods.color(method), label=methods.label(method),
-                   yerr=[rows["accuracy"] - rows["ci_low"], rows["ci_high"] - rows["accuracy"]], capsize=2)
+            ax.bar(
+                xs,
+                rows["accuracy"],
+                width,
+                color=methods.color(method),
+                label=methods.label(method),
+                yerr=[rows["accuracy"] - rows["ci_low"], rows["ci_high"] - rows["accuracy"]],
+                capsize=2,
+            )
         ax.set_xticks(range(len(models)))
         ax.set_xticklabels(models, rotation=20, ha="right")
         ax.set_ylabel("accuracy (%)")
@@ -166,15 +200,29 @@ def compute_figure(df: pd.DataFrame):
     tasks = sorted(df["task"].unique())
     robust = df[df["style"] == "robust"]
     fig, axes = panel_grid(len(tasks), 5.2, 4, max_columns=3)
-    for ax, task in zip(axes, tasks):
+    for ax, task in zip(axes, tasks, strict=True):
         sub = robust[robust["task"] == task]
         for method in _methods(sub):
             pts = sub[sub["method"] == method]
-            ax.scatter(pts["mean_generated_tokens"].clip(lower=1), pts["accuracy"], color=methods.color(method), s=36,
-                       label=methods.label(method), edgecolor="black", linewidth=0.4, zorder=3)
+            ax.scatter(
+                pts["mean_generated_tokens"].clip(lower=1),
+                pts["accuracy"],
+                color=methods.color(method),
+                s=36,
+                label=methods.label(method),
+                edgecolor="black",
+                linewidth=0.4,
+                zorder=3,
+            )
             for r in pts.itertuples():
-                ax.annotate(r.model, (max(r.mean_generated_tokens, 1), r.accuracy), fontsize=6, alpha=0.75,
-                            xytext=(3, 3), textcoords="offset points")
+                ax.annotate(
+                    r.model,
+                    (max(r.mean_generated_tokens, 1), r.accuracy),
+                    fontsize=6,
+                    alpha=0.75,
+                    xytext=(3, 3),
+                    textcoords="offset points",
+                )
         ax.set_xscale("log")
         # Labelled ticks at 1-2-5 steps: the token range of one task is often under a decade.
         ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1, 2, 5)))
@@ -196,10 +244,11 @@ def failures_figure(df: pd.DataFrame):
     models = models_by_size(robust)
     shown = _methods(robust)
     means = robust.groupby(["model", "method"])[list(FAILURES)].mean()
-    fig, axes = plt.subplots(1, len(FAILURES), figsize=(max(10, 2.2 * len(models) * len(FAILURES) / 2), 3.8),
-                             squeeze=False, sharey=True)
+    fig, axes = plt.subplots(
+        1, len(FAILURES), figsize=(max(10, 2.2 * len(models) * len(FAILURES) / 2), 3.8), squeeze=False, sharey=True
+    )
     width = 0.8 / max(1, len(shown))
-    for ax, (column, title) in zip(axes[0], FAILURES.items()):
+    for ax, (column, title) in zip(axes[0], FAILURES.items(), strict=True):
         for j, method in enumerate(shown):
             xs = _dodged(len(models), j, len(shown), width)
             ys = [100 * means[column].get((m, method), float("nan")) for m in models]

@@ -20,8 +20,10 @@ from cotrepro.io import atomic_write_text, read_json
 from cotrepro.outputs import tables
 from cotrepro.outputs.transcripts import example_prompts, transcript_text, transcript_title
 
-DEMO_WARNING = ("This is the offline demo. Its models have random weights, so every accuracy below is "
-                "meaningless: the demo shows that the pipeline runs end to end, not how well anything reasons.")
+DEMO_WARNING = (
+    "This is the offline demo. Its models have random weights, so every accuracy below is "
+    "meaningless: the demo shows that the pipeline runs end to end, not how well anything reasons."
+)
 
 
 @dataclass
@@ -42,8 +44,13 @@ class ReportInputs:
 
 
 def _template() -> jinja2.Template:
-    env = jinja2.Environment(loader=jinja2.PackageLoader("cotrepro", "outputs"), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("cotrepro", "outputs"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     return env.get_template("report.html.j2")
 
 
@@ -51,20 +58,36 @@ def _accuracy_sections(acc: pd.DataFrame, sig: pd.DataFrame | None) -> list[tupl
     """(heading, table id, frame) per task and extraction style; the heading names the task, so its
     column is dropped."""
     frames = {style: tables.accuracy_matrix(acc, sig, style) for style in tables.STYLE_LABELS}
-    return [(f"{task}: {label} extraction", f"accuracy-{task}-{style}",
-             frames[style][frames[style]["task"] == task].drop(columns="task"))
-            for task in sorted(acc["task"].unique()) for style, label in tables.STYLE_LABELS.items()]
+    return [
+        (
+            f"{task}: {label} extraction",
+            f"accuracy-{task}-{style}",
+            frames[style][frames[style]["task"] == task].drop(columns="task"),
+        )
+        for task in sorted(acc["task"].unique())
+        for style, label in tables.STYLE_LABELS.items()
+    ]
 
 
 def _comparison_sections(acc, sig, published) -> list[tuple[str, str, pd.DataFrame]]:
-    return [(tables.comparison_title(pair), f"published-{pair[1]}", tables.comparison(acc, sig, published, pair))
-            for pair in tables.comparison_pairs(acc, published)]
+    return [
+        (tables.comparison_title(pair), f"published-{pair[1]}", tables.comparison(acc, sig, published, pair))
+        for pair in tables.comparison_pairs(acc, published)
+    ]
 
 
 def _over_context(acc: pd.DataFrame) -> list[dict]:
     over = acc[(acc["style"] == "robust") & (acc["frac_over_context"] > 0)]
-    return [{"model": r.model, "task": r.task, "method": methods.label(r.method),
-             "count": round(r.frac_over_context * r.n), "n": r.n} for r in over.itertuples()]
+    return [
+        {
+            "model": r.model,
+            "task": r.task,
+            "method": methods.label(r.method),
+            "count": round(r.frac_over_context * r.n),
+            "n": r.n,
+        }
+        for r in over.itertuples()
+    ]
 
 
 def render_report(inputs: ReportInputs) -> str:
@@ -86,8 +109,10 @@ def render_report(inputs: ReportInputs) -> str:
         failures=tables.failures(acc),
         styles=tables.extraction_styles(acc),
         transcripts=None if chosen is None else [(transcript_title(t), transcript_text(t)) for t in chosen],
-        prompts=[(methods.label(m["method"]), m["model"]["slug"], m["task"]["key"], text)
-                 for m, text in example_prompts(metas)],
+        prompts=[
+            (methods.label(m["method"]), m["model"]["slug"], m["task"]["key"], text)
+            for m, text in example_prompts(metas)
+        ],
         models=tables.models(metas, [read_json(p) for p in inputs.manifests]),
         datasets=tables.tasks([read_json(p) for p in inputs.task_provenance], acc),
         exemplars=tables.exemplars(metas),

@@ -52,7 +52,7 @@ def settings_text(params: dict | None) -> str:
 
 def _method_order(keys: pd.Series) -> pd.Series:
     # Sorting by key would put few-shot before zero-shot; the registry's order is the display order.
-    return keys.map(methods.keys().index)
+    return keys.map(methods.all_keys().index)
 
 
 def _significant(sig: pd.DataFrame | None, style: str) -> set[tuple[str, str, str, str]]:
@@ -69,12 +69,17 @@ def accuracy_matrix(acc: pd.DataFrame, sig: pd.DataFrame | None, style: str) -> 
     differs from its ``cot_baseline`` on the same questions under the same style."""
     sub = acc[acc["style"] == style]
     marked = _significant(sig, style)
-    cells = [with_ci(r) + (SIGNIFICANT if (r["model"], r["task"], methods.get(r["method"]).cot_baseline,
-                                          r["method"]) in marked else "")
-             for _, r in sub.iterrows()]
-    wide = (sub.assign(cell=cells)
-            .pivot_table(index=["task", "model", "parameters"], columns="method", values="cell", aggfunc="first")
-            .reset_index().sort_values(["task", "parameters", "model"]))
+    cells = [
+        with_ci(r)
+        + (SIGNIFICANT if (r["model"], r["task"], methods.get(r["method"]).cot_baseline, r["method"]) in marked else "")
+        for _, r in sub.iterrows()
+    ]
+    wide = (
+        sub.assign(cell=cells)
+        .pivot_table(index=["task", "model", "parameters"], columns="method", values="cell", aggfunc="first")
+        .reset_index()
+        .sort_values(["task", "parameters", "model"])
+    )
     shown = methods.ordered(wide.columns)
     wide = wide[["task", "model", "parameters", *shown]].rename(columns=methods.labels()).fillna("")
     wide.columns.name = None
@@ -90,7 +95,7 @@ def comparison_pairs(acc: pd.DataFrame, published: pd.DataFrame) -> list[tuple[s
     """The papers' comparisons to show: (cot_baseline, method) for each reasoning method of the
     registry, where this run has either method and the papers report either."""
     ran, quoted = set(acc["method"]), set(published["method"])
-    pairs = [(methods.get(k).cot_baseline, k) for k in methods.keys() if methods.get(k).cot_baseline]
+    pairs = [(methods.get(k).cot_baseline, k) for k in methods.all_keys() if methods.get(k).cot_baseline]
     return [p for p in pairs if set(p) & ran and set(p) & quoted]
 
 
@@ -102,8 +107,9 @@ def comparison_title(pair: tuple[str, str]) -> str:
     return title[0].upper() + title[1:]
 
 
-def comparison(acc: pd.DataFrame, sig: pd.DataFrame | None, published: pd.DataFrame, pair: tuple[str, str],
-               style: str = "robust") -> pd.DataFrame:
+def comparison(
+    acc: pd.DataFrame, sig: pd.DataFrame | None, published: pd.DataFrame, pair: tuple[str, str], style: str = "robust"
+) -> pd.DataFrame:
     """One of the papers' comparisons (baseline A against method B) beside ours: per task, our rows
     (models by size) with A, B, their difference and the exact McNemar p on the same questions
     (SIGNIFICANT when p < 0.05), then the papers' rows for that task."""
@@ -111,9 +117,14 @@ def comparison(acc: pd.DataFrame, sig: pd.DataFrame | None, published: pd.DataFr
     col_a, col_b = methods.label(a), methods.label(b)
     columns = ["task", "model", "parameters", "source", col_a, col_b, "delta", "McNemar p"]
     ours = acc[(acc["style"] == style) & acc["method"].isin(pair)]
-    tests = {} if sig is None else {
-        (r["model"], r["task"]): r for _, r in
-        sig[(sig["style"] == style) & (sig["method_a"] == a) & (sig["method_b"] == b)].iterrows()}
+    tests = (
+        {}
+        if sig is None
+        else {
+            (r["model"], r["task"]): r
+            for _, r in sig[(sig["style"] == style) & (sig["method_a"] == a) & (sig["method_b"] == b)].iterrows()
+        }
+    )
     rows = []
     for task in sorted(ours["task"].unique()):
         block = ours[ours["task"] == task]
@@ -122,18 +133,35 @@ def comparison(acc: pd.DataFrame, sig: pd.DataFrame | None, published: pd.DataFr
             got = {r["method"]: r for _, r in mine.iterrows()}
             ra, rb = got.get(a), got.get(b)
             test = tests.get((model, task))
-            rows.append({
-                "task": task, "model": model, "parameters": human_count(mine["parameters"].iloc[0]),
-                "source": THIS_RUN, col_a: with_ci(ra), col_b: with_ci(rb),
-                "delta": _delta(None if ra is None else ra["accuracy"], None if rb is None else rb["accuracy"]),
-                "McNemar p": "" if test is None else p_text(test["p_value"]) + (
-                    SIGNIFICANT if bool(test["significant"]) else "")})
+            rows.append(
+                {
+                    "task": task,
+                    "model": model,
+                    "parameters": human_count(mine["parameters"].iloc[0]),
+                    "source": THIS_RUN,
+                    col_a: with_ci(ra),
+                    col_b: with_ci(rb),
+                    "delta": _delta(None if ra is None else ra["accuracy"], None if rb is None else rb["accuracy"]),
+                    "McNemar p": ""
+                    if test is None
+                    else p_text(test["p_value"]) + (SIGNIFICANT if bool(test["significant"]) else ""),
+                }
+            )
         pub = published[(published["task"] == task) & published["method"].isin(pair)]
         for (source, model, note), grp in pub.groupby(["source", "model", pub["note"].fillna("")], sort=False):
             vals = dict(zip(grp["method"], grp["accuracy"], strict=True))
-            rows.append({"task": task, "model": model, "parameters": human_count(grp["params_b"].iloc[0] * 1e9),
-                         "source": f"{source}, {note}" if note else source, col_a: pct(vals.get(a)),
-                         col_b: pct(vals.get(b)), "delta": _delta(vals.get(a), vals.get(b)), "McNemar p": ""})
+            rows.append(
+                {
+                    "task": task,
+                    "model": model,
+                    "parameters": human_count(grp["params_b"].iloc[0] * 1e9),
+                    "source": f"{source}, {note}" if note else source,
+                    col_a: pct(vals.get(a)),
+                    col_b: pct(vals.get(b)),
+                    "delta": _delta(vals.get(a), vals.get(b)),
+                    "McNemar p": "",
+                }
+            )
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -141,13 +169,18 @@ def paired_tests(sig: pd.DataFrame, style: str = "robust") -> pd.DataFrame:
     """Every exact McNemar test of a method pair on the same questions under ``style``."""
     sub = sig[sig["style"] == style]
     pairs = zip(sub["method_a"], sub["method_b"], strict=True)
-    return pd.DataFrame({
-        "model": sub["model"], "task": sub["task"],
-        "comparison": [f"{methods.label(a)} vs {methods.label(b)}" for a, b in pairs],
-        "n": sub["n"], "right only with A": sub["only_a"], "right only with B": sub["only_b"],
-        "p (exact McNemar)": sub["p_value"].map(p_text),
-        "significant (p < 0.05)": sub["significant"].astype(bool).map({True: "yes", False: "no"}),
-    }).reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "model": sub["model"],
+            "task": sub["task"],
+            "comparison": [f"{methods.label(a)} vs {methods.label(b)}" for a, b in pairs],
+            "n": sub["n"],
+            "right only with A": sub["only_a"],
+            "right only with B": sub["only_b"],
+            "p (exact McNemar)": sub["p_value"].map(p_text),
+            "significant (p < 0.05)": sub["significant"].astype(bool).map({True: "yes", False: "no"}),
+        }
+    ).reset_index(drop=True)
 
 
 def failures(acc: pd.DataFrame, style: str = "robust") -> pd.DataFrame:
@@ -156,13 +189,17 @@ def failures(acc: pd.DataFrame, style: str = "robust") -> pd.DataFrame:
     of generated tokens. No answer depends on ``style``; the other columns do not."""
     sub = acc[acc["style"] == style]
     sub = sub.assign(order=_method_order(sub["method"])).sort_values(["task", "parameters", "model", "order"])
-    return pd.DataFrame({
-        "task": sub["task"], "model": sub["model"], "method": sub["method"].map(methods.label),
-        "no answer": (100 * sub["frac_no_answer"]).map(pct),
-        "hit limit": (100 * sub["frac_hit_max_new_tokens"]).map(pct),
-        "over context": (100 * sub["frac_over_context"]).map(pct),
-        "tokens": sub["mean_generated_tokens"].map(lambda t: f"{t:.0f}"),
-    }).reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "task": sub["task"],
+            "model": sub["model"],
+            "method": sub["method"].map(methods.label),
+            "no answer": (100 * sub["frac_no_answer"]).map(pct),
+            "hit limit": (100 * sub["frac_hit_max_new_tokens"]).map(pct),
+            "over context": (100 * sub["frac_over_context"]).map(pct),
+            "tokens": sub["mean_generated_tokens"].map(lambda t: f"{t:.0f}"),
+        }
+    ).reset_index(drop=True)
 
 
 def extraction_styles(acc: pd.DataFrame) -> pd.DataFrame:
@@ -171,15 +208,18 @@ def extraction_styles(acc: pd.DataFrame) -> pd.DataFrame:
     means = means.reset_index()
     means = means.assign(order=_method_order(means["method"])).sort_values(["task", "order"])
     per_style = {label: means[style].map(pct) for style, label in STYLE_LABELS.items() if style in means}
-    return pd.DataFrame({"task": means["task"], "method": means["method"].map(methods.label), **per_style}
-                        ).reset_index(drop=True)
+    return pd.DataFrame({"task": means["task"], "method": means["method"].map(methods.label), **per_style}).reset_index(
+        drop=True
+    )
 
 
 def _files_summary(manifest: dict) -> str:
     files = manifest.get("files", [])
     size = sum(f["size"] for f in files)
-    return (f"{len(files)} files, {size / 2**20:,.1f} MiB "
-            f"(sha256 of each in resources/models/{manifest.get('model', '')}.json)")
+    return (
+        f"{len(files)} files, {size / 2**20:,.1f} MiB "
+        f"(sha256 of each in resources/models/{manifest.get('model', '')}.json)"
+    )
 
 
 def models(metas: Sequence[dict], manifests: Sequence[dict] = ()) -> pd.DataFrame:
@@ -189,15 +229,35 @@ def models(metas: Sequence[dict], manifests: Sequence[dict] = ()) -> pd.DataFram
     rows = {}
     for m in metas:
         b, mm = m["backend"], m["model"]
-        rows.setdefault(mm["slug"], {
-            "model": mm["slug"], "repository": mm["repo"] or f"({mm['source']})",
-            "requested revision": mm["requested_revision"] or "", "resolved revision": mm["resolved_revision"],
-            "parameters": b["parameters"], "dtype": b["dtype"], "device": b["device_name"],
-            "batch size": f"{b['batch_size']} (final {b['final_batch_size']})",
-            "context": b["context_length"], "prompt format": m["prompt_format"],
-            "files": files_of.get(mm["slug"], "")})
-    columns = ["model", "repository", "requested revision", "resolved revision", "parameters", "dtype", "device",
-               "batch size", "context", "prompt format", "files"]
+        rows.setdefault(
+            mm["slug"],
+            {
+                "model": mm["slug"],
+                "repository": mm["repo"] or f"({mm['source']})",
+                "requested revision": mm["requested_revision"] or "",
+                "resolved revision": mm["resolved_revision"],
+                "parameters": b["parameters"],
+                "dtype": b["dtype"],
+                "device": b["device_name"],
+                "batch size": f"{b['batch_size']} (final {b['final_batch_size']})",
+                "context": b["context_length"],
+                "prompt format": m["prompt_format"],
+                "files": files_of.get(mm["slug"], ""),
+            },
+        )
+    columns = [
+        "model",
+        "repository",
+        "requested revision",
+        "resolved revision",
+        "parameters",
+        "dtype",
+        "device",
+        "batch size",
+        "context",
+        "prompt format",
+        "files",
+    ]
     frame = pd.DataFrame(list(rows.values()), columns=columns).sort_values(["parameters", "model"])
     return frame.assign(parameters=frame["parameters"].map(lambda n: f"{n:,}")).reset_index(drop=True)
 
@@ -206,21 +266,43 @@ def tasks(provenance: Sequence[dict], acc: pd.DataFrame) -> pd.DataFrame:
     """One row per task and downloaded file: the task's kind and answer format, how many questions
     were evaluated out of its test set, the file's pinned source and sha256, the generator settings."""
     evaluated = acc.groupby("task")["n"].max().to_dict()
-    rows = [{"task": t["task"], "kind": t["kind"], "answer format": t["answer_format"],
-             "evaluated": int(evaluated.get(t["task"], 0)), "records": t["records"], "file": f["name"],
-             "source": f["source"], "sha256": f["sha256"], "settings": settings_text(t.get("params"))}
-            for t in sorted(provenance, key=lambda t: t["task"]) for f in t["files"]]
-    return pd.DataFrame(rows, columns=["task", "kind", "answer format", "evaluated", "records", "file", "source",
-                                       "sha256", "settings"])
+    rows = [
+        {
+            "task": t["task"],
+            "kind": t["kind"],
+            "answer format": t["answer_format"],
+            "evaluated": int(evaluated.get(t["task"], 0)),
+            "records": t["records"],
+            "file": f["name"],
+            "source": f["source"],
+            "sha256": f["sha256"],
+            "settings": settings_text(t.get("params")),
+        }
+        for t in sorted(provenance, key=lambda t: t["task"])
+        for f in t["files"]
+    ]
+    return pd.DataFrame(
+        rows, columns=["task", "kind", "answer format", "evaluated", "records", "file", "source", "sha256", "settings"]
+    )
 
 
 def exemplars(metas: Sequence[dict]) -> pd.DataFrame:
     """The few-shot exemplar set of each task, with its origin: the papers' or the project's own."""
     sets = {(m["task"]["key"], m["exemplars"]["name"]): m["exemplars"] for m in metas if m.get("exemplars")}
-    return pd.DataFrame([{"task": task, "set": e["name"], "origin": EXEMPLAR_ORIGINS.get(e["origin"], e["origin"]),
-                          "source": e["source"], "sha256": e["sha256"], "shots": e["shots"]}
-                         for (task, _), e in sorted(sets.items())],
-                        columns=["task", "set", "origin", "source", "sha256", "shots"])
+    return pd.DataFrame(
+        [
+            {
+                "task": task,
+                "set": e["name"],
+                "origin": EXEMPLAR_ORIGINS.get(e["origin"], e["origin"]),
+                "source": e["source"],
+                "sha256": e["sha256"],
+                "shots": e["shots"],
+            }
+            for (task, _), e in sorted(sets.items())
+        ],
+        columns=["task", "set", "origin", "source", "sha256", "shots"],
+    )
 
 
 def _value_text(value) -> str:
@@ -246,5 +328,6 @@ def decoding(metas: Sequence[dict]) -> pd.DataFrame:
 def software(metas: Sequence[dict]) -> pd.DataFrame:
     """Package versions the generation ran with (as recorded by its first job)."""
     versions = metas[0]["versions"] if metas else {}
-    return pd.DataFrame([{"package": k, "version": str(v)} for k, v in versions.items()],
-                        columns=["package", "version"])
+    return pd.DataFrame(
+        [{"package": k, "version": str(v)} for k, v in versions.items()], columns=["package", "version"]
+    )

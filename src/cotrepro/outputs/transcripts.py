@@ -3,7 +3,7 @@ thought got right and one it got wrong."""
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from cotrepro import methods
 
@@ -16,16 +16,20 @@ def _clip(text: str | None) -> str | None:
     return text[:MAX_CHARS] + f" [... {len(text) - MAX_CHARS} more characters]"
 
 
-def choose(models: Sequence[str], tasks: Sequence[str],
-           runs: Mapping[tuple[str, str, str], tuple[Sequence[dict], Sequence[dict], Sequence[dict]]],
-           style: str = "robust") -> list[dict]:
+def choose(
+    models: Sequence[str],
+    tasks: Sequence[str],
+    runs: Mapping[tuple[str, str, str], tuple[Sequence[dict], Sequence[dict], Sequence[dict]]],
+    style: str = "robust",
+) -> list[dict]:
     """Pick the transcripts deterministically.
 
     ``runs`` maps (model, task, method) to (generation rows, score rows, task records). For each
-    model the tasks are taken in order, the reasoning methods last shown first (few-shot CoT before zero-shot CoT), questions in file
-    order; the first right and the first wrong answer under ``style`` are kept.
+    model the tasks are taken in order, the reasoning methods in reverse display order (few-shot CoT
+    before zero-shot CoT), questions in file order; the first right and the first wrong answer under
+    ``style`` are kept.
     """
-    cot_methods = [k for k in methods.keys() if methods.get(k).reasoning]
+    cot_methods = [k for k in methods.all_keys() if methods.get(k).reasoning]
     out = []
     for model in models:
         found: dict[bool, dict] = {}
@@ -42,10 +46,16 @@ def choose(models: Sequence[str], tasks: Sequence[str],
                         continue
                     row = by_id[s["id"]]
                     found[correct] = {
-                        "model": model, "task": task, "method": method, "id": s["id"], "correct": correct,
-                        "question": questions[s["id"]], "completion": _clip(row["completion"]),
+                        "model": model,
+                        "task": task,
+                        "method": method,
+                        "id": s["id"],
+                        "correct": correct,
+                        "question": questions[s["id"]],
+                        "completion": _clip(row["completion"]),
                         "stage2_completion": _clip(row.get("stage2_completion")),
-                        "prediction": s[f"pred_{style}"], "gold": s["gold"],
+                        "prediction": s[f"pred_{style}"],
+                        "gold": s["gold"],
                     }
                 if len(found) == 2:
                     break
@@ -64,21 +74,23 @@ def transcript_text(t: dict) -> str:
 
 
 def transcript_title(t: dict) -> str:
-    """"model, task, method (right|wrong)"."""
+    """ "model, task, method (right|wrong)"."""
     return f"{t['model']}, {t['task']}, {methods.label(t['method'])} ({'right' if t['correct'] else 'wrong'})"
 
 
 def example_prompts(metas: Sequence[dict]) -> list[tuple[dict, str]]:
     """One (generation metadata, full prompt text) per method, in method order; zero-shot CoT shows both stages."""
     out, seen = [], set()
-    for m in sorted(metas, key=lambda m: (methods.keys().index(m["method"]), m["model"]["slug"], m["task"]["key"])):
+    for m in sorted(metas, key=lambda m: (methods.all_keys().index(m["method"]), m["model"]["slug"], m["task"]["key"])):
         if m["method"] in seen:
             continue
         seen.add(m["method"])
         ex = m["example"]
         text = ex.get("prompt", "")
         if "stage2_prompt" in ex:
-            text = (f"--- stage 1 ---\n{text}\n--- stage 2 (stage 1 + generated reasoning + trigger) ---\n"
-                    f"{ex['stage2_prompt']}")
+            text = (
+                f"--- stage 1 ---\n{text}\n--- stage 2 (stage 1 + generated reasoning + trigger) ---\n"
+                f"{ex['stage2_prompt']}"
+            )
         out.append((m, text))
     return out

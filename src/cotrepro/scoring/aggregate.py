@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import pandas as pd
 
 from cotrepro.scoring.extract import STYLES
 from cotrepro.scoring.metrics import wilson_interval
 
-COLUMNS = ["model", "parameters", "revision", "task", "method", "style", "n", "correct", "accuracy", "ci_low",
-           "ci_high", "mean_generated_tokens", "frac_hit_max_new_tokens", "frac_no_answer", "frac_over_context"]
+COLUMNS = [
+    "model",
+    "parameters",
+    "revision",
+    "task",
+    "method",
+    "style",
+    "n",
+    "correct",
+    "accuracy",
+    "ci_low",
+    "ci_high",
+    "mean_generated_tokens",
+    "frac_hit_max_new_tokens",
+    "frac_no_answer",
+    "frac_over_context",
+]
 """Columns of results/accuracy.csv; accuracy and its interval are percentages, the rest fractions."""
 
 
@@ -25,23 +40,27 @@ def summarize(scores: list[dict], *, model: str, task: str, method: str, meta: d
     for style in STYLES:
         correct = sum(bool(s[f"correct_{style}"]) for s in scores)
         low, high = wilson_interval(correct, n)
-        rows.append({
-            "model": model,
-            "parameters": meta["backend"]["parameters"],
-            "revision": meta["model"]["resolved_revision"],
-            "task": task,
-            "method": method,
-            "style": style,
-            "n": n,
-            "correct": correct,
-            "accuracy": round(100 * correct / n, 2) if n else float("nan"),
-            "ci_low": round(100 * low, 2),
-            "ci_high": round(100 * high, 2),
-            "mean_generated_tokens": round(sum(s["generated_tokens"] for s in scores) / n, 2) if n else float("nan"),
-            "frac_hit_max_new_tokens": frac(lambda s: s["hit_max_new_tokens"]),
-            "frac_no_answer": frac(lambda s: not s[f"pred_{style}"]),
-            "frac_over_context": frac(lambda s: s["over_context"]),
-        })
+        rows.append(
+            {
+                "model": model,
+                "parameters": meta["backend"]["parameters"],
+                "revision": meta["model"]["resolved_revision"],
+                "task": task,
+                "method": method,
+                "style": style,
+                "n": n,
+                "correct": correct,
+                "accuracy": round(100 * correct / n, 2) if n else float("nan"),
+                "ci_low": round(100 * low, 2),
+                "ci_high": round(100 * high, 2),
+                "mean_generated_tokens": round(sum(s["generated_tokens"] for s in scores) / n, 2)
+                if n
+                else float("nan"),
+                "frac_hit_max_new_tokens": frac(lambda s: s["hit_max_new_tokens"]),
+                "frac_no_answer": frac(lambda s, style=style: not s[f"pred_{style}"]),
+                "frac_over_context": frac(lambda s: s["over_context"]),
+            }
+        )
     return rows
 
 

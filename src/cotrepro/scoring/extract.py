@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache
 
 from cotrepro import methods
 from cotrepro.prompts import FEW_SHOT_ANSWER_PREFIX as FEW_SHOT_TRIGGER
@@ -62,6 +62,7 @@ def extract_from(text: str, fmt: str, style: str, *, chain: bool) -> str:
 
 # --- Kojima et al.'s answer cleansing -------------------------------------------------------
 
+
 def _kojima(text: str, fmt: str, few_shot: bool) -> str:
     if few_shot:
         parts = text.split(FEW_SHOT_TRIGGER)
@@ -103,7 +104,7 @@ _YES_NO = re.compile(r"\b(yes|no|true|false)\b", re.I)
 _WORD = re.compile(r"[^\W\d_]+")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _option_patterns(letters: str) -> tuple[re.Pattern, re.Pattern]:
     option = rf"[\(\[]?[{letters}]"
     # "Among A through E" echoes the trigger; it names the range, not the answer.
@@ -124,7 +125,7 @@ def _choices(text: str, letters: str, slot: bool) -> list[str]:
     text = span.sub(" ", text)
     found = []
     for m in standalone.finditer(text):
-        before = text[:m.start()]
+        before = text[: m.start()]
         cued = _OPTION_CUE.search(before) or (slot and not before.strip())
         if m.group(1) == "A" and _ARTICLE_NEXT.match(text, m.end()) and not cued:
             continue
@@ -168,7 +169,7 @@ def _robust(text: str, fmt: str, chain: bool) -> str:
     text = _NEXT_QUESTION.split(text, 1)[0]
     # The last statement wins (models correct themselves), unless it holds no answer.
     for statement in reversed(list(_STATEMENT.finditer(text))):
-        found = _candidates(text[statement.end():], fmt)
+        found = _candidates(text[statement.end() :], fmt)
         if found:
             return found[0]
     # Without a statement a reasoning chain most often ends with its result.

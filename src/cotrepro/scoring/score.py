@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from cotrepro import methods
 from cotrepro.scoring.extract import STYLES, extract_answer, extract_from, is_correct
@@ -49,6 +49,8 @@ def score_rows(rows: Sequence[dict], records: Sequence[dict], method: str) -> li
     by_id = {r["id"]: r for r in records}
     missing = [row["id"] for row in rows if row["id"] not in by_id]
     if missing:
-        raise ValueError(f"{len(missing)} generation rows have no task record (first: {missing[0]}); "
-                         "the task file changed after generation")
+        raise ValueError(
+            f"{len(missing)} generation rows have no task record (first: {missing[0]}); "
+            "the task file changed after generation"
+        )
     return [score_row(row, by_id[row["id"]], method) for row in rows]

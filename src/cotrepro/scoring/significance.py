@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
@@ -11,8 +11,20 @@ from cotrepro.scoring.extract import STYLES
 from cotrepro.scoring.metrics import mcnemar_exact
 
 ALPHA = 0.05
-COLUMNS = ["model", "task", "style", "method_a", "method_b", "n", "correct_a", "correct_b", "only_a", "only_b",
-           "p_value", "significant"]
+COLUMNS = [
+    "model",
+    "task",
+    "style",
+    "method_a",
+    "method_b",
+    "n",
+    "correct_a",
+    "correct_b",
+    "only_a",
+    "only_b",
+    "p_value",
+    "significant",
+]
 
 
 def compare(scores_a: Sequence[dict], scores_b: Sequence[dict], style: str) -> dict:
@@ -28,8 +40,15 @@ def compare(scores_a: Sequence[dict], scores_b: Sequence[dict], style: str) -> d
     only_a = sum(a[i] and not b[i] for i in a)
     only_b = sum(b[i] and not a[i] for i in a)
     p = mcnemar_exact(only_a, only_b)
-    return {"n": len(a), "correct_a": sum(a.values()), "correct_b": sum(b.values()), "only_a": only_a,
-            "only_b": only_b, "p_value": round(p, 6), "significant": p < ALPHA}
+    return {
+        "n": len(a),
+        "correct_a": sum(a.values()),
+        "correct_b": sum(b.values()),
+        "only_a": only_a,
+        "only_b": only_b,
+        "p_value": round(p, 6),
+        "significant": p < ALPHA,
+    }
 
 
 def significance_table(scores: Mapping[tuple[str, str, str], Sequence[dict]]) -> pd.DataFrame:
@@ -41,7 +60,14 @@ def significance_table(scores: Mapping[tuple[str, str, str], Sequence[dict]]) ->
             if (model, task, method_a) not in scores or (model, task, method_b) not in scores:
                 continue
             for style in STYLES:
-                rows.append({"model": model, "task": task, "style": style, "method_a": method_a,
-                             "method_b": method_b, **compare(scores[model, task, method_a],
-                                                             scores[model, task, method_b], style)})
+                rows.append(
+                    {
+                        "model": model,
+                        "task": task,
+                        "style": style,
+                        "method_a": method_a,
+                        "method_b": method_b,
+                        **compare(scores[model, task, method_a], scores[model, task, method_b], style),
+                    }
+                )
     return pd.DataFrame(rows, columns=COLUMNS)

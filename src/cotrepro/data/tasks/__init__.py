@@ -7,12 +7,13 @@ the zero-shot answer trigger and its default exemplar set.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
-from cotrepro.prompts import answer_trigger, direct_answer_trigger
 from cotrepro.data.sources import GitHubFile
+from cotrepro.prompts import answer_trigger, direct_answer_trigger
+
 
 @dataclass(frozen=True)
 class DatasetSpec:
@@ -104,5 +105,3 @@ def task_params(task: TaskSpec, overrides: dict | None) -> dict:
         allowed = ", ".join(sorted(task.params)) or "none (the task has no settings)"
         raise ValueError(f"task {task.key} has no setting {unknown[0]!r}; allowed: {allowed}")
     return {**task.params, **overrides}
-
-

@@ -11,8 +11,16 @@ from pathlib import Path
 
 from cotrepro.data.sources import GitHubFile
 from cotrepro.data.tasks import DatasetSpec, TaskSpec
-from cotrepro.data.tasks.records import (answer_choices, kojima_file, numbered, only_file, plain_number,
-                                    read_json_doc, read_json_lines, record)
+from cotrepro.data.tasks.records import (
+    answer_choices,
+    kojima_file,
+    numbered,
+    only_file,
+    plain_number,
+    read_json_doc,
+    read_json_lines,
+    record,
+)
 
 GSM8K_TEST = GitHubFile(
     repo="openai/grade-school-math",
@@ -33,8 +41,10 @@ def load_gsm8k_format(prefix: str):
     """A loader for JSON-lines files of ``{"question", "answer"}`` whose answer ends in ``#### N``."""
 
     def load(files: dict[str, Path], params: dict) -> list[dict]:
-        return [record(rid, raw["question"].strip(), final_answer(raw["answer"]), "number")
-                for rid, raw in numbered(prefix, read_json_lines(only_file(files)))]
+        return [
+            record(rid, raw["question"].strip(), final_answer(raw["answer"]), "number")
+            for rid, raw in numbered(prefix, read_json_lines(only_file(files)))
+        ]
 
     return load
 
@@ -43,16 +53,20 @@ def load_mawps_format(prefix: str):
     """A loader for MultiArith, AddSub and SingleEq (``sQuestion`` and ``lSolutions[0]``)."""
 
     def load(files: dict[str, Path], params: dict) -> list[dict]:
-        return [record(rid, raw["sQuestion"].strip(), plain_number(raw["lSolutions"][0]), "number")
-                for rid, raw in numbered(prefix, read_json_doc(only_file(files)))]
+        return [
+            record(rid, raw["sQuestion"].strip(), plain_number(raw["lSolutions"][0]), "number")
+            for rid, raw in numbered(prefix, read_json_doc(only_file(files)))
+        ]
 
     return load
 
 
 def load_svamp(files: dict[str, Path], params: dict) -> list[dict]:
     """SVAMP: the question is ``Body`` and ``Question`` joined by a space; the gold is ``Answer``."""
-    return [record(rid, f"{raw['Body'].strip()} {raw['Question'].strip()}", plain_number(raw["Answer"]), "number")
-            for rid, raw in numbered("svamp", read_json_doc(only_file(files)))]
+    return [
+        record(rid, f"{raw['Body'].strip()} {raw['Question'].strip()}", plain_number(raw["Answer"]), "number")
+        for rid, raw in numbered("svamp", read_json_doc(only_file(files)))
+    ]
 
 
 def split_aqua_option(option: str) -> tuple[str, str]:
@@ -74,9 +88,16 @@ def load_aqua(files: dict[str, Path], params: dict) -> list[dict]:
 
 
 def _kojima_arithmetic(key: str, description: str, path: str, sha256: str, load, size: int) -> TaskSpec:
-    return TaskSpec(key=key, kind="arithmetic", description=description,
-                    dataset=DatasetSpec(key=key, remote=(kojima_file(path, sha256),)), load=load,
-                    answer_format="number", exemplars="wei2022-gsm8k", size=size)
+    return TaskSpec(
+        key=key,
+        kind="arithmetic",
+        description=description,
+        dataset=DatasetSpec(key=key, remote=(kojima_file(path, sha256),)),
+        load=load,
+        answer_format="number",
+        exemplars="wei2022-gsm8k",
+        size=size,
+    )
 
 
 TASKS = (
@@ -90,26 +111,46 @@ TASKS = (
         exemplars="wei2022-gsm8k",
         size=1319,
     ),
-    _kojima_arithmetic("svamp", "SVAMP: varied one-step arithmetic word problems (Patel et al., 2021)",
-                       "SVAMP/SVAMP.json", "5be77703a6d891ae476d7c082787ad361392aa02453b132516cdd5f4e7934e3e",
-                       load_svamp, 1000),
-    _kojima_arithmetic("multiarith", "MultiArith: multi-step arithmetic word problems (Roy and Roth, 2015)",
-                       "MultiArith/MultiArith.json",
-                       "dc9db1b6cc68b1ecc2dec830d15aaf8c9a0932aa31d5ffce88ef3628179d36f4",
-                       load_mawps_format("multiarith"), 600),
-    _kojima_arithmetic("addsub", "AddSub: addition and subtraction word problems (Hosseini et al., 2014)",
-                       "AddSub/AddSub.json", "21930fa90385c72b5a15f4b9a4dda27276b889ae9ff44285505cdd9fa0a20df8",
-                       load_mawps_format("addsub"), 395),
-    _kojima_arithmetic("singleeq", "SingleEq: single-equation word problems (Koncel-Kedziorski et al., 2015)",
-                       "SingleEq/questions.json",
-                       "051507bd2b489c257057b485774a83d2710c23a4bc0f4a58e1822ae2773ef05e",
-                       load_mawps_format("singleeq"), 508),
+    _kojima_arithmetic(
+        "svamp",
+        "SVAMP: varied one-step arithmetic word problems (Patel et al., 2021)",
+        "SVAMP/SVAMP.json",
+        "5be77703a6d891ae476d7c082787ad361392aa02453b132516cdd5f4e7934e3e",
+        load_svamp,
+        1000,
+    ),
+    _kojima_arithmetic(
+        "multiarith",
+        "MultiArith: multi-step arithmetic word problems (Roy and Roth, 2015)",
+        "MultiArith/MultiArith.json",
+        "dc9db1b6cc68b1ecc2dec830d15aaf8c9a0932aa31d5ffce88ef3628179d36f4",
+        load_mawps_format("multiarith"),
+        600,
+    ),
+    _kojima_arithmetic(
+        "addsub",
+        "AddSub: addition and subtraction word problems (Hosseini et al., 2014)",
+        "AddSub/AddSub.json",
+        "21930fa90385c72b5a15f4b9a4dda27276b889ae9ff44285505cdd9fa0a20df8",
+        load_mawps_format("addsub"),
+        395,
+    ),
+    _kojima_arithmetic(
+        "singleeq",
+        "SingleEq: single-equation word problems (Koncel-Kedziorski et al., 2015)",
+        "SingleEq/questions.json",
+        "051507bd2b489c257057b485774a83d2710c23a4bc0f4a58e1822ae2773ef05e",
+        load_mawps_format("singleeq"),
+        508,
+    ),
     TaskSpec(
         key="aqua",
         kind="arithmetic",
         description="AQuA-RAT test: algebraic word problems with five options (Ling et al., 2017)",
-        dataset=DatasetSpec(key="aqua", remote=(kojima_file(
-            "AQuA/test.json", "de41581881ef95c5588c44ddc701c77fd480839241dd422a0d181262af24520c"),)),
+        dataset=DatasetSpec(
+            key="aqua",
+            remote=(kojima_file("AQuA/test.json", "de41581881ef95c5588c44ddc701c77fd480839241dd422a0d181262af24520c"),),
+        ),
         load=load_aqua,
         answer_format="choice:ABCDE",
         exemplars="cotrepro-aqua",

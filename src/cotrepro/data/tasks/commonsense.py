@@ -12,8 +12,18 @@ from pathlib import Path
 
 from cotrepro.data.sources import GitHubFile
 from cotrepro.data.tasks import DatasetSpec, TaskSpec
-from cotrepro.data.tasks.records import (answer_choices, bigbench_examples, correct_letter, correct_option,
-                                    kojima_file, lettered, numbered, only_file, read_json_lines, record)
+from cotrepro.data.tasks.records import (
+    answer_choices,
+    bigbench_examples,
+    correct_letter,
+    correct_option,
+    kojima_file,
+    lettered,
+    numbered,
+    only_file,
+    read_json_lines,
+    record,
+)
 
 BBH_SPORTS = GitHubFile(
     repo="suzgunmirac/BIG-Bench-Hard",
@@ -40,8 +50,10 @@ def yes_no(target_scores: dict[str, float], where: str) -> str:
 
 def load_strategyqa(files: dict[str, Path], params: dict) -> list[dict]:
     """StrategyQA (BIG-bench): the question as written; gold yes or no."""
-    return [record(rid, ex["input"].strip(), yes_no(ex["target_scores"], rid), "yes_no")
-            for rid, ex in numbered("strategyqa", bigbench_examples(only_file(files)))]
+    return [
+        record(rid, ex["input"].strip(), yes_no(ex["target_scores"], rid), "yes_no")
+        for rid, ex in numbered("strategyqa", bigbench_examples(only_file(files)))
+    ]
 
 
 def load_date(files: dict[str, Path], params: dict) -> list[dict]:
@@ -56,15 +68,16 @@ def load_date(files: dict[str, Path], params: dict) -> list[dict]:
         random.Random(f"{params['seed']}-{rid}").shuffle(options)
         choices = lettered(options)
         gold = correct_letter(choices, ex["target_scores"], rid)
-        records.append(record(rid, f"{ex['input'].strip()} {answer_choices(choices)}", gold, "choice:ABCDEF",
-                              choices))
+        records.append(record(rid, f"{ex['input'].strip()} {answer_choices(choices)}", gold, "choice:ABCDEF", choices))
     return records
 
 
 def load_sports(files: dict[str, Path], params: dict) -> list[dict]:
     """Sports understanding: 'Is the following sentence plausible? "..."'; gold yes or no."""
-    return [record(rid, ex["input"].strip(), ex["target"].strip().lower(), "yes_no")
-            for rid, ex in numbered("sports", bigbench_examples(only_file(files)))]
+    return [
+        record(rid, ex["input"].strip(), ex["target"].strip().lower(), "yes_no")
+        for rid, ex in numbered("sports", bigbench_examples(only_file(files)))
+    ]
 
 
 TASKS = (
@@ -72,8 +85,15 @@ TASKS = (
         key="csqa",
         kind="commonsense",
         description="CommonsenseQA dev split: five-way commonsense questions (Talmor et al., 2019)",
-        dataset=DatasetSpec(key="csqa", remote=(kojima_file(
-            "CommonsenseQA/dev_rand_split.jsonl", "3210497fdaae614ac085d9eb873dd7f4d49b6f965a93adadc803e1229fd8a02a"),)),
+        dataset=DatasetSpec(
+            key="csqa",
+            remote=(
+                kojima_file(
+                    "CommonsenseQA/dev_rand_split.jsonl",
+                    "3210497fdaae614ac085d9eb873dd7f4d49b6f965a93adadc803e1229fd8a02a",
+                ),
+            ),
+        ),
         load=load_csqa,
         answer_format="choice:ABCDE",
         exemplars="cotrepro-csqa",
@@ -83,8 +103,12 @@ TASKS = (
         key="strategyqa",
         kind="commonsense",
         description="StrategyQA (BIG-bench version): yes/no questions needing implicit steps (Geva et al., 2021)",
-        dataset=DatasetSpec(key="strategyqa", remote=(kojima_file(
-            "StrategyQA/task.json", "60af9081fed20102fd8bb1e02dc7d9f12238efcba33e4c1a56b4d61cb6409803"),)),
+        dataset=DatasetSpec(
+            key="strategyqa",
+            remote=(
+                kojima_file("StrategyQA/task.json", "60af9081fed20102fd8bb1e02dc7d9f12238efcba33e4c1a56b4d61cb6409803"),
+            ),
+        ),
         load=load_strategyqa,
         answer_format="yes_no",
         exemplars="cotrepro-strategyqa",
@@ -94,8 +118,14 @@ TASKS = (
         key="date",
         kind="commonsense",
         description="BIG-bench date_understanding: date arithmetic with five or six options",
-        dataset=DatasetSpec(key="date", remote=(kojima_file(
-            "Bigbench_Date/task.json", "ff716f0e399109146db3a998281c39954907b78268a9b633a95582d63847822f"),)),
+        dataset=DatasetSpec(
+            key="date",
+            remote=(
+                kojima_file(
+                    "Bigbench_Date/task.json", "ff716f0e399109146db3a998281c39954907b78268a9b633a95582d63847822f"
+                ),
+            ),
+        ),
         load=load_date,
         answer_format="choice:ABCDEF",
         exemplars="cotrepro-date",

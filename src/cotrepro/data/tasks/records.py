@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from cotrepro.data.sources import GitHubFile
 
@@ -18,8 +18,7 @@ def kojima_file(path: str, sha256: str) -> GitHubFile:
     return GitHubFile(repo=KOJIMA_REPO, revision=KOJIMA_REVISION, path=f"dataset/{path}", sha256=sha256)
 
 
-def record(rid: str, question: str, answer: str, answer_format: str,
-           choices: dict[str, str] | None = None) -> dict:
+def record(rid: str, question: str, answer: str, answer_format: str, choices: dict[str, str] | None = None) -> dict:
     """One canonical task record (the file contract of ``results/tasks/{task}.jsonl``)."""
     return {"id": rid, "question": question, "answer": answer, "answer_format": answer_format, "choices": choices}
 

@@ -13,8 +13,17 @@ import random
 from pathlib import Path
 
 from cotrepro.data.tasks import DatasetSpec, TaskSpec
-from cotrepro.data.tasks.records import (answer_choices, bigbench_examples, correct_letter, kojima_file, lettered,
-                                    numbered, only_file, read_json_lines, record)
+from cotrepro.data.tasks.records import (
+    answer_choices,
+    bigbench_examples,
+    correct_letter,
+    kojima_file,
+    lettered,
+    numbered,
+    only_file,
+    read_json_lines,
+    record,
+)
 
 NAMES_FILE = "config/datasets/names.txt"
 LOGIC_FILE = "config/datasets/logic_puzzles.jsonl"
@@ -35,8 +44,11 @@ def load_shuffled_objects(files: dict[str, Path], params: dict) -> list[dict]:
 
 def read_names(path: Path) -> list[str]:
     """The project's name list: one name a line, ``#`` comments and blank lines skipped, no repeats."""
-    names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()
-             if line.strip() and not line.startswith("#")]
+    names = [
+        line.strip()
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     if len(set(names)) != len(names):
         raise ValueError(f"{path.name}: names repeat")
     return names
@@ -51,7 +63,9 @@ def _check_count(params: dict, key: str, names: list[str]) -> int:
 
 def coin_flip_question(people: list[str], flips: list[bool]) -> str:
     """The coin-flip question in Kojima et al.'s wording."""
-    steps = " ".join(f"{name} {'flips' if flip else 'does not flip'} the coin." for name, flip in zip(people, flips))
+    steps = " ".join(
+        f"{name} {'flips' if flip else 'does not flip'} the coin." for name, flip in zip(people, flips, strict=True)
+    )
     return f'A coin is heads up. {steps} Is the coin still heads up? Note that "flip" here means "reverse".'
 
 
@@ -88,17 +102,22 @@ def generated(generate, count: str):
 
     def load(files: dict[str, Path], params: dict) -> list[dict]:
         names = read_names(only_file(files))
-        return generate(names, **{count: _check_count(params, count, names)}, size=params["size"],
-                        seed=params["seed"])
+        return generate(names, **{count: _check_count(params, count, names)}, size=params["size"], seed=params["seed"])
 
     return load
 
 
 def _generated_task(key: str, description: str, generate, count: str, answer_format: str) -> TaskSpec:
-    return TaskSpec(key=key, kind="symbolic", description=description,
-                    dataset=DatasetSpec(key=key, local=(NAMES_FILE,)), load=generated(generate, count),
-                    answer_format=answer_format, exemplars=f"cotrepro-{key.replace('_', '-')}",
-                    params={count: 4, "size": 500, "seed": 0})
+    return TaskSpec(
+        key=key,
+        kind="symbolic",
+        description=description,
+        dataset=DatasetSpec(key=key, local=(NAMES_FILE,)),
+        load=generated(generate, count),
+        answer_format=answer_format,
+        exemplars=f"cotrepro-{key.replace('_', '-')}",
+        params={count: 4, "size": 500, "seed": 0},
+    )
 
 
 def load_logic(files: dict[str, Path], params: dict) -> list[dict]:
@@ -116,17 +135,34 @@ TASKS = (
         key="shuffled_objects",
         kind="symbolic",
         description="BIG-bench tracking_shuffled_objects, three objects: follow a series of swaps",
-        dataset=DatasetSpec(key="shuffled_objects", remote=(kojima_file(
-            "Bigbench_object_tracking/task.json", "74b74d3c8827c0387a3f24ee9efa7edd90b2d53af3daacb9961341af66f750a0"),)),
+        dataset=DatasetSpec(
+            key="shuffled_objects",
+            remote=(
+                kojima_file(
+                    "Bigbench_object_tracking/task.json",
+                    "74b74d3c8827c0387a3f24ee9efa7edd90b2d53af3daacb9961341af66f750a0",
+                ),
+            ),
+        ),
         load=load_shuffled_objects,
         answer_format="choice:ABC",
         exemplars="cotrepro-shuffled-objects",
         size=750,
     ),
-    _generated_task("coin_flip", "coin flip (generated): is the coin still heads up after people flip it or not?",
-                    generate_coin_flip, "people", "yes_no"),
-    _generated_task("last_letters", "last-letter concatenation (generated): join the last letters of some names",
-                    generate_last_letters, "words", "text"),
+    _generated_task(
+        "coin_flip",
+        "coin flip (generated): is the coin still heads up after people flip it or not?",
+        generate_coin_flip,
+        "people",
+        "yes_no",
+    ),
+    _generated_task(
+        "last_letters",
+        "last-letter concatenation (generated): join the last letters of some names",
+        generate_last_letters,
+        "words",
+        "text",
+    ),
     TaskSpec(
         key="logic",
         kind="symbolic",
