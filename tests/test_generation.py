@@ -7,7 +7,7 @@ import torch
 
 from cotrepro.data.tasks import get_task
 from cotrepro.generation import runner
-from cotrepro.generation.hf import HFBackend, cut_at_stop
+from cotrepro.generation.hf import GREEDY, HFBackend, cut_at_stop
 from cotrepro.io import read_jsonl
 
 PROMPTS = [
@@ -135,11 +135,7 @@ def plain_generate(b, texts, max_new_tokens):
         out = b.model.generate(
             **enc,
             max_new_tokens=max_new_tokens,
-            do_sample=False,
-            num_beams=1,
-            temperature=None,
-            top_p=None,
-            top_k=None,
+            **GREEDY,
             pad_token_id=b.tokenizer.pad_token_id,
         )
     start = enc["input_ids"].shape[1] if b.architecture == "causal" else 1

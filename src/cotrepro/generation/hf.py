@@ -28,6 +28,9 @@ log = logging.getLogger("cotrepro.generation")
 
 _DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 _CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length")
+GREEDY = {"do_sample": False, "num_beams": 1, "temperature": None, "top_p": None, "top_k": None}
+"""transformers' generate arguments for plain greedy decoding; the None values override any sampling
+defaults a model's generation_config carries."""
 _STOP_WINDOW = 12  # tokens decoded from the end of each row when looking for a stop sequence
 
 
@@ -241,11 +244,7 @@ class HFBackend:
             out = self.model.generate(
                 **enc,
                 max_new_tokens=max_new_tokens,
-                do_sample=False,
-                num_beams=1,
-                temperature=None,
-                top_p=None,
-                top_k=None,
+                **GREEDY,
                 pad_token_id=self.tokenizer.pad_token_id,
                 stopping_criteria=StoppingCriteriaList([stopper]),
             )

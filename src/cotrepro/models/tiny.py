@@ -20,24 +20,13 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
 )
 
-T5_SHAPE = dict(
-    d_model=64,
-    d_ff=128,
-    d_kv=16,
-    num_layers=2,
-    num_decoder_layers=2,
-    num_heads=4,
-    relative_attention_num_buckets=32,
-    n_positions=512,
-)
-LLAMA_SHAPE = dict(
-    hidden_size=64,
-    intermediate_size=128,
-    num_hidden_layers=2,
-    num_attention_heads=4,
-    num_key_value_heads=2,
-    max_position_embeddings=2048,
-)
+# fmt: off
+# Kept compact: two small model shapes, read side by side.
+T5_SHAPE = dict(d_model=64, d_ff=128, d_kv=16, num_layers=2, num_decoder_layers=2, num_heads=4,
+                relative_attention_num_buckets=32, n_positions=512)
+LLAMA_SHAPE = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                   num_key_value_heads=2, max_position_embeddings=2048)
+# fmt: on
 
 
 def training_corpus(seed: int = 0, n: int = 400) -> list[str]:
@@ -101,24 +90,11 @@ def build_tiny_model(architecture: str, out_dir: Path, seed: int = 0) -> Path:
     tokenizer = build_tokenizer(seed, chat_template=CHAT_TEMPLATE if architecture == "causal" else None)
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
     torch.manual_seed(seed)
+    tokens = {"vocab_size": len(tokenizer), "pad_token_id": ids["<pad>"], "eos_token_id": ids["</s>"]}
     if architecture == "seq2seq":
-        config = T5Config(
-            vocab_size=len(tokenizer),
-            pad_token_id=ids["<pad>"],
-            eos_token_id=ids["</s>"],
-            decoder_start_token_id=ids["<pad>"],
-            **T5_SHAPE,
-        )
-        model = T5ForConditionalGeneration(config)
+        model = T5ForConditionalGeneration(T5Config(**tokens, decoder_start_token_id=ids["<pad>"], **T5_SHAPE))
     elif architecture == "causal":
-        config = LlamaConfig(
-            vocab_size=len(tokenizer),
-            pad_token_id=ids["<pad>"],
-            bos_token_id=ids["<s>"],
-            eos_token_id=ids["</s>"],
-            tie_word_embeddings=False,
-            **LLAMA_SHAPE,
-        )
+        config = LlamaConfig(**tokens, bos_token_id=ids["<s>"], tie_word_embeddings=False, **LLAMA_SHAPE)
         model = LlamaForCausalLM(config)
     else:
         raise ValueError(f"unknown architecture {architecture!r}; allowed values: seq2seq, causal")
