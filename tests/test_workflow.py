@@ -8,7 +8,9 @@ scoring and reporting but no generation.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import signal
 import subprocess
 import time
 from html import unescape
@@ -16,7 +18,7 @@ from html import unescape
 import pandas as pd
 import pytest
 import yaml
-from workflow_helpers import copy_workflow, planned_jobs, run_snakemake
+from workflow_helpers import copy_workflow, planned_jobs, run_snakemake, snakemake_cmd
 
 from cotrepro.io import read_json, read_jsonl
 from cotrepro.outputs import FIGURE_NAMES
@@ -127,6 +129,43 @@ def test_report_is_self_contained_and_says_demo_is_meaningless(demo):
     assert "prompts longer than the model's context" in html
     assert "cotrepro-arith" in html and "THE PROJECT'S OWN (not the papers' set)" in html
     assert "people=4, seed=0, size=500" in html  # the generated task's settings, beside its source
+
+
+def rows_without_timing(path):
+    """A generations file's rows with the wall-clock field left out."""
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in read_jsonl(path)]
+
+
+def test_hard_kill_of_the_whole_run_then_unlock_and_rerun_matches_an_uninterrupted_run(demo, tmp_path):
+    work = tmp_path / "work"
+    generations = work / "results/generations"
+    proc = subprocess.Popen(
+        snakemake_cmd(demo["workflow"], work, demo["config"]),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: Snakemake and every job it started
+    )
+    deadline = time.time() + 400
+    # Mid-run: some generation files finished, others not yet started.
+    while time.time() < deadline and len(list(generations.rglob("*.meta.json"))) < 6:
+        assert proc.poll() is None, "the demo ended before it could be killed"
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # a lost node, an OOM-killed session, kill -9 of the group
+    proc.wait(timeout=60)
+    finished = len(list(generations.rglob("*.meta.json")))
+    assert 6 <= finished < 32, finished
+
+    locked = run_snakemake(demo["workflow"], work, demo["config"], check=False)
+    assert locked.returncode != 0 and "Directory cannot be locked" in locked.stdout + locked.stderr
+    run_snakemake(demo["workflow"], work, demo["config"], "--unlock")
+    run_snakemake(demo["workflow"], work, demo["config"])
+
+    reference = demo["workdir"]
+    assert (work / "results/accuracy.csv").read_bytes() == (reference / "results/accuracy.csv").read_bytes()
+    expected = sorted(p.relative_to(reference) for p in (reference / "results/generations").rglob("*.jsonl"))
+    assert sorted(p.relative_to(work) for p in generations.rglob("*.jsonl")) == expected and len(expected) == 32
+    for rel in expected:
+        assert rows_without_timing(work / rel) == rows_without_timing(reference / rel), rel
 
 
 def test_second_run_does_nothing(demo):
