@@ -7,7 +7,7 @@ none keeps its own list, so adding a method is one :class:`MethodSpec` here.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -122,8 +122,3 @@ def pairs() -> list[tuple[str, str]]:
     cot = [(s.cot_baseline, s.key) for s in REGISTRY.values() if s.cot_baseline]
     shots = [(s.zero_shot_counterpart, s.key) for s in REGISTRY.values() if s.zero_shot_counterpart]
     return cot + shots
-
-
-def describe(key: str) -> dict:
-    """The method's declaration as plain data (provenance)."""
-    return asdict(get(key))
