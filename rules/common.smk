@@ -76,19 +76,13 @@ def models_with_source(source):
 # One generation job per GPU: unless --resources gpu=N (or a profile) says otherwise, the machine's
 # visible GPUs are the `gpu` resource; each job then claims its own device (cotrepro.generation.gpu_slots).
 # Cluster executors (SLURM, Kubernetes) leave the count to the cluster's scheduler.
-LOCAL_GPUS = visible_devices() if workflow.local_exec else None
 if workflow.local_exec and "gpu" not in workflow.global_resources:
-    workflow.register_resource("gpu", max(1, len(LOCAL_GPUS)))
+    workflow.register_resource("gpu", max(1, len(visible_devices())))
 
 
 def generation_gpus(wildcards):
-    """GPUs a generation job asks for: the model's count, or none when it will run on the CPU (a
-    CPU-only config, or device auto on a local machine without GPUs), so that CPU jobs run side by
-    side as --cores allows instead of one at a time behind a single gpu slot."""
-    device = config["generation"]["device"]
-    if device == "cpu" or (device == "auto" and LOCAL_GPUS == []):
-        return 0
-    return SPECS[wildcards.model]["gpus"]
+    """GPUs a generation job asks for: none on a CPU-only config, else the model's count."""
+    return 0 if config["generation"]["device"] == "cpu" else SPECS[wildcards.model]["gpus"]
 
 
 wildcard_constraints:

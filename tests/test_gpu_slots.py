@@ -3,7 +3,6 @@
 import json
 import multiprocessing
 import os
-import re
 import signal
 import time
 from datetime import datetime
@@ -125,31 +124,3 @@ def test_workflow_runs_one_generation_job_per_visible_gpu(tmp_path):
         (a, b) for i, a in enumerate(spans) for b in spans[i + 1 :] if a["start"] < b["end"] and b["start"] < a["end"]
     ]
     assert together and all(a["slots"] != b["slots"] for a, b in together)
-
-
-def generate_job_resources(output: str) -> list[str]:
-    """The resources line of each planned generate job in a dry run's output."""
-    found, in_generate = [], False
-    for line in output.splitlines():
-        if line.startswith(("rule ", "localrule ")):
-            in_generate = line.split()[1].rstrip(":") == "generate"
-        elif in_generate and line.strip().startswith("resources:"):
-            found.append(line.strip())
-    return found
-
-
-@pytest.mark.parametrize("visible,claimed", [("", 0), ("0", 1)])
-def test_device_auto_without_gpus_runs_generation_jobs_side_by_side(tmp_path, visible, claimed):
-    """No GPU visible: jobs that will run on the CPU claim no gpu slot, so they are not serialized
-    behind one; with a GPU each claims its slot."""
-    path = write_config(
-        tmp_path / "auto.yaml",
-        models=["tiny-llama"],
-        methods=["zero_shot", "few_shot"],
-        model_specs={"tiny-llama": {"source": "tiny", "architecture": "causal"}},
-        generation={"device": "auto", "threads": 1},
-    )
-    proc = run_snakemake(REPO, tmp_path / "work", path, "--dry-run", env={"CUDA_VISIBLE_DEVICES": visible})
-    lines = generate_job_resources(proc.stdout + proc.stderr)
-    assert len(lines) == 2, proc.stdout
-    assert all(re.search(r"\bgpu=(\d+)", line)[1] == str(claimed) for line in lines), lines
