@@ -15,7 +15,7 @@ import pytest
 import yaml
 from archive_fixture import MODELS, QUESTIONS, RIGHT, write_archive
 from archive_fixture import config as archive_config
-from workflow_helpers import REPO, planned_jobs, run_snakemake
+from workflow_helpers import AFTER_SCORES, REPO, planned_jobs, run_snakemake
 
 from cotrepro.archive import ArchiveError, check_covers, pack, read_index, restore
 from cotrepro.outputs.latex import LatexMissing, build_pdf
@@ -152,13 +152,7 @@ def test_archive_rebuild_plans_no_model_and_no_generation(rebuilt):
     assert plan == {
         "restore_from_archive": 1,
         "extract": 8,
-        "aggregate": 1,
-        "significance": 1,
-        "transcripts": 1,
-        "figures": 1,
-        "report": 1,
-        "paper": 1,
-        "all": 1,
+        **AFTER_SCORES,
     }, plan
 
 

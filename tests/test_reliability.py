@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from servers import HubServer, StaticServer
-from workflow_helpers import REPO, planned_jobs, run_snakemake, snakemake_cmd, write_config
+from workflow_helpers import AFTER_SCORES, REPO, planned_jobs, run_snakemake, snakemake_cmd, write_config
 
 from cotrepro.data.tasks.arithmetic import GSM8K_TEST
 from cotrepro.generation.runner import journal_path
@@ -153,13 +153,7 @@ def test_dry_run_lists_the_expected_jobs(tmp_path):
         "download_model": 6,
         "generate": 6 * 14 * 4,
         "extract": 6 * 14 * 4,
-        "aggregate": 1,
-        "significance": 1,
-        "transcripts": 1,
-        "figures": 1,
-        "report": 1,
-        "paper": 1,
-        "all": 1,
+        **AFTER_SCORES,
     }, jobs
 
 
@@ -181,12 +175,6 @@ def test_dry_run_of_a_task_subset_named_on_the_command_line(tmp_path):
         "download_model": 1,
         "generate": 8,
         "extract": 8,
-        "aggregate": 1,
-        "significance": 1,
-        "transcripts": 1,
-        "figures": 1,
-        "report": 1,
-        "paper": 1,
-        "all": 1,
+        **AFTER_SCORES,
     }, jobs
     assert "results/exemplars/cotrepro-csqa.json" in proc.stdout and "resources/datasets/date/task.json" in proc.stdout

@@ -18,7 +18,7 @@ from html import unescape
 import pandas as pd
 import pytest
 import yaml
-from workflow_helpers import copy_workflow, planned_jobs, run_snakemake, snakemake_cmd
+from workflow_helpers import AFTER_SCORES, copy_workflow, planned_jobs, run_snakemake, snakemake_cmd
 
 from cotrepro.io import read_json, read_jsonl
 from cotrepro.outputs import FIGURE_NAMES
@@ -185,13 +185,7 @@ def test_editing_the_extractor_reruns_scoring_but_no_generation(demo):
     jobs = planned_jobs(plan.stdout + plan.stderr)
     assert jobs == {
         "extract": len(MODELS) * len(TASKS) * len(METHODS),
-        "aggregate": 1,
-        "significance": 1,
-        "transcripts": 1,
-        "figures": 1,
-        "report": 1,
-        "paper": 1,
-        "all": 1,
+        **AFTER_SCORES,
     }, jobs
 
     run_snakemake(workflow, w, demo["config"])
