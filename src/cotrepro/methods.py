@@ -40,6 +40,11 @@ class MethodSpec:
             raise ValueError(f"method {self.key}: only zero-shot reasoning methods have an answer-extraction stage")
 
     @property
+    def two_stage(self) -> bool:
+        """Whether a second prompt reads the answer out of the generated reasoning."""
+        return self.stages == 2
+
+    @property
     def first_stage_budget(self) -> str:
         """Which max-new-tokens budget the first generation uses: ``reasoning`` or ``answer``."""
         return "reasoning" if self.reasoning else "answer"
@@ -116,9 +121,13 @@ def labels() -> dict[str, str]:
     return {k: s.label for k, s in REGISTRY.items()}
 
 
+def cot_pairs() -> list[tuple[str, str]]:
+    """(cot_baseline, method) for each reasoning method that has a baseline: the papers' CoT comparisons."""
+    return [(s.cot_baseline, s.key) for s in REGISTRY.values() if s.cot_baseline]
+
+
 def pairs() -> list[tuple[str, str]]:
     """The method pairs the papers compare, as (baseline, method): each reasoning method against its
     no-reasoning baseline first, then each few-shot method against its zero-shot counterpart."""
-    cot = [(s.cot_baseline, s.key) for s in REGISTRY.values() if s.cot_baseline]
     shots = [(s.zero_shot_counterpart, s.key) for s in REGISTRY.values() if s.zero_shot_counterpart]
-    return cot + shots
+    return cot_pairs() + shots

@@ -143,7 +143,6 @@ def run_generation(
     gen = _Generator(backend, on_overflow)
     spec = methods.get(method)
     budget1 = max_new_tokens[spec.first_stage_budget]
-    two_stage = spec.stages == 2
     bar = tqdm(
         total=len(records),
         initial=resumed,
@@ -164,7 +163,7 @@ def run_generation(
             {"id": rid, "key": keys[rid], **_stage_fields("", inputs[rid], c, over)}
             for rid, (c, over) in zip(chunk, first, strict=True)
         ]
-        if two_stage:
+        if spec.two_stage:
             stage2_inputs = [
                 prompts.zero_shot_cot_stage2(
                     row["prompt"], row["completion"], prompts.answer_trigger(formats[row["id"]])

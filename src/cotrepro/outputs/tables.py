@@ -95,8 +95,7 @@ def comparison_pairs(acc: pd.DataFrame, published: pd.DataFrame) -> list[tuple[s
     """The papers' comparisons to show: (cot_baseline, method) for each reasoning method of the
     registry, where this run has either method and the papers report either."""
     ran, quoted = set(acc["method"]), set(published["method"])
-    pairs = [(methods.get(k).cot_baseline, k) for k in methods.all_keys() if methods.get(k).cot_baseline]
-    return [p for p in pairs if set(p) & ran and set(p) & quoted]
+    return [p for p in methods.cot_pairs() if set(p) & ran and set(p) & quoted]
 
 
 def comparison_title(pair: tuple[str, str]) -> str:

@@ -8,13 +8,9 @@ from cotrepro import methods
 from cotrepro.scoring.extract import STYLES, extract_answer, extract_from, is_correct
 
 
-def _two_stage(method: str) -> bool:
-    return methods.get(method).stages == 2
-
-
 def answer_text(row: dict, method: str) -> str:
     """The text the answer is read from: the stage-2 completion of a two-stage method, else the completion."""
-    return row["stage2_completion"] if _two_stage(method) else row["completion"]
+    return row["stage2_completion"] if methods.get(method).two_stage else row["completion"]
 
 
 def predict(row: dict, fmt: str, method: str, style: str) -> str:
@@ -25,7 +21,7 @@ def predict(row: dict, fmt: str, method: str, style: str) -> str:
     rambles); the paper-faithful style reads stage 2 only, as Kojima et al. did.
     """
     pred = extract_answer(answer_text(row, method), fmt, method, style)
-    if not pred and style == "robust" and _two_stage(method):
+    if not pred and style == "robust" and methods.get(method).two_stage:
         pred = extract_from(row["completion"], fmt, style, chain=True)
     return pred
 
