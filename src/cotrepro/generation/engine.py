@@ -37,7 +37,7 @@ defaults a model's generation_config carries."""
 CACHES = ("static", "dynamic")
 CPU_BATCH_SIZE = 8  # ``auto`` on a CPU: benchmarks/generation_bench.py found larger batches slower there
 _AUTO_CAP = 256  # the largest batch ``auto`` tries
-_CACHE_BUCKET = 64  # static caches are sized in steps of this many tokens, so compiled shapes repeat
+_CACHE_BUCKET = 256  # static caches are sized in steps of this many tokens, so compiled shapes repeat
 
 
 class GenerationOOM(RuntimeError):
@@ -96,6 +96,7 @@ class Engine:
         self.batch_size = self.initial_batch_size = int(batch_size)
         self.probed = False
         self.prefix: _Prefix | None = None
+        self.cache_tokens = 0
         self.eos_ids = self._eos_ids()
         # transformers compiles the decode step (CUDA graphs) when the cache is static on a GPU.
         self.compiled = compile and cache == "static" and self.device.type == "cuda"
@@ -122,6 +123,8 @@ class Engine:
         """Get ready for a unit's inputs: share their common prefix, and on a GPU with ``batch_size:
         auto`` probe the batch size once, at the longest input."""
         self.share_prefix(inputs)
+        if self.compiled:  # one cache length for the whole unit, so that the compiled step keeps its shapes
+            self.cache_tokens = max((len(x) for x in inputs), default=0) + max_new_tokens
         if self.auto_batch and not self.probed and self.device.type == "cuda" and inputs:
             longest = max(inputs, key=len)
             self.batch_size = self.initial_batch_size = self.probe_batch_size(list(longest), max_new_tokens)
@@ -192,7 +195,7 @@ class Engine:
         width = enc["input_ids"].shape[1]
         kwargs = {}
         if self.architecture == "causal":
-            total = max(cache_tokens or 0, width + max_new_tokens)
+            total = max(cache_tokens or self.cache_tokens, width + max_new_tokens)
             kwargs["past_key_values"] = self._new_cache(len(inputs), total, prefix)
         elif self.cache == "static":
             kwargs["cache_implementation"] = "static"
@@ -234,7 +237,8 @@ class Engine:
     def _new_cache(self, batch: int, tokens: int, prefix: _Prefix | None):
         """A KV cache for ``batch`` rows of up to ``tokens`` tokens, holding a copy of the prefix."""
         if self.cache == "static":
-            tokens = -(-tokens // _CACHE_BUCKET) * _CACHE_BUCKET
+            if self.compiled:
+                tokens = -(-tokens // _CACHE_BUCKET) * _CACHE_BUCKET
             cache = StaticCache(config=self.model.config, max_cache_len=tokens)
         else:
             cache = DynamicCache(config=self.model.config)
