@@ -15,6 +15,8 @@ OUTPUT_SHAPING = (
     "prompts.py",
     "generation/backend.py",
     "generation/hf.py",
+    "generation/engine.py",
+    "generation/shared_prefix.py",
     "generation/runner.py",
     "generation/job.py",
 )
