@@ -107,6 +107,8 @@ def scores_of(generations):
 
 
 SCORES = scores_of(GENERATIONS)
+UNIT_SCORES = scores_of(UNIT_GENERATIONS)
+"""One model's score files, one a (task, method) unit: what its extract job writes."""
 MANIFESTS = expand("resources/models/{model}.json", model=MODELS)
 FIGURES = expand("results/figures/{name}.{ext}", name=FIGURE_NAMES, ext=["png", "pdf"])
 TASK_RECORDS = expand("results/tasks/{task}.jsonl", task=TASK_KEYS)
