@@ -278,6 +278,7 @@ def test_changing_shots_regenerates_only_the_few_shot_units_rows(tmp_path):
     target = f"{base}/few_shot.jsonl"
     run_snakemake(REPO, work, write_config(tmp_path / "all.yaml", shots=None, **common), target)
     zero_shot = {m: (work / f"{base}/{m}.jsonl").read_bytes() for m in ("zero_shot", "zero_shot_cot")}
+    made_in = {m: read_json(work / f"{base}/{m}.meta.json")["stats"]["row_seconds"] for m in zero_shot}
 
     two = write_config(tmp_path / "two.yaml", shots=2, **common)
     plan = run_snakemake(REPO, work, two, target, "--dry-run")
@@ -287,6 +288,7 @@ def test_changing_shots_regenerates_only_the_few_shot_units_rows(tmp_path):
         assert (work / f"{base}/{method}.jsonl").read_bytes() == before, method
         stats = read_json(work / f"{base}/{method}.meta.json")["stats"]
         assert stats["reused_rows"] == 4 and stats["generated_rows"] == 0, (method, stats)
+        assert stats["row_seconds"] == made_in[method] > 0  # the time the reused rows took when made
     stats = read_json(work / f"{base}/few_shot.meta.json")["stats"]
     assert stats["generated_rows"] == 4 and stats["reused_rows"] == stats["resumed_rows"] == 0
     assert all(r["prompt"].count("\n\nQ: ") == 2 for r in read_jsonl(work / target))

@@ -208,6 +208,8 @@ def run_generation(
         "resumed_rows": resumed,
         "generated_rows": len(pending),
         "wall_seconds": round(time.perf_counter() - started, 3),
+        # The generation time behind the file's rows, those reused from earlier runs included.
+        "row_seconds": round(sum(r["seconds"] for r in ordered), 3),
         "generated_tokens": sum(r["generated_tokens"] + r.get("stage2_generated_tokens", 0) for r in ordered),
         "over_context_rows": sum(bool(r["over_context"] or r.get("stage2_over_context")) for r in ordered),
         "fingerprint": fp,
