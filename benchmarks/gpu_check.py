@@ -11,7 +11,14 @@ It checks, on random-weight models built here:
 3. the two-stage runner end to end on CUDA for all four methods (the demo's problems);
 4. out-of-memory back-off: with most of the GPU's memory taken, a large batch of long prompts on
    a ~1B-parameter model must hit a real CUDA out-of-memory error, halve its batch and finish;
-5. throughput (generated tokens per second) of that model by batch size.
+5. throughput (generated tokens per second) of that model by batch size;
+6. the engine against plain ``generate``: a random model with TinyLlama-1.1B's configuration in
+   bf16, 256 GSM8K-length 8-shot CoT prompts (the project's prompt builder, ~900 tokens), 256 new
+   tokens. Plain ``generate`` at batch 16 (dynamic cache, left padding) against the project's
+   engine (shared prefix, static cache, compiled decode, ``batch_size: auto``) and against the
+   engine without compilation and transformers' continuous batching (``generate_batch``), when
+   they run: tokens per second, batch size, peak memory, and the fraction of the memory-bandwidth
+   bound (each decode step reads the weights once and every row's KV cache).
 ``--smoke`` runs the same code on CPU with small sizes (for development without a GPU).
 """
 
@@ -191,6 +198,187 @@ def throughput(
     return rows
 
 
+TINYLLAMA = dict(  # TinyLlama-1.1B's config.json
+    vocab_size=32000,
+    hidden_size=2048,
+    intermediate_size=5632,
+    num_hidden_layers=22,
+    num_attention_heads=32,
+    num_key_value_heads=4,
+    max_position_embeddings=2048,
+    rms_norm_eps=1e-5,
+    rope_theta=10000.0,
+)
+
+
+def tinyllama_like(path: Path, device: str, smoke: bool) -> Path:
+    """A random-weight Llama with TinyLlama-1.1B's shape (a much smaller one for ``--smoke``). The
+    locally trained tokenizer is padded with extra tokens to the model's vocabulary, so every id
+    the random model emits decodes."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tok = build_tokenizer()
+    shape = dict(TINYLLAMA) | (
+        dict(
+            vocab_size=4096,
+            hidden_size=128,
+            intermediate_size=256,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+        )
+        if smoke
+        else {}
+    )
+    tok.add_tokens([f"<x{i}>" for i in range(shape["vocab_size"] - len(tok))])
+    cfg = LlamaConfig(**shape, pad_token_id=0, bos_token_id=3, eos_token_id=1, tie_word_embeddings=False)
+    with torch.device(device):
+        model = LlamaForCausalLM(cfg).to(torch.bfloat16)
+    model.save_pretrained(path, safe_serialization=True)
+    tok.save_pretrained(path)
+    del model
+    return path
+
+
+def gsm8k_like_prompts(n: int) -> list[str]:
+    """``n`` 8-shot CoT prompts from the project's prompt builder: the arithmetic exemplars (cycled to
+    eight) and the demo's questions, each made distinct."""
+    from cotrepro.data.exemplars import parse_project_set, project_set_path
+    from cotrepro.prompts import build_prompt
+
+    exemplars = parse_project_set(project_set_path(REPO, "cotrepro-arith").read_text())
+    exemplars = (exemplars * 8)[:8]
+    questions = [json.loads(line)["question"] for line in (REPO / "config/datasets/arith_demo.jsonl").open()]
+    return [
+        build_prompt(
+            "few_shot_cot", f"{questions[k % len(questions)]} (case {k})", answer_format="number", exemplars=exemplars
+        )
+        for k in range(n)
+    ]
+
+
+def bandwidth(device: str) -> float:
+    """Bytes per second a device-to-device copy moves (read plus write), the practical bound."""
+    if device != "cuda":
+        return float("nan")
+    x = torch.empty(2**31, dtype=torch.uint8, device="cuda")
+    y = torch.empty_like(x)
+    y.copy_(x)
+    torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(5):
+        y.copy_(x)
+    torch.cuda.synchronize()
+    return 5 * 2 * x.numel() / (time.perf_counter() - t0)
+
+
+def engine_vs_plain(model_dir: Path, device: str, n_prompts: int, new_tokens: int) -> dict:
+    """Throughput of plain ``generate`` at batch 16 against the project's engine variants, same
+    model and prompts, in one process."""
+    from transformers import GenerationConfig
+
+    from cotrepro.generation.engine import GREEDY
+
+    texts = gsm8k_like_prompts(n_prompts)
+    base = HFBackend(model_dir, "causal", device=device, dtype="bfloat16", batch_size=16, stop=())
+    ids = base.encode(texts)
+    cfg = base.model.config
+    weight_bytes = sum(p.numel() * p.element_size() for p in base.model.parameters())
+    kv_per_token = (
+        2 * cfg.num_hidden_layers * cfg.num_key_value_heads * (cfg.hidden_size // cfg.num_attention_heads) * 2
+    )
+    mean_context = sum(len(x) for x in ids) / len(ids) + new_tokens / 2
+    bw = bandwidth(device)
+    out = {
+        "prompts": len(ids),
+        "prompt_tokens": [min(map(len, ids)), max(map(len, ids))],
+        "new_tokens": new_tokens,
+        "parameters": base.parameters(),
+        "device_copy_bytes_per_s": bw,
+    }
+
+    def measure(name: str, prepare) -> None:
+        """Time ``prepare()()`` (set-up and warm-up untimed), or report why it did not run."""
+        try:
+            run = prepare()
+            if device == "cuda":
+                torch.cuda.synchronize()
+                torch.cuda.reset_peak_memory_stats()
+            t0 = time.perf_counter()
+            tokens, batch = run()
+        except Exception as err:  # noqa: BLE001 - a variant that does not run is reported, not fatal
+            out[name] = {"error": f"{type(err).__name__}: {err}"[:500]}
+            log(f"{name}: {out[name]['error']}")
+            return
+        if device == "cuda":
+            torch.cuda.synchronize()
+        dt = time.perf_counter() - t0
+        # Bound: per step the weights once plus each row's KV cache at the mean context. Continuous
+        # batching has no fixed batch; its rate is compared with the plain and engine rates only.
+        bound = batch * bw / (weight_bytes + batch * kv_per_token * mean_context) if batch else float("nan")
+        out[name] = {
+            "batch_size": batch,
+            "seconds": round(dt, 2),
+            "generated_tokens": tokens,
+            "tokens_per_s": round(tokens / dt, 1),
+            "peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if device == "cuda" else None,
+            "bandwidth_bound_tokens_per_s": round(bound, 1) if bound == bound else None,
+            "fraction_of_bound": round(tokens / dt / bound, 3) if bound == bound else None,
+        }
+        log(f"{name}: {out[name]}")
+
+    def plain():
+        tok, model = base.tokenizer, base.model
+        tok.padding_side = "left"
+
+        def run():
+            tokens = 0
+            for i in range(0, len(texts), 16):
+                enc = tok(texts[i : i + 16], padding=True, return_tensors="pt").to(model.device)
+                with torch.inference_mode():
+                    gen = model.generate(**enc, max_new_tokens=new_tokens, **GREEDY, pad_token_id=tok.pad_token_id)
+                tokens += gen[:, enc["input_ids"].shape[1] :].numel()
+            return tokens, 16
+
+        return run
+
+    def engine(compile_: bool):
+        def prepare():
+            b = HFBackend(
+                model_dir, "causal", device=device, dtype="bfloat16", batch_size="auto", stop=("Q:",), compile=compile_
+            )
+            b.prepare(ids, new_tokens)  # shares the prefix, probes the batch size
+            b.generate(ids[: b.batch_size], 4)  # warm-up: the compiled step's graphs, the allocator
+
+            def run():
+                done = b.generate(ids, new_tokens)
+                out.setdefault("engine_detail", {})[f"compile={compile_}"] = b.engine.describe()
+                return sum(c.generated_tokens for c in done), b.batch_size
+
+            return run
+
+        return prepare
+
+    def continuous():
+        gen = GenerationConfig(max_new_tokens=new_tokens, do_sample=False, eos_token_id=1, pad_token_id=0)
+
+        def run():
+            results = base.model.generate_batch(inputs=ids, generation_config=gen)
+            return sum(len(r.generated_tokens) for r in results.values()), None
+
+        return run
+
+    measure("plain_generate_batch16", plain)
+    measure("engine", engine(True))
+    measure("engine_no_compile", engine(False))
+    measure("continuous_batching", continuous)
+    plain_rate = out["plain_generate_batch16"].get("tokens_per_s")
+    for name in ("engine", "engine_no_compile", "continuous_batching"):
+        if plain_rate and "tokens_per_s" in out[name]:
+            out[name]["speedup_vs_plain"] = round(out[name]["tokens_per_s"] / plain_rate, 2)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=Path("gpu_check.json"))
@@ -227,6 +415,10 @@ def main() -> None:
             throughput(model, device, [1, 4], 2, 40, 8)
             if args.smoke
             else throughput(model, device, [1, 16, 64, 128], 4, 200, 128)
+        )
+        log("engine against plain generate")
+        report["engine_vs_plain"] = engine_vs_plain(
+            tinyllama_like(tmp / "tinyllama", device, args.smoke), device, *((16, 16) if args.smoke else (256, 256))
         )
     args.out.write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))

@@ -1,41 +1,22 @@
-"""Hugging Face transformers backend: greedy, batched generation for seq2seq and causal LMs.
-
-Batches are sorted longest first, so an out-of-memory error shows up in the first batch; on such
-an error the batch size halves and the batch is retried, down to one. Causal models are padded
-on the left so every row's continuation starts at the same position. A completion is cut at the
-first stop sequence, and rows that produce one stop early without waiting for the whole batch.
+"""Hugging Face transformers backend: loads a seq2seq or causal LM and its tokenizer from a local
+directory, formats and tokenizes prompts, and hands token ids to the decoding engine
+(:mod:`cotrepro.generation.engine`: shared prefix, static cache, stops on the device, batch sizing).
 """
 
 from __future__ import annotations
 
-import logging
 import platform
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from transformers import (
-    AutoModelForCausalLM,
-    AutoModelForSeq2SeqLM,
-    AutoTokenizer,
-    StoppingCriteria,
-    StoppingCriteriaList,
-)
+from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
 from cotrepro.generation.backend import Completion
-
-log = logging.getLogger("cotrepro.generation")
+from cotrepro.generation.engine import Engine
 
 _DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 _CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length")
-GREEDY = {"do_sample": False, "num_beams": 1, "temperature": None, "top_p": None, "top_k": None}
-"""transformers' generate arguments for plain greedy decoding; the None values override any sampling
-defaults a model's generation_config carries."""
-_STOP_WINDOW = 12  # tokens decoded from the end of each row when looking for a stop sequence
-
-
-class GenerationOOM(RuntimeError):
-    """Out of memory even at batch size one: the model does not fit this device."""
 
 
 def resolve_device(device: str) -> torch.device:
@@ -64,34 +45,6 @@ def context_length(config, tokenizer) -> int | None:
     return limit if isinstance(limit, int) and limit < 10**6 else None
 
 
-class _StopOnSequences(StoppingCriteria):
-    """Marks a row done once its generated text contains a stop sequence; remembers where."""
-
-    def __init__(self, tokenizer, stops: Sequence[str], start: int, batch: int):
-        self.tokenizer, self.stops, self.start = tokenizer, tuple(stops), start
-        self.stopped_at: list[int | None] = [None] * batch
-
-    def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
-        done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
-        if not self.stops:
-            return done
-        generated = input_ids.shape[1] - self.start
-        tails = input_ids[:, max(self.start, input_ids.shape[1] - _STOP_WINDOW) :].tolist()
-        for row, tail in enumerate(tails):
-            if self.stopped_at[row] is None:
-                text = self.tokenizer.decode(tail, skip_special_tokens=True)
-                if any(s in text for s in self.stops):
-                    self.stopped_at[row] = generated
-            done[row] = self.stopped_at[row] is not None
-        return done
-
-
-def cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
-    """``text`` up to the first stop sequence, and whether one was found."""
-    cuts = [i for i in (text.find(s) for s in stops) if i >= 0]
-    return (text[: min(cuts)], True) if cuts else (text, False)
-
-
 class HFBackend:
     """A transformers model and tokenizer loaded from a local directory (safetensors only)."""
 
@@ -102,26 +55,23 @@ class HFBackend:
         *,
         device: str = "auto",
         dtype: str = "auto",
-        batch_size: int = 16,
+        batch_size: int | str = "auto",
         stop: Sequence[str] = ("Q:",),
         chat_template: bool = False,
         max_context: int | None = None,
         devices: int = 1,
+        cache: str = "static",
+        share_prefixes: bool = True,
+        compile: bool = True,
     ):
         self.architecture = architecture
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
-        self.batch_size = self.initial_batch_size = batch_size
         self.stop = tuple(stop)
         self.chat_template = chat_template
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False)
-        if architecture == "causal":
-            model_class = AutoModelForCausalLM
-            self.tokenizer.padding_side = "left"
-        elif architecture == "seq2seq":
-            model_class = AutoModelForSeq2SeqLM
-            self.tokenizer.padding_side = "right"
-        else:
+        model_class = {"causal": AutoModelForCausalLM, "seq2seq": AutoModelForSeq2SeqLM}.get(architecture)
+        if model_class is None:
             raise ValueError(f"unknown architecture {architecture!r}; allowed values: seq2seq, causal")
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
@@ -143,15 +93,24 @@ class HFBackend:
             self.model.to(self.device)
         self.model.eval()
         self.context_length = max_context or context_length(self.model.config, self.tokenizer)
-        self.eos_ids = self._eos_ids()
+        self.engine = Engine(
+            self.model,
+            self.tokenizer,
+            architecture,
+            stop=self.stop,
+            batch_size=batch_size,
+            cache=cache,
+            share_prefixes=share_prefixes,
+            compile=compile,
+        )
         # A chat template that writes the BOS token itself must not get a second one from the tokenizer.
         bos = self.tokenizer.bos_token
         self.add_special_tokens = not (chat_template and bos and self.format_prompt("x").startswith(bos))
 
-    def _eos_ids(self) -> set[int]:
-        ids = self.model.generation_config.eos_token_id
-        ids = ids if isinstance(ids, list) else [ids]
-        return {i for i in ids if i is not None} | {self.tokenizer.eos_token_id}
+    @property
+    def batch_size(self) -> int:
+        """Rows generated together now (after any ``auto`` probe or out-of-memory halving)."""
+        return self.engine.batch_size
 
     def format_prompt(self, prompt: str) -> str:
         """The prompt itself, or the prompt as the user turn of the tokenizer's chat template."""
@@ -188,8 +147,7 @@ class HFBackend:
             "device": str(self.device),
             "devices": sorted({str(p.device) for p in self.model.parameters()}),
             "device_name": torch.cuda.get_device_name(self.device) if cuda else platform.processor() or "cpu",
-            "batch_size": self.initial_batch_size,
-            "final_batch_size": self.batch_size,
+            **self.engine.describe(),
             "context_length": self.context_length,
             "chat_template": self.chat_template,
             "add_special_tokens": self.add_special_tokens,
@@ -201,72 +159,12 @@ class HFBackend:
             },
         }
 
+    def prepare(self, inputs: Sequence[Sequence[int]], max_new_tokens: int) -> None:
+        """Get ready for a unit's inputs: share their common prefix and, for ``batch_size: auto`` on a
+        GPU, probe the batch size at the longest of them."""
+        self.engine.prepare(inputs, max_new_tokens)
+
     def generate(self, inputs: Sequence[str] | Sequence[Sequence[int]], max_new_tokens: int) -> list[Completion]:
-        """Greedy continuations of token ids from :meth:`encode` (or of texts, encoded here), batched
-        longest first, halving the batch size on out-of-memory errors."""
-        ids = self.encode(inputs) if any(isinstance(x, str) for x in inputs) else list(inputs)
-        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
-        results: list[Completion | None] = [None] * len(ids)
-        pos = 0
-        while pos < len(order):
-            idx = order[pos : pos + self.batch_size]
-            try:
-                batch = self._generate_batch([ids[i] for i in idx], max_new_tokens)
-            except torch.cuda.OutOfMemoryError as err:
-                self._release_memory()
-                if self.batch_size == 1:
-                    raise GenerationOOM(
-                        f"out of memory at batch size 1 on {self.device} with a "
-                        f"{len(ids[idx[0]])}-token input; use a larger GPU or more GPUs"
-                    ) from err
-                self.batch_size = max(1, self.batch_size // 2)
-                log.warning("out of memory with a batch of %d; retrying with batch size %d", len(idx), self.batch_size)
-                continue
-            for i, completion in zip(idx, batch, strict=True):
-                results[i] = completion
-            pos += len(idx)
-        return results  # type: ignore[return-value]
-
-    def _release_memory(self) -> None:
-        if self.device.type == "cuda":
-            torch.cuda.empty_cache()
-
-    def _generate_batch(self, inputs: list[list[int]], max_new_tokens: int) -> list[Completion]:
-        # Padded to the batch's longest on the tokenizer's side: left for causal models, right for seq2seq.
-        enc = self.tokenizer.pad(
-            {"input_ids": inputs}, padding=True, return_attention_mask=True, return_tensors="pt"
-        ).to(self.device)
-        prompt_tokens = enc["attention_mask"].sum(dim=1).tolist()
-        # Causal models return prompt + continuation; seq2seq ones the decoder start token + continuation.
-        start = enc["input_ids"].shape[1] if self.architecture == "causal" else 1
-        stopper = _StopOnSequences(self.tokenizer, self.stop, start, len(inputs))
-        with torch.inference_mode():
-            out = self.model.generate(
-                **enc,
-                max_new_tokens=max_new_tokens,
-                **GREEDY,
-                pad_token_id=self.tokenizer.pad_token_id,
-                stopping_criteria=StoppingCriteriaList([stopper]),
-            )
-        rows = out[:, start:].tolist()
-        return [
-            self._completion(tokens, n_prompt, stopper.stopped_at[r], max_new_tokens)
-            for r, (tokens, n_prompt) in enumerate(zip(rows, prompt_tokens, strict=True))
-        ]
-
-    def _completion(self, tokens: list[int], n_prompt: int, stopped_at: int | None, max_new_tokens: int) -> Completion:
-        ends = [len(tokens)]
-        first_eos = next((i for i, t in enumerate(tokens) if t in self.eos_ids), None)
-        if first_eos is not None:
-            ends.append(first_eos + 1)
-        if stopped_at is not None:
-            ends.append(stopped_at)
-        n = min(ends)
-        text, cut = cut_at_stop(self.tokenizer.decode(tokens[:n], skip_special_tokens=True), self.stop)
-        if cut:
-            reason = "stop_sequence"
-        elif first_eos is not None and first_eos < n:
-            reason = "eos"
-        else:
-            reason = "max_new_tokens" if n >= max_new_tokens else "eos"
-        return Completion(text=text, prompt_tokens=int(n_prompt), generated_tokens=n, stop_reason=reason)
+        """Greedy continuations, in input order, of token ids from :meth:`encode` (or of texts, encoded here)."""
+        ids = self.encode(inputs) if any(isinstance(x, str) for x in inputs) else inputs
+        return self.engine.generate(ids, max_new_tokens)

@@ -238,7 +238,8 @@ def models(metas: Sequence[dict], manifests: Sequence[dict] = ()) -> pd.DataFram
                 "parameters": b["parameters"],
                 "dtype": b["dtype"],
                 "device": b["device_name"],
-                "batch size": f"{b['batch_size']} (final {b['final_batch_size']})",
+                "batch size": ("auto: " if b.get("batch_size_setting") == "auto" else "")
+                + f"{b['batch_size']} (final {b['final_batch_size']})",
                 "context": b["context_length"],
                 "prompt format": m["prompt_format"],
                 "files": files_of.get(mm["slug"], ""),

@@ -1,0 +1,280 @@
+"""The decoding engine: greedy, batched generation with transformers' ``generate``, made cheap.
+
+- **Shared prefix.** Few-shot prompts of one (model, task, method) all start with the same
+  exemplars. For a causal model that prefix is run through the model once (:meth:`Engine.share_prefix`);
+  every batch continues from a copy of its keys and values. The prefix comes first and the
+  padding sits between it and each row's suffix, so the rows' suffixes end together and the
+  positions, counted from the attention mask, are the ones the unpadded prompt would have.
+- **Preallocated cache.** A static KV cache holds the prompt and the whole token budget from the
+  start: no growth by concatenation at every step, and on CUDA transformers compiles the decode
+  step (CUDA graphs) because the cache's shapes stay fixed.
+- **Stops on the device.** transformers' ``stop_strings`` checks stop sequences with token
+  tables on the device; the host decodes each row once, after the batch.
+- **Batch size.** Batches run longest first, so memory trouble shows at once; an out-of-memory
+  error halves the batch size and retries, down to one. ``auto`` probes the largest batch that
+  fits the device at the job's longest prompt.
+
+Seq2seq models (Flan-T5) keep their encoder path: each batch encodes its questions, and the
+decoder gets the static cache and the device stop check.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from transformers import DynamicCache, StaticCache
+
+from cotrepro.generation.backend import Completion
+
+log = logging.getLogger("cotrepro.generation")
+
+GREEDY = {"do_sample": False, "num_beams": 1, "temperature": None, "top_p": None, "top_k": None}
+"""transformers' generate arguments for plain greedy decoding; the None values override any sampling
+defaults a model's generation_config carries."""
+CACHES = ("static", "dynamic")
+CPU_BATCH_SIZE = 8  # ``auto`` on a CPU: benchmarks/generation_bench.py found larger batches slower there
+_AUTO_CAP = 256  # the largest batch ``auto`` tries
+_CACHE_BUCKET = 256  # static caches are sized in steps of this many tokens, so compiled shapes repeat
+
+
+class GenerationOOM(RuntimeError):
+    """Out of memory even at batch size one: the model does not fit this device."""
+
+
+def common_prefix(inputs: Sequence[Sequence[int]]) -> list[int]:
+    """The longest run of leading token ids shared by all inputs, leaving every input at least one
+    token of its own (the model needs a last prompt token to predict from)."""
+    if not inputs:
+        return []
+    first, shortest = inputs[0], min(len(x) for x in inputs)
+    n = 0
+    while n < shortest - 1 and all(x[n] == first[n] for x in inputs):
+        n += 1
+    return list(first[:n])
+
+
+def cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
+    """``text`` up to the first stop sequence, and whether one was found."""
+    cuts = [i for i in (text.find(s) for s in stops) if i >= 0]
+    return (text[: min(cuts)], True) if cuts else (text, False)
+
+
+@dataclass
+class _Prefix:
+    ids: list[int]
+    kv: list[tuple[torch.Tensor, torch.Tensor]]  # per layer: keys and values, batch of one
+
+
+class Engine:
+    """Greedy generation for one loaded model; see the module docstring for what it saves."""
+
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        architecture: str,
+        *,
+        stop: Sequence[str] = ("Q:",),
+        batch_size: int | str = CPU_BATCH_SIZE,
+        cache: str = "static",
+        share_prefixes: bool = True,
+        compile: bool = True,
+    ):
+        if cache not in CACHES:
+            raise ValueError(f"unknown cache {cache!r}; allowed values: {', '.join(CACHES)}")
+        self.model, self.tokenizer, self.architecture = model, tokenizer, architecture
+        self.device = model.get_input_embeddings().weight.device
+        self.stop = tuple(stop)
+        self.cache = cache
+        self.share_prefixes = share_prefixes and architecture == "causal"
+        self.auto_batch = batch_size == "auto"
+        if self.auto_batch:
+            batch_size = CPU_BATCH_SIZE
+        self.batch_size = self.initial_batch_size = int(batch_size)
+        self.probed = False
+        self.prefix: _Prefix | None = None
+        self.cache_tokens = 0
+        self.eos_ids = self._eos_ids()
+        # transformers compiles the decode step (CUDA graphs) when the cache is static on a GPU.
+        self.compiled = compile and cache == "static" and self.device.type == "cuda"
+
+    def _eos_ids(self) -> set[int]:
+        ids = self.model.generation_config.eos_token_id
+        ids = ids if isinstance(ids, list) else [ids]
+        return {i for i in ids if i is not None} | {self.tokenizer.eos_token_id}
+
+    def describe(self) -> dict:
+        """How this engine generated: cache, prefix sharing, stop check, batch sizes, compilation."""
+        return {
+            "engine": "transformers.generate",
+            "cache": self.cache,
+            "compiled": self.compiled,
+            "shared_prefix_tokens": len(self.prefix.ids) if self.prefix else 0,
+            "stop_check": "device (stop_strings)" if self.stop else None,
+            "batch_size_setting": "auto" if self.auto_batch else self.initial_batch_size,
+            "batch_size": self.initial_batch_size,
+            "final_batch_size": self.batch_size,
+        }
+
+    def prepare(self, inputs: Sequence[Sequence[int]], max_new_tokens: int) -> None:
+        """Get ready for a unit's inputs: share their common prefix, and on a GPU with ``batch_size:
+        auto`` probe the batch size once, at the longest input."""
+        self.share_prefix(inputs)
+        if self.compiled:  # one cache length for the whole unit, so that the compiled step keeps its shapes
+            self.cache_tokens = max((len(x) for x in inputs), default=0) + max_new_tokens
+        if self.auto_batch and not self.probed and self.device.type == "cuda" and inputs:
+            longest = max(inputs, key=len)
+            self.batch_size = self.initial_batch_size = self.probe_batch_size(list(longest), max_new_tokens)
+
+    def share_prefix(self, inputs: Sequence[Sequence[int]]) -> int:
+        """Compute once the KV cache of the longest prefix common to ``inputs``; later batches whose
+        rows all start with it continue from a copy. Returns the prefix length (0: nothing shared)."""
+        ids = common_prefix(inputs) if self.share_prefixes and len(inputs) > 1 else []
+        if self.prefix and self.prefix.ids == ids:
+            return len(ids)
+        self.prefix = None
+        if ids:
+            with torch.inference_mode():
+                out = self.model(input_ids=torch.tensor([ids], device=self.device), use_cache=True)
+            self.prefix = _Prefix(ids, [(layer.keys, layer.values) for layer in out.past_key_values.layers])
+        return len(ids)
+
+    def generate(self, inputs: Sequence[Sequence[int]], max_new_tokens: int) -> list[Completion]:
+        """Greedy continuations of token ids, in input order, batched longest first, halving the batch
+        size on out-of-memory errors."""
+        inputs = [list(x) for x in inputs]
+        order = sorted(range(len(inputs)), key=lambda i: -len(inputs[i]))
+        results: list[Completion | None] = [None] * len(inputs)
+        pos = 0
+        while pos < len(order):
+            idx = order[pos : pos + self.batch_size]
+            try:
+                batch = self._generate_batch([inputs[i] for i in idx], max_new_tokens)
+            except torch.cuda.OutOfMemoryError as err:
+                torch.cuda.empty_cache()
+                if self.batch_size == 1:
+                    raise GenerationOOM(
+                        f"out of memory at batch size 1 on {self.device} with a "
+                        f"{len(inputs[idx[0]])}-token input; use a larger GPU or more GPUs"
+                    ) from err
+                self.batch_size = max(1, self.batch_size // 2)
+                log.warning("out of memory with a batch of %d; retrying with batch size %d", len(idx), self.batch_size)
+                continue
+            for i, completion in zip(idx, batch, strict=True):
+                results[i] = completion
+            pos += len(idx)
+        return results  # type: ignore[return-value]
+
+    def probe_batch_size(self, longest: list[int], max_new_tokens: int) -> int:
+        """The largest power-of-two batch (up to 256) of the longest prompt whose prefill and full-length
+        cache fit the device, found by generating two tokens at doubling sizes."""
+        self.probed = True
+        best, size = 1, 1
+        while size <= _AUTO_CAP:
+            try:
+                self._generate_batch([longest] * size, 2, cache_tokens=len(longest) + max_new_tokens)
+            except torch.cuda.OutOfMemoryError:
+                break
+            finally:
+                torch.cuda.empty_cache()
+            best, size = size, size * 2
+        log.info("batch_size auto: %d rows fit at %d prompt tokens", best, len(longest))
+        return best
+
+    def _generate_batch(
+        self, inputs: list[list[int]], max_new_tokens: int, cache_tokens: int | None = None
+    ) -> list[Completion]:
+        prefix = self.prefix
+        if prefix and not all(x[: len(prefix.ids)] == prefix.ids for x in inputs):
+            prefix = None  # rows of another unit, or a second stage: no shared prefix
+        n_prefix = len(prefix.ids) if prefix else 0
+        enc = self._pad(inputs, n_prefix)
+        width = enc["input_ids"].shape[1]
+        kwargs = {}
+        if self.architecture == "causal":
+            total = max(cache_tokens or self.cache_tokens, width + max_new_tokens)
+            kwargs["past_key_values"] = self._new_cache(len(inputs), total, prefix)
+        elif self.cache == "static":
+            kwargs["cache_implementation"] = "static"
+        if self.stop:
+            kwargs.update(stop_strings=list(self.stop), tokenizer=self.tokenizer)
+        with torch.inference_mode():
+            out = self.model.generate(
+                **enc,
+                max_new_tokens=max_new_tokens,
+                **GREEDY,
+                pad_token_id=self.tokenizer.pad_token_id,
+                disable_compile=not self.compiled,
+                **kwargs,
+            )
+        # Causal models return prompt + continuation; seq2seq ones the decoder start token + continuation.
+        start = width if self.architecture == "causal" else 1
+        prompt_tokens = [len(x) for x in inputs]
+        return [
+            self._completion(tokens, n, max_new_tokens)
+            for tokens, n in zip(out[:, start:].tolist(), prompt_tokens, strict=True)
+        ]
+
+    def _pad(self, inputs: list[list[int]], n_prefix: int) -> dict[str, torch.Tensor]:
+        """Input ids and attention mask. Causal rows: the shared prefix, then padding, then each row's
+        own suffix, so all rows end at the same column. Seq2seq rows: padded on the right."""
+        pad = self.tokenizer.pad_token_id
+        width = max(len(x) for x in inputs)
+        if self.architecture == "causal":
+            rows = [x[:n_prefix] + [pad] * (width - len(x)) + x[n_prefix:] for x in inputs]
+            masks = [[1] * n_prefix + [0] * (width - len(x)) + [1] * (len(x) - n_prefix) for x in inputs]
+        else:
+            rows = [x + [pad] * (width - len(x)) for x in inputs]
+            masks = [[1] * len(x) + [0] * (width - len(x)) for x in inputs]
+        return {
+            "input_ids": torch.tensor(rows, device=self.device),
+            "attention_mask": torch.tensor(masks, device=self.device),
+        }
+
+    def _new_cache(self, batch: int, tokens: int, prefix: _Prefix | None):
+        """A KV cache for ``batch`` rows of up to ``tokens`` tokens, holding a copy of the prefix."""
+        if self.cache == "static":
+            if self.compiled:
+                tokens = -(-tokens // _CACHE_BUCKET) * _CACHE_BUCKET
+            cache = StaticCache(config=self.model.config, max_cache_len=tokens)
+        else:
+            cache = DynamicCache(config=self.model.config)
+        if prefix:
+            for layer, (keys, values) in enumerate(prefix.kv):
+                cache.update(keys.expand(batch, -1, -1, -1).clone(), values.expand(batch, -1, -1, -1).clone(), layer)
+        return cache
+
+    def _completion(self, tokens: list[int], n_prompt: int, max_new_tokens: int) -> Completion:
+        """A row's text and how it ended. Rows that finished early are padded after their last token;
+        the row ends at its first end-of-sequence token or at the first token that completes a stop
+        sequence, whichever comes first."""
+        first_eos = next((i for i, t in enumerate(tokens) if t in self.eos_ids), None)
+        n = len(tokens) if first_eos is None else first_eos + 1
+        stopped_at = self._stop_position(tokens[:n])
+        n = min(n, stopped_at) if stopped_at is not None else n
+        text, cut = cut_at_stop(self.tokenizer.decode(tokens[:n], skip_special_tokens=True), self.stop)
+        if cut:
+            reason = "stop_sequence"
+        elif first_eos is not None and first_eos < n:
+            reason = "eos"
+        else:
+            reason = "max_new_tokens" if n >= max_new_tokens else "eos"
+        return Completion(text=text, prompt_tokens=int(n_prompt), generated_tokens=n, stop_reason=reason)
+
+    def _stop_position(self, tokens: list[int]) -> int | None:
+        """The fewest leading tokens whose text holds a stop sequence (None when none does): a binary
+        search, since a longer prefix of the row holds every stop a shorter one holds."""
+
+        def holds(k: int) -> bool:
+            return cut_at_stop(self.tokenizer.decode(tokens[:k], skip_special_tokens=True), self.stop)[1]
+
+        if not self.stop or not holds(len(tokens)):
+            return None
+        lo, hi = 1, len(tokens)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if holds(mid) else (mid + 1, hi)
+        return lo

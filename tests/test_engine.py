@@ -1,0 +1,205 @@
+"""The decoding engine against the plain path: shared prefix, static cache and device stop check
+must change no token, on tiny causal and seq2seq models and every method's prompts."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from cotrepro import methods, prompts
+from cotrepro.generation.engine import GREEDY, Engine, common_prefix, cut_at_stop
+from cotrepro.generation.hf import HFBackend
+from cotrepro.io import read_jsonl
+
+EXEMPLARS = [
+    {
+        "question": f"Caro has {3 * i + 2} stamps and gets {i + 4} more. How many stamps does she have?",
+        "rationale": f"Caro starts with {3 * i + 2}. {3 * i + 2} + {i + 4} = {4 * i + 6}.",
+        "answer": str(4 * i + 6),
+    }
+    for i in range(4)
+]
+QUESTIONS = [
+    "Ben has 3 apples and buys 4 more. How many apples does he have now?",
+    "Hi?",
+    "A train goes 60 km per hour for 3 hours. How far does it go in total, in kilometers?",
+    "Dev finds 12 coins, loses 5 and then finds 9 more coins. How many coins?",
+    "Ema bakes 7 eggs.",
+    "Gus collects 40 tickets on Monday and 25 on Tuesday. How many tickets does Gus have?",
+    "Hana sells 8 books.",
+]
+MAX_NEW = 20
+
+
+def method_prompts(method: str) -> list[str]:
+    """The first-stage prompts of a method for the test questions."""
+    return [prompts.build_prompt(method, q, answer_format="number", exemplars=EXEMPLARS) for q in QUESTIONS]
+
+
+def free_run(b: HFBackend, ids: list[list[int]]) -> list[list[int]]:
+    """The plain path, one row at a time: transformers' generate with its default (dynamic) cache,
+    no padding and no stopping criteria; the generated tokens of each row."""
+    out = []
+    for row in ids:
+        with torch.inference_mode():
+            gen = b.model.generate(
+                input_ids=torch.tensor([row]), max_new_tokens=MAX_NEW, **GREEDY, pad_token_id=b.tokenizer.pad_token_id
+            )
+        out.append(gen[0, len(row) if b.architecture == "causal" else 1 :].tolist())
+    return out
+
+
+def reference(b: HFBackend, free: list[list[int]], stops: tuple[str, ...]) -> list[tuple[str, int, str]]:
+    """Free runs cut on the host at the first token whose text completes a stop sequence (as the old
+    per-step check did) or at the end-of-sequence token: (text, generated tokens, stop reason)."""
+    out = []
+    for tokens in free:
+        n, reason = len(tokens), "max_new_tokens"
+        eos = next((i for i, t in enumerate(tokens) if t in b.engine.eos_ids), None)
+        if eos is not None:
+            n, reason = eos + 1, "eos"
+        for k in range(1, n + 1):
+            if any(s in b.tokenizer.decode(tokens[:k], skip_special_tokens=True) for s in stops):
+                n, reason = k, "stop_sequence"
+                break
+        text = cut_at_stop(b.tokenizer.decode(tokens[:n], skip_special_tokens=True), stops)[0]
+        out.append((text, n, reason))
+    return out
+
+
+@pytest.fixture(scope="module")
+def backends(tiny_models):
+    return {arch: HFBackend(tiny_models[arch], arch, device="cpu", batch_size=3) for arch in ("causal", "seq2seq")}
+
+
+def stops_for(b: HFBackend, free: list[list[int]]) -> tuple[str, ...]:
+    """``Q:`` and a two-character string the random model really writes in about half its rows,
+    so that rows stop at different steps."""
+    free = [text for text, _, _ in reference(b, free, ())]
+    candidates = {t[i : i + 2] for t in free for i in range(2, len(t) - 2)}
+    pick = min(sorted(candidates), key=lambda s: abs(sum(s in t for t in free) - len(free) / 2))
+    return ("Q:", pick)
+
+
+@pytest.mark.parametrize("method", methods.all_keys())
+@pytest.mark.parametrize("arch", ["causal", "seq2seq"])
+def test_engine_variants_match_the_plain_path(backends, arch, method):
+    b = backends[arch]
+    ids = b.encode(method_prompts(method))
+    free = free_run(b, ids)
+    stops = stops_for(b, free)
+    expected = reference(b, free, stops)
+    assert {reason for _, _, reason in expected} >= {"stop_sequence"}
+    variants = [("static", True), ("static", False), ("dynamic", True), ("dynamic", False)]
+    for cache, share in variants if arch == "causal" else variants[::2]:
+        engine = Engine(b.model, b.tokenizer, arch, stop=stops, batch_size=3, cache=cache, share_prefixes=share)
+        engine.prepare(ids, MAX_NEW)
+        got = engine.generate(ids, MAX_NEW)
+        assert [(c.text, c.generated_tokens, c.stop_reason) for c in got] == expected, (cache, share)
+        assert [c.prompt_tokens for c in got] == [len(x) for x in ids]
+        shared = engine.describe()["shared_prefix_tokens"]
+        if share and arch == "causal":
+            assert shared == len(common_prefix(ids))
+            if methods.get(method).few_shot:  # the exemplars at least (give or take a merged boundary token)
+                exemplars = prompts.EXEMPLAR_SEPARATOR.join(
+                    prompts.exemplar_block(e, methods.get(method).reasoning) for e in EXEMPLARS
+                )
+                assert shared >= len(b.encode([exemplars])[0]) - 2
+        else:
+            assert shared == 0
+
+
+def test_zero_shot_cot_second_stage_bypasses_a_stale_prefix(backends):
+    """Stage-2 inputs do not start with the unit's prefix; they must run unshared, unchanged."""
+    b = backends["causal"]
+    engine = Engine(b.model, b.tokenizer, "causal", stop=("Q:",), batch_size=3)
+    engine.prepare(b.encode(method_prompts("few_shot_cot")), MAX_NEW)
+    assert engine.prefix is not None
+    stage2 = [
+        prompts.zero_shot_cot_stage2(p, " It is 7.", "Therefore, the answer is")
+        for p in method_prompts("zero_shot_cot")
+    ]
+    ids = b.encode(stage2)
+    got = engine.generate(ids, MAX_NEW)
+    assert [(c.text, c.generated_tokens, c.stop_reason) for c in got] == reference(b, free_run(b, ids), ("Q:",))
+
+
+def test_common_prefix_leaves_each_input_a_token():
+    assert common_prefix([[1, 2, 3, 4], [1, 2, 3, 5], [1, 2, 9]]) == [1, 2]
+    assert common_prefix([[1, 2, 3], [1, 2, 3]]) == [1, 2]
+    assert common_prefix([[7], [7, 8]]) == []
+    assert common_prefix([]) == []
+
+
+def test_cut_at_stop_takes_the_earliest_stop():
+    assert cut_at_stop(" 18.\n\nQ: next\n###", ["###", "Q:"]) == (" 18.\n\n", True)
+    assert cut_at_stop(" 18.", ["Q:"]) == (" 18.", False)
+
+
+class _OOMAbove(Engine):
+    """Raises CUDA's out-of-memory error for batches above a size, as a too-small GPU would."""
+
+    limit = 2
+
+    def _generate_batch(self, inputs, max_new_tokens, cache_tokens=None):
+        if len(inputs) > self.limit:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return super()._generate_batch(inputs, max_new_tokens, cache_tokens)
+
+
+def test_out_of_memory_halves_batch_and_keeps_every_row(backends):
+    b = backends["causal"]
+    ids = b.encode(method_prompts("zero_shot") * 2)
+    engine = _OOMAbove(b.model, b.tokenizer, "causal", stop=("Q:",), batch_size=8)
+    out = engine.generate(ids, 6)
+    assert engine.batch_size == 2 and engine.describe()["final_batch_size"] == 2
+    plain = Engine(b.model, b.tokenizer, "causal", stop=("Q:",), batch_size=8).generate(ids, 6)
+    assert out == plain
+
+
+def test_auto_batch_size_probe_finds_the_largest_fitting_power_of_two(backends):
+    b = backends["causal"]
+    engine = _OOMAbove(b.model, b.tokenizer, "causal", batch_size="auto")
+    engine.limit = 13
+    assert engine.probe_batch_size(b.encode(["Q: Hi\nA:"])[0], 4) == 8
+    assert engine.describe()["batch_size_setting"] == "auto"
+
+
+def test_cli_generates_a_prompt_file_in_input_order(tiny_models, tmp_path):
+    """``cotrepro generate`` on both architectures: the same completions as the backend, in input order."""
+    rows = [{"id": f"q{i}", "prompt": p} for i, p in enumerate(method_prompts("few_shot_cot")[:5])]
+    rows.insert(2, {"id": 99, "prompt": "Q: Hi\nA:"})  # breaks the common prefix for one row; ids may be numbers
+    src = tmp_path / "prompts.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    for arch in ("causal", "seq2seq"):
+        out = tmp_path / f"{arch}.jsonl"
+        args = ["--model-dir", str(tiny_models[arch]), "--architecture", arch, "--prompts", str(src)]
+        args += ["--out", str(out), "--max-new-tokens", "12", "--batch-size", "2", "--stop", "Q:", "--device", "cpu"]
+        proc = subprocess.run(
+            [sys.executable, "-m", "cotrepro.generation.cli", "generate", *args], capture_output=True, text=True
+        )
+        assert proc.returncode == 0, proc.stderr
+        got = read_jsonl(out)
+        assert [r["id"] for r in got] == [r["id"] for r in rows]
+        assert set(got[0]) == {"id", "completion", "prompt_tokens", "generated_tokens", "stop_reason"}
+        b = HFBackend(tiny_models[arch], arch, device="cpu", batch_size=2, stop=("Q:",))
+        expected = b.generate([r["prompt"] for r in rows], 12)
+        assert [(r["completion"], r["generated_tokens"], r["stop_reason"]) for r in got] == [
+            (c.text, c.generated_tokens, c.stop_reason) for c in expected
+        ]
+        again = subprocess.run(
+            [sys.executable, "-m", "cotrepro.generation.cli", "generate", *args], capture_output=True, text=True
+        )
+        assert again.returncode == 2 and "--overwrite" in again.stderr  # never silently overwritten
+
+
+def test_cli_names_the_bad_line_before_loading_a_model(tmp_path):
+    src = tmp_path / "prompts.jsonl"
+    src.write_text('{"id": 1, "prompt": "Q: a\\nA:"}\n{"id": 1, "prompt": "Q: b\\nA:"}\n')
+    args = ["generate", "--model-dir", str(tmp_path / "nowhere"), "--architecture", "causal"]
+    args += ["--prompts", str(src), "--out", str(tmp_path / "o.jsonl"), "--max-new-tokens", "4"]
+    proc = subprocess.run([sys.executable, "-m", "cotrepro.generation.cli", *args], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "line 2: id 1 appears twice" in proc.stderr
