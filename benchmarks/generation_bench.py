@@ -34,6 +34,7 @@ with ``--json``, written as JSON.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import math
@@ -251,6 +252,9 @@ def run_ours(command: list[str], model_dir: Path, prompts: Path, out: Path, batc
         "engine_generated_tokens": sum(r["generated_tokens"] for r in rows),
         "stop_reasons": dict(Counter(r["stop_reason"] for r in rows)),
     }
+    # The command's last line on stderr is its own summary (load and generate seconds, shared prefix).
+    with contextlib.suppress(IndexError, json.JSONDecodeError):
+        extra["reported"] = json.loads(out.with_suffix(".log").read_text().splitlines()[-1])
     completions = {r["id"]: r["completion"] for r in rows}
     return Run("cotrepro", batch_size, **measured, completions=completions, extra=extra)
 
@@ -340,8 +344,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--exemplar-file", type=Path, help="a prepared exemplar set (results/exemplars/*.json)")
     parser.add_argument(
         "--cotrepro-command",
-        default=f"{sys.executable} -m cotrepro.cli",
-        help="the command that stands for `cotrepro` (default: this Python, -m cotrepro.cli)",
+        default=f"{sys.executable} -m cotrepro.generation.cli",
+        help="the command that stands for `cotrepro` (default: this Python, -m cotrepro.generation.cli)",
     )
     parser.add_argument("--json", type=Path, help="write the summary here")
     args = parser.parse_args(argv)
