@@ -83,6 +83,14 @@ if workflow.local_exec and "gpu" not in workflow.global_resources:
     workflow.register_resource("gpu", len(visible_devices()) or max(1, sum(SPECS[m]["gpus"] for m in MODELS)))
 
 
+def kept_for_reuse(paths):
+    """A generation job's outputs, flagged update(): Snakemake keeps them when the job reruns (and puts
+    them back if it fails), so that the job reuses their rows. Not where a default storage provider
+    holds every file (the Kubernetes profile): a job's pod would not see them, and Snakemake backs an
+    update() output up from its local copy, which such a run deletes once it is uploaded."""
+    return paths if workflow.storage_settings.default_storage_provider else update(paths)
+
+
 def generation_gpus(wildcards):
     """GPUs a generation job asks for: none on a CPU-only config, else the model's count."""
     return 0 if config["generation"]["device"] == "cpu" else SPECS[wildcards.model]["gpus"]

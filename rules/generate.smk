@@ -1,8 +1,9 @@
 # Generation, the only expensive step: one job per model loads it once and generates every
 # (task, method) unit of the run, each into its own files. Snakemake would delete a job's outputs
-# before running it; marked update(), they stay, and the job reuses every row whose key (input text
-# and settings) is unchanged, so a change to one unit's settings regenerates only that unit's rows.
-# If the job fails, Snakemake puts the earlier files back; the journals keep what it generated.
+# before running it; marked update() (kept_for_reuse), they stay, and the job reuses every row whose
+# key (input text and settings) is unchanged, so a change to one unit's settings regenerates only
+# that unit's rows. If the job fails, Snakemake puts the earlier files back; the journals keep what
+# it generated.
 
 
 rule generate:
@@ -12,8 +13,8 @@ rule generate:
         exemplars=sorted(set(generation_exemplar_files().values())),
         code=code(*OUTPUT_SHAPING),
     output:
-        rows=update(UNIT_GENERATIONS),
-        meta=update(UNIT_GENERATION_META),
+        rows=kept_for_reuse(UNIT_GENERATIONS),
+        meta=kept_for_reuse(UNIT_GENERATION_META),
     log:
         "logs/generate/{model}.log",
     threads: config["generation"]["threads"]
