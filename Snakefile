@@ -6,9 +6,9 @@
 #   snakemake archive                                   pack the generations into one file
 #   snakemake --cores all --config from_archive=F       rebuild everything else from it, no GPU
 #
-# The DAG: download/prepare data and exemplars, download (or build) models, generate per
-# (model, task, method), extract answers, aggregate accuracy, paired tests, draw figures, write
-# the HTML report and build the paper (LaTeX).
+# The DAG: download/prepare data and exemplars, download (or build) models, generate (one job a
+# model, one file a (model, task, method)), extract answers, aggregate accuracy, paired tests, draw
+# figures, write the HTML report and build the paper (LaTeX).
 
 from pathlib import Path
 

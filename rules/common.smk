@@ -75,9 +75,12 @@ def models_with_source(source):
 
 # One generation job per GPU: unless --resources gpu=N (or a profile) says otherwise, the machine's
 # visible GPUs are the `gpu` resource; each job then claims its own device (cotrepro.generation.gpu_slots).
-# Cluster executors (SLURM, Kubernetes) leave the count to the cluster's scheduler.
+# Without a visible GPU (a CPU machine; also the login node while a cluster run plans its DAG) jobs
+# claim no device, so the count must neither serialize CPU jobs nor cut a job's request (Snakemake
+# caps a request at the count): then it is every GPU the configured models ask for, and --cores
+# (generation.threads each) decides how many generation jobs run side by side.
 if workflow.local_exec and "gpu" not in workflow.global_resources:
-    workflow.register_resource("gpu", max(1, len(visible_devices())))
+    workflow.register_resource("gpu", len(visible_devices()) or max(1, sum(SPECS[m]["gpus"] for m in MODELS)))
 
 
 def generation_gpus(wildcards):
@@ -91,8 +94,11 @@ wildcard_constraints:
     method=one_of(methods.all_keys()),
 
 
-GENERATIONS = expand("results/generations/{model}/{task}/{method}.jsonl", model=MODELS, task=TASK_KEYS, method=METHODS)
-GENERATION_META = [p.removesuffix(".jsonl") + ".meta.json" for p in GENERATIONS]
+UNIT_GENERATIONS = expand("results/generations/{{model}}/{task}/{method}.jsonl", task=TASK_KEYS, method=METHODS)
+"""One model's generations files, one a (task, method) unit: what its generation job writes."""
+UNIT_GENERATION_META = [p.removesuffix(".jsonl") + ".meta.json" for p in UNIT_GENERATIONS]
+GENERATIONS = [p.format(model=m) for m in MODELS for p in UNIT_GENERATIONS]
+GENERATION_META = [p.format(model=m) for m in MODELS for p in UNIT_GENERATION_META]
 
 
 def scores_of(generations):
@@ -101,6 +107,8 @@ def scores_of(generations):
 
 
 SCORES = scores_of(GENERATIONS)
+UNIT_SCORES = scores_of(UNIT_GENERATIONS)
+"""One model's score files, one a (task, method) unit: what its extract job writes."""
 MANIFESTS = expand("resources/models/{model}.json", model=MODELS)
 FIGURES = expand("results/figures/{name}.{ext}", name=FIGURE_NAMES, ext=["png", "pdf"])
 TASK_RECORDS = expand("results/tasks/{task}.jsonl", task=TASK_KEYS)
@@ -139,16 +147,18 @@ def exemplar_source(wildcards):
     return repo_file(project_set_path(REPO, wildcards.exset))
 
 
-def generation_exemplars(wildcards):
-    """The exemplar set a generation job reads: the task's, for few-shot methods only."""
-    if not methods.get(wildcards.method).few_shot:
-        return []  # zero-shot prompts use no exemplars, so changing them must not rerun these jobs
-    return [f"results/exemplars/{exemplar_set_for(config, wildcards.task)}.json"]
+def generation_exemplar_files():
+    """Task -> the exemplar set its few-shot units read; none when no few-shot method is configured
+    (zero-shot prompts use no exemplars, so changing them must not rerun generation)."""
+    if not any(methods.get(m).few_shot for m in METHODS):
+        return {}
+    return {t: f"results/exemplars/{exemplar_set_for(config, t)}.json" for t in TASK_KEYS}
 
 
-def generation_params(wildcards):
-    """Everything that shapes the generated text; a change here reruns generation (batch size does not)."""
-    spec, gen = SPECS[wildcards.model], config["generation"]
+def unit_settings(model, method):
+    """Everything that shapes one (task, method) unit's generated text; a change here reruns the
+    model's generation job, which regenerates the rows whose settings changed (batch size does not)."""
+    spec, gen = SPECS[model], config["generation"]
     return {
         "architecture": spec["architecture"],
         "chat_template": spec["chat_template"],
@@ -159,6 +169,11 @@ def generation_params(wildcards):
         "on_overflow": gen["on_overflow"],
         "stop": gen["stop"],
         "limit": config["limit"],
-        "shots": config["shots"] if methods.get(wildcards.method).few_shot else 0,
-        "method": methods.get(wildcards.method).shaping(),
+        "shots": config["shots"] if methods.get(method).few_shot else 0,
+        "method": methods.get(method).shaping(),
     }
+
+
+def generation_units(wildcards):
+    """The settings of every unit of a model's generation job, keyed "task/method"."""
+    return {f"{t}/{m}": unit_settings(wildcards.model, m) for t in TASK_KEYS for m in METHODS}

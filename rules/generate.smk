@@ -1,23 +1,28 @@
-# Generation, the only expensive step: one job per (model, task, method).
+# Generation, the only expensive step: one job per model loads it once and generates every
+# (task, method) unit of the run, each into its own files. Snakemake would delete a job's outputs
+# before running it; marked update(), they stay, and the job reuses every row whose key (input text
+# and settings) is unchanged, so a change to one unit's settings regenerates only that unit's rows.
+# If the job fails, Snakemake puts the earlier files back; the journals keep what it generated.
 
 
 rule generate:
     input:
         manifest="resources/models/{model}.json",
-        task="results/tasks/{task}.jsonl",
-        exemplars=generation_exemplars,
+        tasks=TASK_RECORDS,
+        exemplars=sorted(set(generation_exemplar_files().values())),
         code=code(*OUTPUT_SHAPING),
     output:
-        rows="results/generations/{model}/{task}/{method}.jsonl",
-        meta="results/generations/{model}/{task}/{method}.meta.json",
+        rows=update(UNIT_GENERATIONS),
+        meta=update(UNIT_GENERATION_META),
     log:
-        "logs/generate/{model}/{task}/{method}.log",
+        "logs/generate/{model}.log",
     threads: config["generation"]["threads"]
     resources:
         gpu=generation_gpus,
     params:
         # The batch size is read from the config by the script, so changing it (speed, not
         # results) reruns nothing.
-        settings=generation_params,
+        units=generation_units,
+        exemplars=generation_exemplar_files(),
     script:
         "../scripts/generate.py"

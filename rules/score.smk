@@ -3,17 +3,19 @@
 # Editing the extractor reruns these rules and the report, never generation. The prompts module
 # (which holds "The answer is", read by the extractor) is not listed: any edit to it reruns
 # generation, and so extraction after it.
+# One extract job a model, as for generation: one job writes all of a model's generation files, so
+# they change together, and a job per file would add only process start-ups (about a second each).
 
 
 rule extract:
     input:
-        rows="results/generations/{model}/{task}/{method}.jsonl",
-        task="results/tasks/{task}.jsonl",
+        rows=UNIT_GENERATIONS,
+        tasks=TASK_RECORDS,
         code=code("scoring/extract.py", "scoring/score.py", "methods.py"),
     output:
-        "results/scores/{model}/{task}/{method}.jsonl",
+        UNIT_SCORES,
     log:
-        "logs/extract/{model}/{task}/{method}.log",
+        "logs/extract/{model}.log",
     script:
         "../scripts/extract.py"
 

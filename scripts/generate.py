@@ -1,17 +1,36 @@
-"""Snakemake script: generate one (model, task, method) on the GPU(s) it claims, or on the CPU."""
+"""Snakemake script: generate every (task, method) of one model, loading it once, on the GPU(s) it
+claims or on the CPU."""
 
 import os
 from pathlib import Path
 
+from cotrepro import methods
 from cotrepro.generation.gpu_slots import claim, visible_devices
-from cotrepro.generation.job import GenerationJob, run_job
+from cotrepro.generation.job import GenerationJob, GenerationUnit, run_job
+from cotrepro.io import run_key
 from cotrepro.joblog import log_to
 
 log_to(snakemake.log[0])
-w, cfg = snakemake.wildcards, snakemake.config
-spec = cfg["model_specs"][w.model]
+model, cfg = snakemake.wildcards.model, snakemake.config
+spec = cfg["model_specs"][model]
 wanted = int(snakemake.resources.get("gpu", 0))
 devices = visible_devices() if wanted else []
+records = {Path(p).stem: Path(p) for p in snakemake.input.tasks}
+exemplars = snakemake.params.exemplars  # task -> exemplar file, for tasks with few-shot units
+units = []
+for rows, meta in zip(snakemake.output.rows, snakemake.output.meta, strict=True):
+    _, task, method = run_key(rows)
+    units.append(
+        GenerationUnit(
+            task=task,
+            method=method,
+            task_records=records[task],
+            exemplars=Path(exemplars[task]) if methods.get(method).few_shot else None,
+            settings=dict(snakemake.params.units[f"{task}/{method}"]),
+            rows_path=Path(rows),
+            meta_path=Path(meta),
+        )
+    )
 
 with claim(wanted if devices else 0, devices) as slots:
     if slots:
@@ -20,17 +39,13 @@ with claim(wanted if devices else 0, devices) as slots:
         print(f"GPU slot(s) {','.join(slots)} of {','.join(devices)}")
     run_job(
         GenerationJob(
-            model=w.model,
-            task=w.task,
-            method=w.method,
+            model=model,
             manifest=Path(snakemake.input.manifest),
-            task_records=Path(snakemake.input.task),
-            exemplars=Path(snakemake.input.exemplars[0]) if snakemake.input.exemplars else None,
-            settings=dict(snakemake.params.settings),
+            units=tuple(units),
+            # The batch size is read here, not passed as a parameter: changing it (speed, not
+            # results) reruns nothing.
             batch_size=spec.get("batch_size", cfg["generation"]["batch_size"]),
             threads=snakemake.threads,
-            rows_path=Path(snakemake.output.rows),
-            meta_path=Path(snakemake.output.meta),
             gpu_slots=tuple(slots),
         )
     )

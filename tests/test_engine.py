@@ -203,3 +203,34 @@ def test_cli_names_the_bad_line_before_loading_a_model(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "cotrepro.generation.cli", *args], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "line 2: id 1 appears twice" in proc.stderr
+
+
+@pytest.mark.parametrize("groups", [1, 3])
+def test_shared_prefix_attention_equals_attention_over_the_whole_sequence(groups):
+    """The prefix read once (batch folded into the queries) and each row's own keys, in one softmax:
+    the same as ordinary attention over [prefix; own tokens], grouped query heads included."""
+    from types import SimpleNamespace
+
+    import torch.nn.functional as F
+
+    from cotrepro.generation import shared_prefix
+
+    torch.manual_seed(0)
+    batch, kv_heads, d, n_prefix, n_own, queries = 3, 2, 16, 11, 5, 2
+    q = torch.randn(batch, kv_heads * groups, queries, d)
+    prefix_k, prefix_v = torch.randn(1, kv_heads, n_prefix, d), torch.randn(1, kv_heads, n_prefix, d)
+    own_k, own_v = torch.randn(batch, kv_heads, n_own, d), torch.randn(batch, kv_heads, n_own, d)
+    visible = torch.ones(batch, 1, queries, n_own, dtype=torch.bool)
+    visible[0, :, :, :2] = False  # row 0's first own tokens are padding
+    visible[:, :, 0, -1] = False  # the first query does not see the last key (causal)
+    mask = torch.zeros(visible.shape).masked_fill(~visible, torch.finfo(torch.float32).min)
+    with shared_prefix.shared_prefix(
+        SimpleNamespace(config=SimpleNamespace(_attn_implementation="sdpa")), [(prefix_k, prefix_v)]
+    ):
+        got, _ = shared_prefix.attention(SimpleNamespace(layer_idx=0), q, own_k, own_v, mask)
+    keys = torch.cat([prefix_k.expand(batch, -1, -1, -1), own_k], dim=2).repeat_interleave(groups, dim=1)
+    values = torch.cat([prefix_v.expand(batch, -1, -1, -1), own_v], dim=2).repeat_interleave(groups, dim=1)
+    full_mask = torch.cat([torch.ones(batch, 1, queries, n_prefix, dtype=torch.bool), visible], dim=-1)
+    expected = F.scaled_dot_product_attention(q, keys, values, attn_mask=full_mask).transpose(1, 2)
+    assert got.shape == expected.shape
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)

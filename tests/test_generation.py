@@ -160,9 +160,11 @@ def test_interrupted_run_resumes_without_loss_or_duplicates(tiny_models, tmp_pat
 
     rows, stats = run(backend(tiny_models, "causal", batch_size=3), out)
     runner.finish(out, rows)
-    assert stats["resumed_rows"] == 3 and stats["generated_rows"] == 4
+    assert stats["resumed_rows"] == 3 and stats["generated_rows"] == 4 and stats["reused_rows"] == 0
     saved = read_jsonl(out)
     assert [r["id"] for r in saved] == [r["id"] for r in RECORDS]
+    assert journal.exists()  # kept until the whole job is done (drop_journal)
+    runner.drop_journal(out)
     assert not journal.exists()
 
     fresh, _ = run(backend(tiny_models, "causal", batch_size=3), tmp_path / "fresh.jsonl")
@@ -190,3 +192,149 @@ def test_tiny_models_are_deterministic(tiny_models, tmp_path):
 
     again = build_tiny_model("causal", tmp_path / "again", seed=0)
     assert json.dumps(file_entries(again)) == json.dumps(file_entries(tiny_models["causal"]))
+
+
+def test_a_rerun_reuses_the_finished_files_rows_and_generates_only_changed_ones(tiny_models, tmp_path):
+    out = tmp_path / "zero_shot.jsonl"
+    b = backend(tiny_models, "causal", batch_size=3)
+    rows, _ = run(b, out, method="zero_shot")
+    runner.finish(out, rows)
+    runner.drop_journal(out)
+    before = out.read_bytes()
+
+    again, stats = run(b, out, method="zero_shot")
+    assert stats["reused_rows"] == len(RECORDS) and stats["generated_rows"] == stats["resumed_rows"] == 0
+    runner.finish(out, again)
+    assert out.read_bytes() == before  # reused rows are written back byte for byte
+
+    # One question's text changes: only its row is generated again.
+    changed = [dict(r, question=r["question"] + " Count carefully.") if r["id"] == "r2" else r for r in RECORDS]
+    rows, stats = runner.run_generation(
+        b,
+        changed,
+        method="zero_shot",
+        exemplars=[],
+        max_new_tokens={"reasoning": 10, "answer": 4},
+        on_overflow="generate",
+        out_path=out,
+        fingerprint={"v": 1},
+    )
+    assert stats["reused_rows"] == len(RECORDS) - 1 and stats["generated_rows"] == 1
+    assert [r for r in rows if r["id"] != "r2"] == [r for r in again if r["id"] != "r2"]
+
+
+class _SharesPrefix(HFBackend):
+    """Records what the backend's prepare receives, then prepares."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.shared: list[list[list[int]]] = []
+
+    def prepare(self, inputs, max_new_tokens):
+        self.shared.append([list(ids) for ids in inputs])
+        super().prepare(inputs, max_new_tokens)
+
+
+def test_prepare_gets_each_units_pending_first_stage_inputs_once(tiny_models, tmp_path):
+    b = _SharesPrefix(tiny_models["causal"], "causal", device="cpu", batch_size=2)
+    exemplars = [{"question": "What is 1 + 1?", "rationale": "One and one make two.", "answer": "2"}]
+    out = tmp_path / "few_shot_cot.jsonl"
+
+    def few_shot_cot():
+        return runner.run_generation(
+            b,
+            RECORDS[:5],
+            method="few_shot_cot",
+            exemplars=exemplars,
+            max_new_tokens={"reasoning": 4, "answer": 4},
+            on_overflow="generate",
+            out_path=out,
+            fingerprint={"v": 1},
+        )
+
+    rows, _ = few_shot_cot()
+    assert len(b.shared) == 1  # once, before the batches, not once a batch
+    assert sorted(b.shared[0]) == sorted(b.encode([r["prompt"] for r in rows]))
+    assert b.engine.describe()["shared_prefix_tokens"] > 10  # the exemplar, shared
+    runner.finish(out, rows)
+    _, stats = few_shot_cot()
+    assert stats["generated_rows"] == 0 and len(b.shared) == 1  # nothing pending: not called
+
+
+def _unit(tmp_path, task_records, method, **settings):
+    from cotrepro.generation.job import GenerationUnit
+
+    base = {
+        "architecture": "causal",
+        "chat_template": False,
+        "max_context": None,
+        "max_new_tokens": {"reasoning": 6, "answer": 4},
+        "dtype": "float32",
+        "device": "cpu",
+        "on_overflow": "generate",
+        "stop": ["Q:"],
+        "limit": 3,
+        "shots": 0,
+        "method": {},
+    }
+    rows = tmp_path / "gen" / f"{method}.jsonl"
+    return GenerationUnit(
+        task="t",
+        method=method,
+        task_records=task_records,
+        exemplars=None,
+        settings=base | settings,
+        rows_path=rows,
+        meta_path=rows.with_suffix(".meta.json"),
+    )
+
+
+def _job(tmp_path, tiny_models, units):
+    from cotrepro.generation.job import GenerationJob
+    from cotrepro.io import write_json
+    from cotrepro.models.tiny import tiny_manifest
+
+    manifest = tmp_path / "manifest.json"
+    write_json(manifest, tiny_manifest("tiny-llama", "causal", tiny_models["causal"], 0))
+    return GenerationJob(model="tiny-llama", manifest=manifest, units=tuple(units), batch_size=2, threads=1)
+
+
+def test_a_job_loads_the_model_once_and_keeps_journals_until_every_unit_is_written(tiny_models, tmp_path, monkeypatch):
+    from cotrepro.generation import hf, job
+    from cotrepro.io import write_jsonl
+
+    records = tmp_path / "t.jsonl"
+    write_jsonl(records, RECORDS)
+    units = [_unit(tmp_path, records, m) for m in ("zero_shot", "zero_shot_cot")]
+    loads, dropped = [], []
+
+    class Counted(HFBackend):
+        def __init__(self, *args, **kwargs):
+            loads.append(args[0])
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(hf, "HFBackend", Counted)
+    real_drop = runner.drop_journal
+
+    def drop(out):  # every unit's files exist before any journal goes
+        assert all(u.rows_path.exists() and u.meta_path.exists() for u in units)
+        dropped.append(out)
+        real_drop(out)
+
+    monkeypatch.setattr(runner, "drop_journal", drop)
+    metas = job.run_job(_job(tmp_path, tiny_models, units))
+    assert len(loads) == 1 and [m["method"] for m in metas] == ["zero_shot", "zero_shot_cot"]
+    assert metas[0]["model_load"] == metas[1]["model_load"] and metas[0]["model_load"]["count"] == 1
+    assert metas[0]["job_units"] == ["t/zero_shot", "t/zero_shot_cot"]
+    assert sorted(dropped) == sorted(u.rows_path for u in units)
+    assert all(len(read_jsonl(u.rows_path)) == 3 for u in units)
+    assert not any(runner.journal_path(u.rows_path).exists() for u in units)
+
+
+def test_units_of_one_job_must_share_the_models_settings(tiny_models, tmp_path):
+    from cotrepro.generation.job import run_job
+
+    units = [_unit(tmp_path, tmp_path / "t.jsonl", "zero_shot"), _unit(tmp_path, tmp_path / "t.jsonl", "few_shot")]
+    units[1] = _unit(tmp_path, tmp_path / "t.jsonl", "few_shot", stop=["###"])
+    with pytest.raises(ValueError, match="units t/zero_shot and t/few_shot of one generation job differ in stop"):
+        run_job(_job(tmp_path, tiny_models, units))

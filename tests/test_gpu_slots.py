@@ -94,33 +94,34 @@ def test_asking_for_more_gpus_than_visible_is_a_clear_error(tmp_path):
 
 @pytest.mark.workflow
 def test_workflow_runs_one_generation_job_per_visible_gpu(tmp_path):
-    """Two 'GPUs' made visible on this CPU machine: the workflow offers two gpu slots, runs two
-    generation jobs at once and gives each its own device (torch, seeing no CUDA, computes on CPU)."""
+    """Two 'GPUs' made visible on this CPU machine: the workflow offers two gpu slots, runs the two
+    models' generation jobs at once and gives each its own device (torch, seeing no CUDA, computes
+    on CPU); every unit of a model's job ran on that job's device."""
     path = write_config(
         tmp_path / "gpus.yaml",
-        models=["tiny-llama"],
+        models=["tiny-llama", "tiny-t5"],
         methods=["zero_shot", "zero_shot_cot", "few_shot", "few_shot_cot"],
         limit=4,
-        model_specs={"tiny-llama": {"source": "tiny", "architecture": "causal"}},
+        model_specs={
+            "tiny-llama": {"source": "tiny", "architecture": "causal"},
+            "tiny-t5": {"source": "tiny", "architecture": "seq2seq"},
+        },
         generation={"device": "auto", "threads": 1, "max_new_tokens": {"reasoning": 8, "answer": 4}},
     )
     env = {"CUDA_VISIBLE_DEVICES": "0,1", "COTREPRO_GPU_LOCK_DIR": str(tmp_path / "locks")}
     run_snakemake(REPO, tmp_path / "work", path, "--cores", "4", "results/accuracy.csv", env=env)
-    metas = [json.loads(p.read_text()) for p in (tmp_path / "work/results/generations").rglob("*.meta.json")]
-    assert len(metas) == 4 and all(m["gpu_slots"] in (["0"], ["1"]) for m in metas)
-    assert {tuple(m["gpu_slots"]) for m in metas} == {("0",), ("1",)}
-    logs = [p.read_text() for p in (tmp_path / "work/logs/generate").rglob("*.log")]
-    assert all("GPU slot(s) 0 of 0,1" in log or "GPU slot(s) 1 of 0,1" in log for log in logs)
-    # Jobs ran side by side, never two on one device.
-    spans = [
-        {
-            "slots": m["gpu_slots"],
-            "start": datetime.fromisoformat(m["started_at"]).timestamp(),
-            "end": datetime.fromisoformat(m["finished_at"]).timestamp(),
+    generations = tmp_path / "work/results/generations"
+    jobs = {}
+    for model in ("tiny-llama", "tiny-t5"):
+        metas = [json.loads(p.read_text()) for p in (generations / model).rglob("*.meta.json")]
+        assert len(metas) == 4 and len({tuple(m["gpu_slots"]) for m in metas}) == 1
+        jobs[model] = {
+            "slots": metas[0]["gpu_slots"],
+            "start": min(datetime.fromisoformat(m["model_load"]["at"]).timestamp() for m in metas),
+            "end": max(datetime.fromisoformat(m["finished_at"]).timestamp() for m in metas),
         }
-        for m in metas
-    ]
-    together = [
-        (a, b) for i, a in enumerate(spans) for b in spans[i + 1 :] if a["start"] < b["end"] and b["start"] < a["end"]
-    ]
-    assert together and all(a["slots"] != b["slots"] for a, b in together)
+        log = (tmp_path / f"work/logs/generate/{model}.log").read_text()
+        assert f"GPU slot(s) {jobs[model]['slots'][0]} of 0,1" in log
+    a, b = jobs.values()
+    assert {tuple(a["slots"]), tuple(b["slots"])} == {("0",), ("1",)}  # never two jobs on one device
+    assert a["start"] < b["end"] and b["start"] < a["end"]  # side by side

@@ -151,7 +151,7 @@ def test_archive_rebuild_plans_no_model_and_no_generation(rebuilt):
     assert "generate" not in plan and "download_model" not in plan and "prepare_task" not in plan
     assert plan == {
         "restore_from_archive": 1,
-        "extract": 8,
+        "extract": 2,  # one a model
         **AFTER_SCORES,
     }, plan
 

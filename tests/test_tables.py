@@ -283,3 +283,10 @@ def test_significance_mark_follows_style_and_cot_baseline():
     kojima = tables.accuracy_matrix(pd.DataFrame(rows), sig, "kojima").iloc[0]
     assert robust["few-shot CoT"] == "50.0 [40.0, 60.0]*" and kojima["few-shot CoT"] == "50.0 [40.0, 60.0]"
     assert robust["few-shot"] == robust["zero-shot"] == robust["zero-shot CoT"] == "50.0 [40.0, 60.0]"
+
+
+def test_generation_time_counts_reused_rows_with_the_time_they_took():
+    reused = {"stats": {"wall_seconds": 0.01, "row_seconds": 40.0}}  # a unit a rerun took whole from its file
+    made = {"stats": {"wall_seconds": 12.5, "row_seconds": 12.0}}
+    older = {"stats": {"wall_seconds": 7.0}}  # metadata from before row_seconds
+    assert tables.generation_seconds([reused, made, older]) == 40.0 + 12.0 + 7.0

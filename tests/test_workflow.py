@@ -1,13 +1,14 @@
 """The demo workflow, run for real by Snakemake in a temporary directory.
 
 One module-scoped run builds the tiny models, generates, scores and reports; the tests then
-check its outputs, that a second run does nothing, and that editing the extractor reruns
-scoring and reporting but no generation.
+check its outputs, that each model was loaded once, that a second run does nothing, and that
+editing the extractor reruns scoring and reporting but no generation.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import signal
@@ -18,7 +19,15 @@ from html import unescape
 import pandas as pd
 import pytest
 import yaml
-from workflow_helpers import AFTER_SCORES, copy_workflow, planned_jobs, run_snakemake, snakemake_cmd
+from workflow_helpers import (
+    AFTER_SCORES,
+    REPO,
+    copy_workflow,
+    planned_jobs,
+    run_snakemake,
+    snakemake_cmd,
+    write_config,
+)
 
 from cotrepro.io import read_json, read_jsonl
 from cotrepro.outputs import FIGURE_NAMES
@@ -86,6 +95,19 @@ def test_generation_rows_and_metadata(demo):
     t5_rows = read_jsonl(w / "results/generations/tiny-t5/arith_demo/few_shot_cot.jsonl")
     assert all(r["over_context"] and r["prompt_tokens"] > 512 for r in t5_rows)
     assert all(r["prompt"].count("\n\nQ: ") == 8 for r in t5_rows)
+
+
+def test_each_model_is_loaded_once_for_all_its_units(demo):
+    w = demo["workdir"]
+    for model in MODELS:
+        metas = [read_json(p) for p in (w / f"results/generations/{model}").rglob("*.meta.json")]
+        assert len(metas) == len(TASKS) * len(METHODS)
+        # Every unit names the same load (process, time), and that process loaded the model once.
+        assert len({json.dumps(m["model_load"], sort_keys=True) for m in metas}) == 1, model
+        assert metas[0]["model_load"]["count"] == 1 and len(metas[0]["job_units"]) == len(metas)
+        log = (w / f"logs/generate/{model}.log").read_text()
+        assert log.count("loading the model") == 1
+        assert f"{model}: model loaded once; {len(metas)} units, {len(metas)} with rows generated" in log
 
 
 @pytest.mark.parametrize(
@@ -184,7 +206,7 @@ def test_editing_the_extractor_reruns_scoring_but_no_generation(demo):
     plan = run_snakemake(workflow, w, demo["config"], "--dry-run")
     jobs = planned_jobs(plan.stdout + plan.stderr)
     assert jobs == {
-        "extract": len(MODELS) * len(TASKS) * len(METHODS),
+        "extract": len(MODELS),  # one a model, for all its (task, method) units
         **AFTER_SCORES,
     }, jobs
 
@@ -204,7 +226,7 @@ def test_archive_round_trip_rebuilds_everything_without_generation(demo, tmp_pat
     plan = run_snakemake(demo["workflow"], tmp_path / "work", config, "--dry-run")
     jobs = planned_jobs(plan.stdout + plan.stderr)
     assert "generate" not in jobs and "build_tiny_model" not in jobs and "prepare_task" not in jobs, jobs
-    assert jobs["restore_from_archive"] == 1 and jobs["extract"] == len(MODELS) * len(TASKS) * len(METHODS)
+    assert jobs["restore_from_archive"] == 1 and jobs["extract"] == len(MODELS)
     run_snakemake(demo["workflow"], tmp_path / "work", config)
     assert (tmp_path / "work/results/accuracy.csv").read_text() == (w / "results/accuracy.csv").read_text()
     assert (tmp_path / "work/results/paper/paper.pdf").is_file()
@@ -241,3 +263,36 @@ def test_report_carries_model_notes_such_as_flan_t5_training_data(demo):
         )
     )
     assert f"tiny-t5: {note}" in re.sub(r"<[^>]+>", "", html)
+
+
+def test_changing_shots_regenerates_only_the_few_shot_units_rows(tmp_path):
+    """A setting that shapes only few-shot prompts reruns the model's job, which reuses every other
+    unit's rows as they are."""
+    common = dict(
+        models=["tiny-llama"],
+        methods=["zero_shot", "zero_shot_cot", "few_shot"],
+        limit=4,
+        model_specs={"tiny-llama": {"source": "tiny", "architecture": "causal"}},
+    )
+    work, base = tmp_path / "work", "results/generations/tiny-llama/arith_demo"
+    target = f"{base}/few_shot.jsonl"
+    run_snakemake(REPO, work, write_config(tmp_path / "all.yaml", shots=None, **common), target)
+    zero_shot = {m: (work / f"{base}/{m}.jsonl").read_bytes() for m in ("zero_shot", "zero_shot_cot")}
+    made_in = {m: read_json(work / f"{base}/{m}.meta.json")["stats"]["row_seconds"] for m in zero_shot}
+
+    two = write_config(tmp_path / "two.yaml", shots=2, **common)
+    plan = run_snakemake(REPO, work, two, target, "--dry-run")
+    assert planned_jobs(plan.stdout + plan.stderr) == {"generate": 1}
+    run_snakemake(REPO, work, two, target)
+    for method, before in zero_shot.items():
+        assert (work / f"{base}/{method}.jsonl").read_bytes() == before, method
+        stats = read_json(work / f"{base}/{method}.meta.json")["stats"]
+        assert stats["reused_rows"] == 4 and stats["generated_rows"] == 0, (method, stats)
+        assert stats["row_seconds"] == made_in[method] > 0  # the time the reused rows took when made
+    stats = read_json(work / f"{base}/few_shot.meta.json")["stats"]
+    assert stats["generated_rows"] == 4 and stats["reused_rows"] == stats["resumed_rows"] == 0
+    assert all(r["prompt"].count("\n\nQ: ") == 2 for r in read_jsonl(work / target))
+    log = (work / "logs/generate/tiny-llama.log").read_text()
+    assert "3 units, 1 with rows generated (arith_demo/few_shot), 2 reused whole" in log
+    again = run_snakemake(REPO, work, two, target, "--dry-run")
+    assert planned_jobs(again.stdout + again.stderr) == {}

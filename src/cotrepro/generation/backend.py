@@ -38,6 +38,10 @@ class Backend(Protocol):
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids of model inputs, as the model will see them (special tokens included)."""
 
+    def prepare(self, inputs: Sequence[Sequence[int]], max_new_tokens: int) -> None:
+        """Get ready for one unit's first-stage inputs (token ids): share their common prefix, size
+        the batches. Called once per unit, before its batches."""
+
     def generate(self, inputs: Sequence[str] | Sequence[Sequence[int]], max_new_tokens: int) -> list[Completion]:
         """Greedy continuations in input order, of token ids from :meth:`encode` or of formatted texts
         (all of one kind), which are then encoded here."""

@@ -2,9 +2,10 @@
 
 - **Shared prefix.** Few-shot prompts of one (model, task, method) all start with the same
   exemplars. For a causal model that prefix is run through the model once (:meth:`Engine.share_prefix`);
-  every batch continues from a copy of its keys and values. The prefix comes first and the
-  padding sits between it and each row's suffix, so the rows' suffixes end together and the
-  positions, counted from the attention mask, are the ones the unpadded prompt would have.
+  its keys and values are kept once, and every row attends to them before its own tokens
+  (:mod:`cotrepro.generation.shared_prefix`), so neither the prefill nor the per-step reads of the
+  prefix are repeated per row. Each row's own tokens are padded on the left and their positions
+  continue after the prefix, as in the unshared prompt.
 - **Preallocated cache.** A static KV cache holds the prompt and the whole token budget from the
   start: no growth by concatenation at every step, and on CUDA transformers compiles the decode
   step (CUDA graphs) because the cache's shapes stay fixed.
@@ -22,12 +23,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
 from transformers import DynamicCache, StaticCache
 
 from cotrepro.generation.backend import Completion
+from cotrepro.generation.shared_prefix import shared_prefix
 
 log = logging.getLogger("cotrepro.generation")
 
@@ -195,13 +198,13 @@ class Engine:
         width = enc["input_ids"].shape[1]
         kwargs = {}
         if self.architecture == "causal":
-            total = max(cache_tokens or self.cache_tokens, width + max_new_tokens)
-            kwargs["past_key_values"] = self._new_cache(len(inputs), total, prefix)
+            total = max((cache_tokens or self.cache_tokens) - n_prefix, width + max_new_tokens)
+            kwargs["past_key_values"] = self._new_cache(total)
         elif self.cache == "static":
             kwargs["cache_implementation"] = "static"
         if self.stop:
             kwargs.update(stop_strings=list(self.stop), tokenizer=self.tokenizer)
-        with torch.inference_mode():
+        with torch.inference_mode(), shared_prefix(self.model, prefix.kv) if prefix else nullcontext():
             out = self.model.generate(
                 **enc,
                 max_new_tokens=max_new_tokens,
@@ -219,33 +222,36 @@ class Engine:
         ]
 
     def _pad(self, inputs: list[list[int]], n_prefix: int) -> dict[str, torch.Tensor]:
-        """Input ids and attention mask. Causal rows: the shared prefix, then padding, then each row's
-        own suffix, so all rows end at the same column. Seq2seq rows: padded on the right."""
+        """Input ids and attention mask. Causal rows: each row's tokens after the shared prefix, padded
+        on the left so all rows end at the same column; with a prefix, position ids continue after it.
+        Seq2seq rows: padded on the right."""
         pad = self.tokenizer.pad_token_id
-        width = max(len(x) for x in inputs)
         if self.architecture == "causal":
-            rows = [x[:n_prefix] + [pad] * (width - len(x)) + x[n_prefix:] for x in inputs]
-            masks = [[1] * n_prefix + [0] * (width - len(x)) + [1] * (len(x) - n_prefix) for x in inputs]
+            own = [x[n_prefix:] for x in inputs]
+            width = max(len(x) for x in own)
+            rows = [[pad] * (width - len(x)) + x for x in own]
+            masks = [[0] * (width - len(x)) + [1] * len(x) for x in own]
         else:
+            width = max(len(x) for x in inputs)
             rows = [x + [pad] * (width - len(x)) for x in inputs]
             masks = [[1] * len(x) + [0] * (width - len(x)) for x in inputs]
-        return {
+        enc = {
             "input_ids": torch.tensor(rows, device=self.device),
             "attention_mask": torch.tensor(masks, device=self.device),
         }
+        if n_prefix:
+            # What transformers derives from the mask, shifted past the prefix the rows do not carry.
+            positions = enc["attention_mask"].cumsum(-1) - 1 + n_prefix
+            enc["position_ids"] = positions.masked_fill(enc["attention_mask"] == 0, 0)
+        return enc
 
-    def _new_cache(self, batch: int, tokens: int, prefix: _Prefix | None):
-        """A KV cache for ``batch`` rows of up to ``tokens`` tokens, holding a copy of the prefix."""
+    def _new_cache(self, tokens: int):
+        """An empty KV cache for up to ``tokens`` tokens a row (the shared prefix is kept apart)."""
         if self.cache == "static":
             if self.compiled:
                 tokens = -(-tokens // _CACHE_BUCKET) * _CACHE_BUCKET
-            cache = StaticCache(config=self.model.config, max_cache_len=tokens)
-        else:
-            cache = DynamicCache(config=self.model.config)
-        if prefix:
-            for layer, (keys, values) in enumerate(prefix.kv):
-                cache.update(keys.expand(batch, -1, -1, -1).clone(), values.expand(batch, -1, -1, -1).clone(), layer)
-        return cache
+            return StaticCache(config=self.model.config, max_cache_len=tokens)
+        return DynamicCache(config=self.model.config)
 
     def _completion(self, tokens: list[int], n_prompt: int, max_new_tokens: int) -> Completion:
         """A row's text and how it ended. Rows that finished early are padded after their last token;

@@ -1,8 +1,12 @@
-"""One generation job of the workflow: load inputs, run the backend, write rows and metadata."""
+"""One generation job of the workflow: a model loaded once serves every (task, method) unit of the
+run; each unit's rows and metadata are written to its own files."""
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,10 +15,14 @@ from cotrepro.generation import runner
 from cotrepro.io import read_json, read_jsonl, write_json
 from cotrepro.provenance import package_versions, utc_now
 
+log = logging.getLogger("cotrepro.generation")
+
 OUTPUT_SHAPING = (
     "prompts.py",
     "generation/backend.py",
     "generation/hf.py",
+    "generation/engine.py",
+    "generation/shared_prefix.py",
     "generation/runner.py",
     "generation/job.py",
 )
@@ -23,21 +31,37 @@ rule declares them as inputs, and their digest is part of every row's key, so a 
 other code is never resumed. The method's own declaration reaches both through its settings."""
 
 
-@dataclass(frozen=True)
-class GenerationJob:
-    """Plain inputs of one (model, task, method) generation job."""
+BACKEND_SETTINGS = ("architecture", "chat_template", "max_context", "dtype", "device", "stop")
+"""The unit settings that configure the loaded model rather than a unit's prompts. They are per
+model, so every unit of a job has the same; the job checks it, since it loads the model once."""
 
-    model: str
+
+@dataclass(frozen=True)
+class GenerationUnit:
+    """One (task, method) of a generation job: its inputs, its settings and its two output files."""
+
     task: str
     method: str
-    manifest: Path
     task_records: Path
     exemplars: Path | None
     settings: dict
-    batch_size: int
-    threads: int
     rows_path: Path
     meta_path: Path
+
+    @property
+    def label(self) -> str:
+        return f"{self.task}/{self.method}"
+
+
+@dataclass(frozen=True)
+class GenerationJob:
+    """Plain inputs of one model's generation job: the model, loaded once, and the units it serves."""
+
+    model: str
+    manifest: Path
+    units: tuple[GenerationUnit, ...]
+    batch_size: int | str  # a number or "auto"
+    threads: int
     gpu_slots: tuple[str, ...] = ()  # the devices this job holds (gpu_slots.claim), empty on CPU
 
 
@@ -74,30 +98,97 @@ def select_exemplars(doc: dict | None, method: str, shots: int | None) -> list[d
     return available[:shots] if shots is not None else list(available)
 
 
-def run_job(job: GenerationJob) -> dict:
-    """Run a generation job end to end and return its metadata."""
+def backend_settings(units: tuple[GenerationUnit, ...] | list[GenerationUnit]) -> dict:
+    """The settings of the one backend a job builds: those of :data:`BACKEND_SETTINGS`, which must
+    be the same in every unit, or a clear error."""
+    if not units:
+        raise ValueError("a generation job needs at least one (task, method) unit")
+    first = units[0]
+    for unit in units[1:]:
+        differ = [k for k in BACKEND_SETTINGS if unit.settings[k] != first.settings[k]]
+        if differ:
+            raise ValueError(
+                f"units {first.label} and {unit.label} of one generation job differ in {', '.join(differ)}; "
+                "these configure the model, which a job loads once, so they must be the same for all its units"
+            )
+    return {k: first.settings[k] for k in BACKEND_SETTINGS}
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """A unit's inputs, read before the model loads so that bad input fails before the expensive part."""
+
+    records: list[dict]
+    exemplar_doc: dict | None
+    exemplars: list[dict]
+
+
+def _read_inputs(unit: GenerationUnit) -> _Inputs:
+    records = read_jsonl(unit.task_records)[: unit.settings["limit"] or None]
+    doc = read_json(unit.exemplars) if unit.exemplars else None
+    return _Inputs(records, doc, select_exemplars(doc, unit.method, unit.settings["shots"]))
+
+
+def run_job(job: GenerationJob) -> list[dict]:
+    """Load the job's model once, generate every unit (reusing the rows whose key is unchanged) and
+    return the units' metadata. Journals are dropped only once every unit's files are written."""
     import torch
 
     from cotrepro.generation.hf import HFBackend
 
-    s = job.settings
+    shared = backend_settings(job.units)
     manifest = read_json(job.manifest)
-    records = read_jsonl(job.task_records)[: s["limit"] or None]
-    exemplar_doc = read_json(job.exemplars) if job.exemplars else None
-    exemplars = select_exemplars(exemplar_doc, job.method, s["shots"])
+    inputs = [_read_inputs(unit) for unit in job.units]
     torch.set_num_threads(job.threads)
-    started = utc_now()
+    log.info("%s: loading the model (once, for %d units)", job.model, len(job.units))
+    loaded_at, t0 = utc_now(), time.perf_counter()
     backend = HFBackend(
         model_dir(manifest),
-        s["architecture"],
-        device=s["device"],
-        dtype=s["dtype"],
+        shared["architecture"],
+        device=shared["device"],
+        dtype=shared["dtype"],
         batch_size=job.batch_size,
-        stop=s["stop"],
-        chat_template=s["chat_template"],
-        max_context=s["max_context"],
+        stop=shared["stop"],
+        chat_template=shared["chat_template"],
+        max_context=shared["max_context"],
         devices=max(1, len(job.gpu_slots)),
     )
+    load = {"count": 1, "seconds": round(time.perf_counter() - t0, 3), "at": loaded_at, "pid": os.getpid()}
+    log.info("%s: model loaded in %.1f s", job.model, load["seconds"])
+    metas = []
+    for unit, unit_inputs in zip(job.units, inputs, strict=True):
+        meta = _run_unit(job, unit, unit_inputs, backend, manifest, load)
+        st = meta["stats"]
+        log.info(
+            "%s %s: %s, %d rows (%d reused, %d resumed from the journal, %d generated) in %.1f s",
+            job.model,
+            unit.label,
+            "reused" if st["generated_rows"] == 0 else "generated",
+            st["rows"],
+            st["reused_rows"],
+            st["resumed_rows"],
+            st["generated_rows"],
+            st["wall_seconds"],
+        )
+        metas.append(meta)
+    for unit in job.units:
+        runner.drop_journal(unit.rows_path)
+    generated = [u.label for u, m in zip(job.units, metas, strict=True) if m["stats"]["generated_rows"]]
+    log.info(
+        "%s: model loaded once; %d units, %d with rows generated (%s), %d reused whole",
+        job.model,
+        len(job.units),
+        len(generated),
+        ", ".join(generated) or "none",
+        len(job.units) - len(generated),
+    )
+    return metas
+
+
+def _run_unit(job: GenerationJob, unit: GenerationUnit, inputs: _Inputs, backend, manifest: dict, load: dict) -> dict:
+    """Generate one unit with the loaded backend; write its metadata, then its rows."""
+    s = unit.settings
+    started = utc_now()
     fingerprint = {
         "model": [manifest.get("repo"), manifest["resolved_revision"]],
         "settings": {k: v for k, v in s.items() if k != "limit"},
@@ -106,16 +197,17 @@ def run_job(job: GenerationJob) -> dict:
     }
     rows, stats = runner.run_generation(
         backend,
-        records,
-        method=job.method,
-        exemplars=exemplars,
+        inputs.records,
+        method=unit.method,
+        exemplars=inputs.exemplars,
         max_new_tokens=s["max_new_tokens"],
         on_overflow=s["on_overflow"],
-        out_path=job.rows_path,
+        out_path=unit.rows_path,
         fingerprint=fingerprint,
-        progress_label=f"{job.model}/{job.task}/{job.method}",
+        progress_label=f"{job.model}/{unit.label}",
     )
-    task_provenance = job.task_records.with_name(f"{job.task}.provenance.json")
+    task_provenance = unit.task_records.with_name(f"{unit.task}.provenance.json")
+    doc = inputs.exemplar_doc
     meta = {
         "model": {
             "slug": job.model,
@@ -125,20 +217,23 @@ def run_job(job: GenerationJob) -> dict:
             "resolved_revision": manifest["resolved_revision"],
         },
         "task": {
-            "key": job.task,
-            "records": len(records),
+            "key": unit.task,
+            "records": len(inputs.records),
             "limit": s["limit"],
             "provenance": read_json(task_provenance) if task_provenance.exists() else None,
         },
-        "method": job.method,
+        "method": unit.method,
         "prompt_format": "chat_template" if s["chat_template"] else "plain",
         "exemplars": None
-        if not exemplars
-        else {k: exemplar_doc[k] for k in ("name", "origin", "source", "sha256")} | {"shots": len(exemplars)},
+        if not inputs.exemplars
+        else {k: doc[k] for k in ("name", "origin", "source", "sha256")} | {"shots": len(inputs.exemplars)},
         "max_new_tokens": s["max_new_tokens"],
         "on_overflow": s["on_overflow"],
         "backend": backend.describe(),
         "gpu_slots": list(job.gpu_slots),
+        # The one load of the model that served every unit of the job (same pid and time in each).
+        "model_load": load,
+        "job_units": [u.label for u in job.units],
         "stats": stats,
         "example": {k: rows[0][k] for k in ("prompt", "stage2_prompt") if rows and k in rows[0]},
         "started_at": started,
@@ -146,6 +241,6 @@ def run_job(job: GenerationJob) -> dict:
         "versions": package_versions(),
     }
     # Metadata first: a job killed between the two writes still has its journal to resume from.
-    write_json(job.meta_path, meta)
-    runner.finish(job.rows_path, rows)
+    write_json(unit.meta_path, meta)
+    runner.finish(unit.rows_path, rows)
     return meta

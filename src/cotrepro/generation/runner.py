@@ -3,9 +3,11 @@
 Rows are appended batch by batch to a journal (``{method}.partial.jsonl``) and flushed to disk,
 so a killed job loses at most the batch in flight. Each row carries a key hashed from the
 question id, the exact model input and a fingerprint of everything that shapes the output
-(model revision, decoding settings, code); a rerun keeps the journal rows whose key still
-matches and generates only the rest. The final file is written atomically in task order and the
-journal is then removed.
+(model revision, decoding settings, code); a rerun keeps the rows of the finished file and of the
+journal whose key still matches and generates only the rest. :func:`finish` writes the final file
+atomically in task order; the journal stays until :func:`drop_journal`, so that a job serving
+several units keeps every row it made even if the workflow manager rolls a finished file back
+when a later unit fails.
 """
 
 from __future__ import annotations
@@ -36,12 +38,8 @@ def journal_path(out_path: Path) -> Path:
     return out_path.with_name(out_path.name.removesuffix(".jsonl") + ".partial.jsonl")
 
 
-def load_journal(path: Path, wanted: set[str]) -> dict[str, dict]:
-    """Rows of an earlier, interrupted run whose key is in ``wanted``.
-
-    A job killed mid-write can leave a torn last line; it is dropped, and the journal is
-    rewritten with the kept rows so that appends continue from a clean file.
-    """
+def _rows_with_keys(path: Path, wanted: set[str]) -> dict[str, dict]:
+    """Key -> row of the JSON lines in ``path`` whose key is in ``wanted``; unreadable lines are skipped."""
     if not path.exists():
         return {}
     kept: dict[str, dict] = {}
@@ -53,6 +51,18 @@ def load_journal(path: Path, wanted: set[str]) -> dict[str, dict]:
                 continue
             if row.get("key") in wanted:
                 kept[row["key"]] = row
+    return kept
+
+
+def load_journal(path: Path, wanted: set[str]) -> dict[str, dict]:
+    """Rows of an earlier, interrupted run whose key is in ``wanted``.
+
+    A job killed mid-write can leave a torn last line; it is dropped, and the journal is
+    rewritten with the kept rows so that appends continue from a clean file.
+    """
+    if not path.exists():
+        return {}
+    kept = _rows_with_keys(path, wanted)
     write_jsonl(path, kept.values())
     return kept
 
@@ -116,10 +126,11 @@ def run_generation(
 ) -> tuple[list[dict], dict]:
     """Generate every record's completion(s) for ``method``, journaling beside ``out_path``.
 
-    Returns the rows in record order and statistics; :func:`finish` then writes ``out_path``.
-    ``max_new_tokens`` maps "reasoning" and "answer" to budgets; a two-stage method's second stage
-    (zero-shot CoT's answer extraction) always uses the answer budget. Answer triggers follow each
-    record's ``answer_format``.
+    Rows whose key is unchanged are taken from ``out_path`` (an earlier run's finished file) or
+    from the journal (an interrupted run's); only the others are generated. Returns the rows in
+    record order and statistics; :func:`finish` then writes ``out_path``. ``max_new_tokens`` maps
+    "reasoning" and "answer" to budgets; a two-stage method's second stage (zero-shot CoT's answer
+    extraction) always uses the answer budget. Answer triggers follow each record's ``answer_format``.
     """
     out_path = Path(out_path)
     fp = digest(fingerprint)
@@ -133,19 +144,26 @@ def run_generation(
     keys = {rid: digest({"id": rid, "input": text, "fingerprint": fp}) for rid, text in inputs.items()}
     journal = journal_path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    rows = {row["id"]: row for row in load_journal(journal, set(keys.values())).values()}
-    resumed = len(rows)
+    wanted = set(keys.values())
+    rows = {row["id"]: row for row in _rows_with_keys(out_path, wanted).values()}
+    reused = len(rows)
+    for row in load_journal(journal, wanted).values():
+        rows.setdefault(row["id"], row)  # where both hold a row, the finished file's (same key, same text)
+    resumed = len(rows) - reused
     pending = [r["id"] for r in records if r["id"] not in rows]
     # Each input is tokenized once; the ids order the work, flag overflows and go to the model.
     encoded = dict(zip(pending, backend.encode([inputs[i] for i in pending]), strict=True))
     pending.sort(key=lambda i: -len(encoded[i]))  # longest first: memory trouble shows at once
-
     gen = _Generator(backend, on_overflow)
     spec = methods.get(method)
     budget1 = max_new_tokens[spec.first_stage_budget]
+    if pending:
+        # What the unit's first-stage inputs share (a few-shot prefix) is computed once; on a GPU
+        # with batch_size auto the first unit also sizes the batches.
+        backend.prepare([encoded[i] for i in pending], budget1)
     bar = tqdm(
         total=len(records),
-        initial=resumed,
+        initial=len(rows),
         desc=progress_label or out_path.stem,
         unit="q",
         file=progress_file or sys.stderr,
@@ -185,9 +203,12 @@ def run_generation(
     ordered = [rows[r["id"]] for r in records]
     return ordered, {
         "rows": len(ordered),
+        "reused_rows": reused,
         "resumed_rows": resumed,
         "generated_rows": len(pending),
         "wall_seconds": round(time.perf_counter() - started, 3),
+        # The generation time behind the file's rows, those reused from earlier runs included.
+        "row_seconds": round(sum(r["seconds"] for r in ordered), 3),
         "generated_tokens": sum(r["generated_tokens"] + r.get("stage2_generated_tokens", 0) for r in ordered),
         "over_context_rows": sum(bool(r["over_context"] or r.get("stage2_over_context")) for r in ordered),
         "fingerprint": fp,
@@ -195,6 +216,10 @@ def run_generation(
 
 
 def finish(out_path: Path, rows: Sequence[dict]) -> None:
-    """Write the final generations file atomically, then drop the journal it was built from."""
+    """Write the final generations file atomically (its journal stays until :func:`drop_journal`)."""
     write_jsonl(out_path, rows)
+
+
+def drop_journal(out_path: Path) -> None:
+    """Remove the journal of a generations file once nothing can roll the file back."""
     journal_path(out_path).unlink(missing_ok=True)

@@ -209,7 +209,7 @@ def counted(n: int, noun: str) -> str:
 def numbers(inp: PaperInputs) -> str:
     """Macros for the numbers the prose uses."""
     acc = inp.robust()
-    seconds = sum(m["stats"]["wall_seconds"] for m in inp.metas)
+    seconds = tables.generation_seconds(inp.metas)
     questions = int(acc.drop_duplicates(["model", "task", "method"])["n"].sum())
     devices = sorted({m["backend"]["device_name"] for m in inp.metas})
     macros = {

@@ -118,8 +118,8 @@ def render_report(inputs: ReportInputs) -> str:
         exemplars=tables.exemplars(metas),
         decoding=tables.decoding(metas),
         software=tables.software(metas),
-        generation_seconds=sum(m["stats"]["wall_seconds"] for m in metas),
-        jobs=len(metas),
+        generation_seconds=tables.generation_seconds(metas),
+        units=len(metas),
     )
 
 

@@ -312,6 +312,13 @@ def _value_text(value) -> str:
     return str(value)
 
 
+def generation_seconds(metas: Sequence[dict]) -> float:
+    """The generation time behind the rows of these units: each unit's ``row_seconds`` (which counts
+    rows a rerun reused with the time they took when made), or its ``wall_seconds`` where the
+    metadata predates ``row_seconds``."""
+    return sum(m["stats"].get("row_seconds", m["stats"]["wall_seconds"]) for m in metas)
+
+
 def decoding(metas: Sequence[dict]) -> pd.DataFrame:
     """The decoding settings of the run (as recorded by its first generation job), a row each;
     per-budget settings such as max_new_tokens get a row per budget."""
