@@ -350,6 +350,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=f"{sys.executable} -m cotrepro.generation.cli",
         help="the command that stands for `cotrepro` (default: this Python, -m cotrepro.generation.cli)",
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="torch threads for both sides (default: torch's, all cores); 1 holds up better on a shared machine",
+    )
     parser.add_argument("--json", type=Path, help="write the summary here")
     args = parser.parse_args(argv)
     args.prompts = args.prompts or (8 if args.quick else 64)
@@ -374,9 +379,12 @@ def main(argv: list[str] | None = None) -> int:
     write_lm_eval_task(runs_dir / "task", runs_dir / "prompts.jsonl")
     bin_dir = ensure_lm_eval(work / "lm-eval-venv")
 
-    # Both children: offline, one HF cache made fresh for this run, default torch threads (all cores).
+    # Both children: offline, one HF cache made fresh for this run, the same torch threads.
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(runs_dir / "hf-home")}
     env.pop("PYTHONPATH", None)
+    if args.threads:
+        # With every core in use, a neighbour taking one stalls the others at each parallel region's barrier.
+        env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(args.threads)
     ours_env = {**env, "PYTHONPATH": str(REPO / "src")}
     # Read each side's libraries from disk once, untimed, so that neither run pays a cold page cache.
     subprocess.run([str(bin_dir / "python"), "-c", "import lm_eval.evaluator, lm_eval.models.huggingface"], env=env)
@@ -416,6 +424,7 @@ def main(argv: list[str] | None = None) -> int:
             "stop": STOP,
         },
         "lm_eval": LM_EVAL,
+        "threads": args.threads or os.cpu_count(),
         "runs": [run.as_dict() for run in runs],
         "fastest": {side: run.batch_size for side, run in best.items()},
         "speedup": best["lm-eval"].wall_s / best["cotrepro"].wall_s,
