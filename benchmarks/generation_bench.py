@@ -6,9 +6,9 @@ Run from the repository root (no network needed but PyPI, for the first run's lm
 
 One run:
 1. builds a ~15M-parameter random-weight Llama with the demo's locally trained tokenizer
-   (:mod:`cotrepro.models.tiny`, at a larger shape) and saves it as safetensors in the work dir;
+   (:mod:`cotrepro.models.tiny`, at a larger shape) and saves it as safetensors in the run's folder;
 2. makes 64 few-shot CoT prompts with the project's prompt builder: the demo's 20 arithmetic
-   questions (``arith_demo``, cycled) after its 8 exemplars (``cotrepro-arith``), 950-1,010 tokens
+   questions (``arith_demo``, cycled) after its 8 exemplars (``cotrepro-arith``), 950-1,020 tokens
    each with the demo tokenizer, about the length of lm-eval's 8-shot gsm8k-cot prompts.
    ``--task-file`` and ``--exemplar-file`` take a workflow run's ``results/tasks/gsm8k.jsonl`` and
    ``results/exemplars/wei2022-gsm8k.json`` instead;
@@ -114,7 +114,8 @@ def log(msg: str) -> None:
 def build_model(out_dir: Path) -> Path:
     """The demo's causal model (tokenizer, zeroed special-token rows, safetensors) at :data:`SHAPE`.
 
-    Built afresh each run (seconds, deterministic from the seed), so a changed shape never meets a stale copy.
+    Built afresh in each run's folder (seconds, deterministic from the seed): a changed shape never meets a
+    stale copy, and two benches sharing a work dir never rewrite each other's model mid-run.
     """
     # build_tiny_model reads its shape from the module constant; patching it keeps every other step
     # (tokenizer training, special-token rows, saving) exactly the demo's.
@@ -336,7 +337,9 @@ def count_tokens(tokenizer, texts: list[str]) -> int:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The command line; --quick and the defaults fill in prompts and batch sizes."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/cotrepro-bench"), help="model, venv, runs")
+    parser.add_argument(
+        "--workdir", type=Path, default=Path("/tmp/cotrepro-bench"), help="lm-eval's venv and one folder a run"
+    )
     parser.add_argument("--quick", action="store_true", help="8 prompts at batch size 8: a smoke check")
     parser.add_argument("--prompts", type=int, help="number of prompts (default 64, 8 with --quick)")
     parser.add_argument("--batch-sizes", type=lambda s: [int(x) for x in s.split(",")], help="default 4,8,16")
@@ -346,6 +349,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--cotrepro-command",
         default=f"{sys.executable} -m cotrepro.generation.cli",
         help="the command that stands for `cotrepro` (default: this Python, -m cotrepro.generation.cli)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="torch threads for both sides (default: torch's, all cores); 1 holds up better on a shared machine",
     )
     parser.add_argument("--json", type=Path, help="write the summary here")
     args = parser.parse_args(argv)
@@ -362,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     runs_dir = work / f"runs-{time.strftime('%Y%m%d-%H%M%S')}"
     runs_dir.mkdir(parents=True)
 
-    model_dir = build_model(work / "model")
+    model_dir = build_model(runs_dir / "model")
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     prompts, source = make_prompts(args.prompts, args.task_file, args.exemplar_file)
     prompt_tokens = [len(tokenizer(r["prompt"])["input_ids"]) for r in prompts]
@@ -371,9 +379,12 @@ def main(argv: list[str] | None = None) -> int:
     write_lm_eval_task(runs_dir / "task", runs_dir / "prompts.jsonl")
     bin_dir = ensure_lm_eval(work / "lm-eval-venv")
 
-    # Both children: offline, one HF cache made fresh for this run, default torch threads (all cores).
+    # Both children: offline, one HF cache made fresh for this run, the same torch threads.
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(runs_dir / "hf-home")}
     env.pop("PYTHONPATH", None)
+    if args.threads:
+        # With every core in use, a neighbour taking one stalls the others at each parallel region's barrier.
+        env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(args.threads)
     ours_env = {**env, "PYTHONPATH": str(REPO / "src")}
     # Read each side's libraries from disk once, untimed, so that neither run pays a cold page cache.
     subprocess.run([str(bin_dir / "python"), "-c", "import lm_eval.evaluator, lm_eval.models.huggingface"], env=env)
@@ -413,6 +424,7 @@ def main(argv: list[str] | None = None) -> int:
             "stop": STOP,
         },
         "lm_eval": LM_EVAL,
+        "threads": args.threads or os.cpu_count(),
         "runs": [run.as_dict() for run in runs],
         "fastest": {side: run.batch_size for side, run in best.items()},
         "speedup": best["lm-eval"].wall_s / best["cotrepro"].wall_s,
