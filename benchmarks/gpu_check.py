@@ -13,12 +13,13 @@ It checks, on random-weight models built here:
    a ~1B-parameter model must hit a real CUDA out-of-memory error, halve its batch and finish;
 5. throughput (generated tokens per second) of that model by batch size;
 6. the engine against plain ``generate``: a random model with TinyLlama-1.1B's configuration in
-   bf16, 256 GSM8K-length 8-shot CoT prompts (the project's prompt builder, ~900 tokens), 256 new
-   tokens. Plain ``generate`` at batch 16 (dynamic cache, left padding) against the project's
-   engine (shared prefix, static cache, compiled decode, ``batch_size: auto``) and against the
-   engine without compilation and transformers' continuous batching (``generate_batch``), when
-   they run: tokens per second, batch size, peak memory, and the fraction of the memory-bandwidth
-   bound (each decode step reads the weights once and every row's KV cache).
+   bf16, 256 GSM8K-length 8-shot CoT prompts (the CPU bench's ``make_prompts``: the project's
+   prompt builder, ~1,000 tokens), 256 new tokens. Plain ``generate`` at batch 16 (dynamic
+   cache, left padding) against the project's engine (shared prefix, static cache, compiled
+   decode, ``batch_size: auto``) and against the engine without compilation and transformers'
+   continuous batching (``generate_batch``), when they run: tokens per second, batch size, peak
+   memory, and the fraction of the memory-bandwidth bound (each decode step reads the weights
+   once and every row's KV cache).
 ``--smoke`` runs the same code on CPU with small sizes (for development without a GPU).
 """
 
@@ -32,6 +33,7 @@ import time
 from pathlib import Path
 
 import torch
+from generation_bench import make_prompts  # the CPU bench's 8-shot CoT prompts (this script's folder)
 
 from cotrepro import methods
 from cotrepro.data.tasks import get_task
@@ -240,23 +242,6 @@ def tinyllama_like(path: Path, device: str, smoke: bool) -> Path:
     return path
 
 
-def gsm8k_like_prompts(n: int) -> list[str]:
-    """``n`` 8-shot CoT prompts from the project's prompt builder: the arithmetic exemplars (cycled to
-    eight) and the demo's questions, each made distinct."""
-    from cotrepro.data.exemplars import parse_project_set, project_set_path
-    from cotrepro.prompts import build_prompt
-
-    exemplars = parse_project_set(project_set_path(REPO, "cotrepro-arith").read_text())
-    exemplars = (exemplars * 8)[:8]
-    questions = [json.loads(line)["question"] for line in (REPO / "config/datasets/arith_demo.jsonl").open()]
-    return [
-        build_prompt(
-            "few_shot_cot", f"{questions[k % len(questions)]} (case {k})", answer_format="number", exemplars=exemplars
-        )
-        for k in range(n)
-    ]
-
-
 def bandwidth(device: str) -> float:
     """Bytes per second a device-to-device copy moves (read plus write), the practical bound."""
     if device != "cuda":
@@ -279,7 +264,7 @@ def engine_vs_plain(model_dir: Path, device: str, n_prompts: int, new_tokens: in
 
     from cotrepro.generation.engine import GREEDY
 
-    texts = gsm8k_like_prompts(n_prompts)
+    texts = [row["prompt"] for row in make_prompts(n_prompts, None, None)[0]]
     base = HFBackend(model_dir, "causal", device=device, dtype="bfloat16", batch_size=16, stop=())
     ids = base.encode(texts)
     cfg = base.model.config

@@ -134,7 +134,7 @@ class Engine:
 
     def share_prefix(self, inputs: Sequence[Sequence[int]]) -> int:
         """Compute once the KV cache of the longest prefix common to ``inputs``; later batches whose
-        rows all start with it continue from a copy. Returns the prefix length (0: nothing shared)."""
+        rows all start with it attend to that one copy. Returns the prefix length (0: nothing shared)."""
         ids = common_prefix(inputs) if self.share_prefixes and len(inputs) > 1 else []
         if self.prefix and self.prefix.ids == ids:
             return len(ids)
