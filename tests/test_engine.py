@@ -9,6 +9,8 @@ import pytest
 import torch
 
 from cotrepro import methods, prompts
+from cotrepro.generation import encoder_rows as encoder_attention
+from cotrepro.generation.encoder_rows import encoder_rows, right_padding_lengths
 from cotrepro.generation.engine import GREEDY, Engine, common_prefix, cut_at_stop
 from cotrepro.generation.hf import HFBackend
 from cotrepro.io import read_jsonl
@@ -234,3 +236,26 @@ def test_shared_prefix_attention_equals_attention_over_the_whole_sequence(groups
     expected = F.scaled_dot_product_attention(q, keys, values, attn_mask=full_mask).transpose(1, 2)
     assert got.shape == expected.shape
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_encoder_rows_equal_the_padded_mask_and_leave_other_masks_to_sdpa(backends):
+    """A right-padded T5 batch encoded row by row over its real tokens gives the hidden states the
+    padded [B, H, L, L] mask gives; a mask that is not right padding goes to SDPA unchanged."""
+    b = backends["seq2seq"]
+    ids = b.encode(method_prompts("few_shot_cot") + method_prompts("zero_shot"))
+    enc = b.engine._pad(ids, 0)
+    assert len({len(x) for x in ids}) > 2  # rows of several lengths: real padding
+    encoder = b.model.get_encoder()
+    with torch.inference_mode():
+        padded = encoder(**enc).last_hidden_state
+        with encoder_rows(b.model):
+            assert b.model.config._attn_implementation == "cotrepro_encoder_rows"
+            rows = encoder(**enc).last_hidden_state
+            assert encoder_attention._LENGTHS["last"][1] == [len(x) for x in ids]  # the row path ran
+    assert b.model.config._attn_implementation == "sdpa"
+    assert torch.allclose(rows, padded, atol=1e-5)
+    mask = enc["attention_mask"].bool()[:, None, None, :].expand(-1, 1, 4, -1)
+    assert right_padding_lengths(mask, 4) == [len(x) for x in ids]
+    assert right_padding_lengths(mask.flip(-1), 4) is None  # left padding
+    causal = mask & torch.ones(4, mask.shape[-1], dtype=torch.bool).tril()
+    assert right_padding_lengths(causal, 4) is None  # queries see different keys

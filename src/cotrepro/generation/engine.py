@@ -15,8 +15,10 @@
   error halves the batch size and retries, down to one. ``auto`` probes the largest batch that
   fits the device at the job's longest prompt.
 
-Seq2seq models (Flan-T5) keep their encoder path: each batch encodes its questions, and the
-decoder gets the static cache and the device stop check.
+Seq2seq models (Flan-T5) keep their encoder path: each batch encodes its questions, each row over
+its own tokens rather than under a padded [B, H, L, L] position-bias mask
+(:mod:`cotrepro.generation.encoder_rows`), and the decoder gets the static cache and the device
+stop check.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import torch
 from transformers import DynamicCache, StaticCache
 
 from cotrepro.generation.backend import Completion
+from cotrepro.generation.encoder_rows import encoder_rows
 from cotrepro.generation.shared_prefix import shared_prefix
 
 log = logging.getLogger("cotrepro.generation")
@@ -204,7 +207,7 @@ class Engine:
             kwargs["cache_implementation"] = "static"
         if self.stop:
             kwargs.update(stop_strings=list(self.stop), tokenizer=self.tokenizer)
-        with torch.inference_mode(), shared_prefix(self.model, prefix.kv) if prefix else nullcontext():
+        with torch.inference_mode(), self._attention(prefix):
             out = self.model.generate(
                 **enc,
                 max_new_tokens=max_new_tokens,
@@ -220,6 +223,15 @@ class Engine:
             self._completion(tokens, n, max_new_tokens)
             for tokens, n in zip(out[:, start:].tolist(), prompt_tokens, strict=True)
         ]
+
+    def _attention(self, prefix: _Prefix | None):
+        """The attention a batch runs with: over the shared prefix (causal), row by row over each
+        encoder row's real tokens (seq2seq), or the model's own."""
+        if prefix:
+            return shared_prefix(self.model, prefix.kv)
+        if self.architecture == "seq2seq":
+            return encoder_rows(self.model)
+        return nullcontext()
 
     def _pad(self, inputs: list[list[int]], n_prefix: int) -> dict[str, torch.Tensor]:
         """Input ids and attention mask. Causal rows: each row's tokens after the shared prefix, padded

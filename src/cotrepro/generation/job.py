@@ -23,6 +23,7 @@ OUTPUT_SHAPING = (
     "generation/hf.py",
     "generation/engine.py",
     "generation/shared_prefix.py",
+    "generation/encoder_rows.py",
     "generation/runner.py",
     "generation/job.py",
 )
