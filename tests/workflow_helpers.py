@@ -12,7 +12,16 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-AFTER_SCORES = {"aggregate": 1, "significance": 1, "transcripts": 1, "figures": 1, "report": 1, "paper": 1, "all": 1}
+AFTER_SCORES = {
+    "aggregate": 1,
+    "significance": 1,
+    "transcripts": 1,
+    "figures": 1,
+    "report": 1,
+    "paper_fragments": 1,
+    "paper": 1,
+    "all": 1,
+}
 """The jobs a run plans once the scores change: one each, from accuracy.csv to the paper."""
 WORKFLOW_PARTS = ("Snakefile", "rules", "scripts", "src", "config", "profiles", "paper", "report", "envs")
 

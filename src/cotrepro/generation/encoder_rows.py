@@ -24,7 +24,10 @@ from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, sdpa_mask
 
 NAME = "cotrepro_encoder_rows"
-_LENGTHS: dict[str, tuple[torch.Tensor, list[int] | None]] = {}  # "last": the mask last read, its lengths
+# The layers of a stack get the same mask and position-bias objects: each is read once, kept under
+# "last" beside what was made of it, and let go when the context ends.
+_LENGTHS: dict[str, tuple[torch.Tensor, list[int] | None]] = {}  # the mask, each row's real keys
+_BIASES: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}  # T5's permuted bias, a contiguous copy
 
 
 def right_padding_lengths(mask: torch.Tensor | None, queries: int) -> list[int] | None:
@@ -50,7 +53,6 @@ def attention(module, query, key, value, attention_mask, scaling=None, dropout=0
     # Only a T5 encoder's bias-carrying, head-for-head attention, at inference.
     rows_apply = position_bias is not None and position_bias.shape[0] == 1 and query.shape[1] == key.shape[1]
     if rows_apply and not getattr(module, "is_decoder", True) and not module.training:
-        # Every layer of a stack gets the same mask object: read it once.
         seen = _LENGTHS.get("last")
         if seen is None or seen[0] is not attention_mask:
             _LENGTHS["last"] = seen = (attention_mask, right_padding_lengths(attention_mask, query.shape[2]))
@@ -67,7 +69,10 @@ def attention(module, query, key, value, attention_mask, scaling=None, dropout=0
             position_bias=position_bias,
             **kwargs,
         )
-    bias = position_bias.to(query.dtype).contiguous()  # once per layer, shared by the rows
+    made = _BIASES.get("last")
+    if made is None or made[0] is not position_bias:
+        _BIASES["last"] = made = (position_bias, position_bias.to(query.dtype).contiguous())
+    bias = made[1]  # [1, H, L, S], shared by the rows
     out = torch.empty_like(query)
     for row, n in enumerate(lengths):
         out[row : row + 1] = torch.nn.functional.scaled_dot_product_attention(
@@ -95,6 +100,7 @@ def encoder_rows(model) -> Iterator[None]:
         yield
     finally:
         _LENGTHS.clear()
+        _BIASES.clear()
         for config in configs:
             config._attn_implementation = "sdpa"
 

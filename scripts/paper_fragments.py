@@ -1,0 +1,22 @@
+"""Snakemake script: the paper's LaTeX fragments (tables and numbers) from the results."""
+
+from pathlib import Path
+
+from cotrepro.joblog import log_to
+from cotrepro.outputs.paper import PaperInputs, write_fragments
+
+log_to(snakemake.log[0])
+i = snakemake.input
+write_fragments(
+    PaperInputs.from_paths(
+        accuracy=Path(i.accuracy),
+        significance=Path(i.significance),
+        published=Path(i.published),
+        metas=[Path(p) for p in i.meta],
+        tasks=[Path(p) for p in i.tasks],
+        transcripts=Path(i.transcripts),
+        demo=snakemake.params.demo,
+        model_notes=dict(snakemake.params.notes),
+    ),
+    Path(snakemake.output[0]),
+)
