@@ -51,6 +51,7 @@ rule all:
     default_target: True
     input:
         "results/accuracy.csv",
+        "results/accuracy_vs_paths.csv",
         FIGURES,
         "results/report.html",
         "results/paper/paper.pdf",

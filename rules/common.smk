@@ -25,7 +25,7 @@ from cotrepro.data.exemplars import REMOTE_SETS, project_set_path
 from cotrepro.data.tasks import TASKS
 from cotrepro.generation.gpu_slots import visible_devices
 from cotrepro.generation.job import OUTPUT_SHAPING
-from cotrepro.outputs import FIGURE_NAMES
+from cotrepro.outputs import figure_names
 
 try:
     validate_config(config, REPO)
@@ -102,7 +102,9 @@ wildcard_constraints:
     method=one_of(methods.all_keys()),
 
 
-UNIT_GENERATIONS = expand("results/generations/{{model}}/{task}/{method}.jsonl", task=TASK_KEYS, method=METHODS)
+UNITS = [(t, m) for t in TASK_KEYS for m in METHODS if t in config["method_tasks"].get(m, TASK_KEYS)]
+"""The (task, method) units of the run: every task with every method, unless method_tasks narrows a method."""
+UNIT_GENERATIONS = [f"results/generations/{{model}}/{t}/{m}.jsonl" for t, m in UNITS]
 """One model's generations files, one a (task, method) unit: what its generation job writes."""
 UNIT_GENERATION_META = [p.removesuffix(".jsonl") + ".meta.json" for p in UNIT_GENERATIONS]
 GENERATIONS = [p.format(model=m) for m in MODELS for p in UNIT_GENERATIONS]
@@ -118,10 +120,15 @@ SCORES = scores_of(GENERATIONS)
 UNIT_SCORES = scores_of(UNIT_GENERATIONS)
 """One model's score files, one a (task, method) unit: what its extract job writes."""
 MANIFESTS = expand("resources/models/{model}.json", model=MODELS)
-FIGURES = expand("results/figures/{name}.{ext}", name=FIGURE_NAMES, ext=["png", "pdf"])
+FIGURES = expand("results/figures/{name}.{ext}", name=figure_names(METHODS), ext=["png", "pdf"])
 TASK_RECORDS = expand("results/tasks/{task}.jsonl", task=TASK_KEYS)
 TASK_PROVENANCE = expand("results/tasks/{task}.provenance.json", task=TASK_KEYS)
-COT_GENERATIONS = [p for p in GENERATIONS if methods.get(Path(p).stem).reasoning]
+COT_GENERATIONS = [
+    p for p in GENERATIONS if methods.get(Path(p).stem).reasoning and not methods.get(Path(p).stem).samples
+]
+"""The greedy chain-of-thought generations, whose transcripts the report and paper show."""
+SAMPLED_SCORES = [p for p in SCORES if methods.get(Path(p).stem).samples]
+"""The self-consistency score files (one row a question, with every path's answer)."""
 
 
 # Input functions of the rules (kept here, apart from the rules, as `snakemake --lint` asks).
@@ -179,9 +186,11 @@ def unit_settings(model, method):
         "limit": config["limit"],
         "shots": config["shots"] if methods.get(method).few_shot else 0,
         "method": methods.get(method).shaping(),
+        # Only a sampling method's rows depend on the sampling settings.
+        "sampling": config["sampling"] if methods.get(method).samples else None,
     }
 
 
 def generation_units(wildcards):
     """The settings of every unit of a model's generation job, keyed "task/method"."""
-    return {f"{t}/{m}": unit_settings(wildcards.model, m) for t in TASK_KEYS for m in METHODS}
+    return {f"{t}/{m}": unit_settings(wildcards.model, m) for t, m in UNITS}

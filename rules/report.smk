@@ -7,12 +7,14 @@ FIGURE_CAPTIONS = {
     "methods": "Methods per model and task",
     "compute": "Test-time compute",
     "failures": "Failure fractions",
+    "paths": "Accuracy against sampled paths",
 }
 
 
 rule figures:
     input:
         accuracy="results/accuracy.csv",
+        paths="results/accuracy_vs_paths.csv",
         published=repo_file(REPO / config["published"]),
         code=code("outputs/plots.py", "methods.py"),
     output:
@@ -60,6 +62,7 @@ rule report:
         tasks=TASK_PROVENANCE,
         significance="results/significance.csv",
         transcripts="results/transcripts.json",
+        paths="results/accuracy_vs_paths.csv",
         code=code(
             "outputs/report.py",
             "outputs/report.html.j2",

@@ -11,7 +11,9 @@ rule extract:
     input:
         rows=UNIT_GENERATIONS,
         tasks=TASK_RECORDS,
-        code=code("scoring/extract.py", "scoring/score.py", "methods.py"),
+        code=code(
+            "scoring/extract.py", "scoring/score.py", "scoring/self_consistency.py", "generation/rows.py", "methods.py"
+        ),
     output:
         UNIT_SCORES,
     log:
@@ -43,3 +45,17 @@ rule significance:
         "logs/significance.log",
     script:
         "../scripts/significance.py"
+
+
+rule paths_curve:
+    input:
+        scores=SAMPLED_SCORES,
+        code=code("scoring/self_consistency.py", "scoring/metrics.py"),
+    output:
+        report("results/accuracy_vs_paths.csv", caption="../report/paths_table.rst", category="Tables"),
+    log:
+        "logs/paths_curve.log",
+    params:
+        seed=config["sampling"]["seed"],
+    script:
+        "../scripts/paths_curve.py"

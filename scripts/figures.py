@@ -12,4 +12,5 @@ draw_figures(
     pd.read_csv(snakemake.input.accuracy),
     [Path(p) for p in snakemake.output],
     published=pd.read_csv(snakemake.input.published),
+    paths=pd.read_csv(snakemake.input.paths),
 )

@@ -17,6 +17,7 @@ write_fragments(
         transcripts=Path(i.transcripts),
         demo=snakemake.params.demo,
         model_notes=dict(snakemake.params.notes),
+        paths=Path(i.paths),
     ),
     Path(snakemake.output[0]),
 )

@@ -20,6 +20,7 @@ write_report(
         model_notes=dict(snakemake.params.notes),
         significance=Path(i.significance),
         transcripts=Path(i.transcripts),
+        paths=Path(i.paths),
     ),
     Path(snakemake.output[0]),
 )

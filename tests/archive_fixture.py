@@ -35,7 +35,7 @@ def config(archive: Path) -> dict:
     return {
         "models": list(MODELS),
         "tasks": ["coin_flip"],
-        "methods": list(methods.all_keys()),
+        "methods": list(methods.default_keys()),
         "limit": QUESTIONS,
         "from_archive": str(archive),
         "model_specs": {m: {"repo": f"example/{m}", "architecture": "causal"} for m in MODELS},
@@ -172,7 +172,7 @@ def write_archive(root: Path) -> Path:
             },
         )
         files.append(manifest)
-        for method in methods.all_keys():
+        for method in methods.default_keys():
             right = RIGHT[model, method]
             rows = [_row(r, method, i < right) for i, r in enumerate(records[:QUESTIONS])]
             base = root / f"results/generations/{model}/coin_flip/{method}"

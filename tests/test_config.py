@@ -133,3 +133,17 @@ def test_snakemake_stops_before_any_job_with_one_message(tmp_path):
         "allowed values: zero_shot, zero_shot_cot, few_shot, few_shot_cot"
     ) in proc.stderr
     assert not (tmp_path / "results").exists() and not (tmp_path / "resources").exists()
+
+
+def test_method_tasks_must_name_known_methods_and_tasks():
+    cfg = demo_config()
+    cfg["method_tasks"] = {"few_shot_cot_sc": ["arith_demo", "gsm8kk"]}
+    with pytest.raises(ConfigError, match="'method_tasks.few_shot_cot_sc' names unknown task 'gsm8kk'"):
+        validate_config(cfg, REPO)
+    cfg["method_tasks"] = {"self_consistency": ["arith_demo"]}
+    with pytest.raises(ConfigError, match="names unknown method 'self_consistency'; allowed values: zero_shot"):
+        validate_config(cfg, REPO)
+    cfg = demo_config()
+    cfg["sampling"] = {"paths": 0}
+    with pytest.raises(ConfigError, match=r"'sampling.paths' = 0 is too small"):
+        validate_config(cfg, REPO)

@@ -44,14 +44,24 @@ def twin(monkeypatch):
     return TWIN.key
 
 
-def test_the_papers_four_methods_in_display_order():
-    assert methods.all_keys() == ("zero_shot", "zero_shot_cot", "few_shot", "few_shot_cot")
-    assert [methods.get(k).stages for k in methods.all_keys()] == [1, 2, 1, 1]
+def test_the_papers_methods_in_display_order():
+    assert methods.all_keys() == (
+        "zero_shot",
+        "zero_shot_cot",
+        "few_shot",
+        "few_shot_cot",
+        "few_shot_cot_sc",
+        "zero_shot_cot_sc",
+    )
+    assert methods.default_keys() == ("zero_shot", "zero_shot_cot", "few_shot", "few_shot_cot")
+    assert [methods.get(k).stages for k in methods.all_keys()] == [1, 2, 1, 1, 1, 2]
     assert methods.pairs() == [
         ("zero_shot", "zero_shot_cot"),
         ("few_shot", "few_shot_cot"),
         ("zero_shot", "few_shot"),
         ("zero_shot_cot", "few_shot_cot"),
+        ("few_shot_cot", "few_shot_cot_sc"),
+        ("zero_shot_cot", "zero_shot_cot_sc"),
     ]
     with pytest.raises(ValueError, match="unknown method 'cot'; allowed: zero_shot, zero_shot_cot"):
         methods.get("cot")
@@ -60,6 +70,8 @@ def test_the_papers_four_methods_in_display_order():
 def test_a_declaration_that_cannot_be_run_is_refused():
     with pytest.raises(ValueError, match="only zero-shot reasoning methods have an answer-extraction stage"):
         methods.MethodSpec("odd", "odd", "#000000", few_shot=True, reasoning=True, stages=2)
+    with pytest.raises(ValueError, match="self-consistency samples reasoning paths of a greedy method"):
+        methods.MethodSpec("odd", "odd", "#000000", few_shot=True, reasoning=False, samples=True)
 
 
 def test_prompts_and_config_pick_up_a_new_method(twin):

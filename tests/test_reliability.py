@@ -187,3 +187,24 @@ def test_dry_run_of_a_task_subset_named_on_the_command_line(tmp_path):
         **AFTER_SCORES,
     }, jobs
     assert "results/exemplars/cotrepro-csqa.json" in proc.stdout and "resources/datasets/date/task.json" in proc.stdout
+
+
+def test_dry_run_with_self_consistency_plans_its_units_and_curve(tmp_path):
+    proc = run_snakemake(
+        REPO,
+        tmp_path,
+        REPO / "config/config.yaml",
+        "--dry-run",
+        "--printshellcmds",
+        "--config",
+        "tasks=[gsm8k,svamp]",
+        "models=[flan-t5-small]",
+        "methods=[few_shot_cot,few_shot_cot_sc]",
+        "method_tasks={few_shot_cot_sc: [gsm8k]}",
+    )
+    out = proc.stdout + proc.stderr
+    jobs = planned_jobs(out)
+    assert jobs["generate"] == 1 and jobs["paths_curve"] == 1 and jobs["figures"] == 1, jobs
+    assert "results/generations/flan-t5-small/gsm8k/few_shot_cot_sc.jsonl" in out
+    assert "results/generations/flan-t5-small/svamp/few_shot_cot_sc.jsonl" not in out  # narrowed by method_tasks
+    assert "results/figures/paths.pdf" in out and "results/accuracy_vs_paths.csv" in out

@@ -35,6 +35,7 @@ from cotrepro.outputs import FIGURE_NAMES
 pytestmark = pytest.mark.workflow
 MODELS, METHODS, STYLES = ("tiny-t5", "tiny-llama"), ("zero_shot", "zero_shot_cot", "few_shot", "few_shot_cot"), 2
 TASKS = ("arith_demo", "coin_flip", "last_letters", "logic")
+SAMPLED, SAMPLED_TASKS = ("few_shot_cot_sc", "zero_shot_cot_sc"), ("arith_demo", "coin_flip")  # 5 paths each
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +58,10 @@ def digests(paths):
 def test_demo_produces_every_output(demo):
     w = demo["workdir"]
     acc = pd.read_csv(w / "results/accuracy.csv")
-    assert len(acc) == len(MODELS) * len(TASKS) * len(METHODS) * STYLES
-    assert set(acc["model"]) == set(MODELS) and set(acc["method"]) == set(METHODS) and set(acc["task"]) == set(TASKS)
+    units = len(TASKS) * len(METHODS) + len(SAMPLED_TASKS) * len(SAMPLED)
+    assert len(acc) == len(MODELS) * units * STYLES
+    assert set(acc["model"]) == set(MODELS) and set(acc["method"]) == set(METHODS + SAMPLED)
+    assert set(acc["task"]) == set(TASKS) and set(acc[acc["method"].isin(SAMPLED)]["task"]) == set(SAMPLED_TASKS)
     assert (acc["n"] == 20).all()
     assert acc["accuracy"].between(0, 100).all() and (acc["ci_low"] <= acc["accuracy"]).all()
     assert acc["revision"].str.startswith("tiny-").all()
@@ -97,11 +100,45 @@ def test_generation_rows_and_metadata(demo):
     assert all(r["prompt"].count("\n\nQ: ") == 8 for r in t5_rows)
 
 
+def test_self_consistency_votes_and_curves_come_from_the_stored_paths(demo):
+    """On the demo's real output: every self-consistency prediction is the majority vote of its stored
+    per-path answers, each question has its 5 paths, and the curve over paths ends at that vote."""
+    from cotrepro.scoring.self_consistency import majority_vote
+
+    w = demo["workdir"]
+    acc = pd.read_csv(w / "results/accuracy.csv")
+    curve = pd.read_csv(w / "results/accuracy_vs_paths.csv")
+    checked = 0
+    for model in MODELS:
+        for task in SAMPLED_TASKS:
+            for method in SAMPLED:
+                rows = read_jsonl(w / f"results/generations/{model}/{task}/{method}.jsonl")
+                assert len(rows) == 20 and all(len(r["paths"]) == 5 for r in rows)
+                scores = read_jsonl(w / f"results/scores/{model}/{task}/{method}.jsonl")
+                for s in scores:
+                    for style in ("kojima", "robust"):
+                        assert s[f"pred_{style}"] == majority_vote(s[f"paths_pred_{style}"])
+                        checked += 1
+                for style in ("kojima", "robust"):
+                    mine = curve[(curve.model == model) & (curve.task == task) & (curve.method == method)]
+                    mine = mine[mine["style"] == style]
+                    assert mine["paths"].tolist() == [1, 2, 4, 5] and mine["exact"].all()
+                    full = acc[
+                        (acc.model == model) & (acc.task == task) & (acc.method == method) & (acc["style"] == style)
+                    ]
+                    assert float(mine["accuracy"].iloc[-1]) == float(full["accuracy"].iloc[0])
+    assert checked == len(MODELS) * len(SAMPLED_TASKS) * len(SAMPLED) * 20 * 2
+    meta = read_json(w / "results/generations/tiny-t5/coin_flip/few_shot_cot_sc.meta.json")
+    assert meta["sampling"] == {"paths": 5, "temperature": 0.7, "top_k": 40, "top_p": None, "seed": 0}
+    html = (w / "results/report.html").read_text()
+    assert "Test-time compute" in html and "few-shot CoT + self-consistency" in html
+
+
 def test_each_model_is_loaded_once_for_all_its_units(demo):
     w = demo["workdir"]
     for model in MODELS:
         metas = [read_json(p) for p in (w / f"results/generations/{model}").rglob("*.meta.json")]
-        assert len(metas) == len(TASKS) * len(METHODS)
+        assert len(metas) == len(TASKS) * len(METHODS) + len(SAMPLED_TASKS) * len(SAMPLED)
         # Every unit names the same load (process, time), and that process loaded the model once.
         assert len({json.dumps(m["model_load"], sort_keys=True) for m in metas}) == 1, model
         assert metas[0]["model_load"]["count"] == 1 and len(metas[0]["job_units"]) == len(metas)

@@ -50,7 +50,7 @@ def load_schema(repo_root: Path) -> dict:
     (:mod:`cotrepro.methods`) as the allowed values and the default of key ``methods``."""
     schema = yaml.safe_load((Path(repo_root) / SCHEMA_PATH).read_text(encoding="utf-8"))
     schema["definitions"]["method"]["enum"] = list(methods.all_keys())
-    schema["properties"]["methods"]["default"] = list(methods.all_keys())
+    schema["properties"]["methods"]["default"] = list(methods.default_keys())
     return schema
 
 
@@ -135,6 +135,20 @@ def _check_references(config: dict, repo_root: Path) -> None:
             task_params(TASKS[task], overrides)
         except ValueError as err:
             raise ConfigError(f"config key 'task_params.{task}': {err}") from None
+    # method_tasks may name methods and tasks a run leaves out (a command-line override of `methods`
+    # or `tasks` keeps the file's narrowing), but not unknown ones: a typo would be silently ignored.
+    for method, tasks in config["method_tasks"].items():
+        if method not in methods.REGISTRY:
+            raise ConfigError(
+                f"config key 'method_tasks' names unknown method {method!r}; allowed values: "
+                f"{_allowed(methods.all_keys())}"
+            )
+        for task in tasks:
+            if task not in TASKS:
+                raise ConfigError(
+                    f"config key 'method_tasks.{method}' names unknown task {task!r}; allowed values: "
+                    f"{_allowed(sorted(TASKS))}"
+                )
     sets = known_sets(repo_root)
     for task, name in config["exemplars"].items():
         if task not in TASKS:

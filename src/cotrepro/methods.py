@@ -21,6 +21,11 @@ class MethodSpec:
     ``cot_baseline``: the method with the same shots and no reasoning, which the paired tests and
     the paper compare this one against; ``zero_shot_counterpart``: the method with the same
     reasoning and no exemplars (few-shot against zero-shot).
+    ``samples``: self-consistency (Wang et al.): config ``sampling.paths`` reasoning paths are
+    sampled per question (a two-stage method's answer step stays greedy, per path) and the answer
+    is the majority vote; ``greedy_counterpart`` is the same prompt decoded greedily, once.
+    ``default``: run when the config does not list ``methods`` (sampling methods multiply the
+    generation work by the number of paths, so they are asked for by name).
     """
 
     key: str
@@ -32,12 +37,17 @@ class MethodSpec:
     cot_baseline: str | None = None
     zero_shot_counterpart: str | None = None
     paper: str = ""  # whose comparison this method stands for, for captions
+    samples: bool = False
+    greedy_counterpart: str | None = None
+    default: bool = True
 
     def __post_init__(self):
         if self.stages not in (1, 2):
             raise ValueError(f"method {self.key}: stages must be 1 or 2, not {self.stages}")
         if self.stages == 2 and (self.few_shot or not self.reasoning):
             raise ValueError(f"method {self.key}: only zero-shot reasoning methods have an answer-extraction stage")
+        if self.samples and not (self.reasoning and self.greedy_counterpart):
+            raise ValueError(f"method {self.key}: self-consistency samples reasoning paths of a greedy method")
 
     @property
     def two_stage(self) -> bool:
@@ -52,7 +62,7 @@ class MethodSpec:
     def shaping(self) -> dict:
         """The fields that decide generated text (not label, colour or pairing): what a generation
         job's parameters and fingerprint hold, so that a cosmetic change regenerates nothing."""
-        return {"few_shot": self.few_shot, "reasoning": self.reasoning, "stages": self.stages}
+        return {"few_shot": self.few_shot, "reasoning": self.reasoning, "stages": self.stages, "samples": self.samples}
 
 
 REGISTRY: dict[str, MethodSpec] = {
@@ -82,6 +92,29 @@ REGISTRY: dict[str, MethodSpec] = {
             zero_shot_counterpart="zero_shot_cot",
             paper="Wei et al.",
         ),
+        MethodSpec(
+            "few_shot_cot_sc",
+            "few-shot CoT + self-consistency",
+            "#CC79A7",
+            few_shot=True,
+            reasoning=True,
+            samples=True,
+            greedy_counterpart="few_shot_cot",
+            default=False,
+            paper="Wang et al.",
+        ),
+        MethodSpec(
+            "zero_shot_cot_sc",
+            "zero-shot CoT + self-consistency",
+            "#0072B2",
+            few_shot=False,
+            reasoning=True,
+            stages=2,
+            samples=True,
+            greedy_counterpart="zero_shot_cot",
+            default=False,
+            paper="Wang et al.",
+        ),
     )
 }
 """Every method by key, in the order tables and figures show them."""
@@ -98,6 +131,16 @@ def get(key: str) -> MethodSpec:
 def all_keys() -> tuple[str, ...]:
     """Every method key, in display order."""
     return tuple(REGISTRY)
+
+
+def default_keys() -> tuple[str, ...]:
+    """The methods a config runs when it does not list ``methods``."""
+    return tuple(k for k, s in REGISTRY.items() if s.default)
+
+
+def sampling_keys() -> tuple[str, ...]:
+    """The self-consistency methods (sampled paths, majority vote)."""
+    return tuple(k for k, s in REGISTRY.items() if s.samples)
 
 
 def ordered(present) -> list[str]:
@@ -128,6 +171,8 @@ def cot_pairs() -> list[tuple[str, str]]:
 
 def pairs() -> list[tuple[str, str]]:
     """The method pairs the papers compare, as (baseline, method): each reasoning method against its
-    no-reasoning baseline first, then each few-shot method against its zero-shot counterpart."""
+    no-reasoning baseline first, then each few-shot method against its zero-shot counterpart, then
+    each self-consistency method against its greedy counterpart."""
     shots = [(s.zero_shot_counterpart, s.key) for s in REGISTRY.values() if s.zero_shot_counterpart]
-    return cot_pairs() + shots
+    voting = [(s.greedy_counterpart, s.key) for s in REGISTRY.values() if s.greedy_counterpart]
+    return cot_pairs() + shots + voting

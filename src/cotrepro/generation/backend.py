@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from cotrepro.generation.sampling import Sampling
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,13 @@ class Backend(Protocol):
     def generate(self, inputs: Sequence[str] | Sequence[Sequence[int]], max_new_tokens: int) -> list[Completion]:
         """Greedy continuations in input order, of token ids from :meth:`encode` or of formatted texts
         (all of one kind), which are then encoded here."""
+
+    def sample(
+        self, inputs: Sequence[Sequence[int]], names: Sequence[str], max_new_tokens: int, sampling: Sampling
+    ) -> list[list[Completion]]:
+        """``sampling.paths`` sampled continuations of each input's token ids, in input order; path j of
+        input ``names[i]`` draws from a generator seeded by (``sampling.seed``, name, j), so it is the
+        same whatever the batch size (self-consistency)."""
 
     def describe(self) -> dict:
         """Provenance: dtype, device, batch size, parameter count, library versions."""

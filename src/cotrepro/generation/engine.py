@@ -29,10 +29,12 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
-from transformers import DynamicCache, StaticCache
+from transformers import DynamicCache, LogitsProcessorList, StaticCache
+from transformers.modeling_outputs import BaseModelOutput
 
 from cotrepro.generation.backend import Completion
 from cotrepro.generation.encoder_rows import encoder_rows
+from cotrepro.generation.sampling import PathSampler, Sampling, path_seed
 from cotrepro.generation.shared_prefix import shared_prefix
 
 log = logging.getLogger("cotrepro.generation")
@@ -153,26 +155,102 @@ class Engine:
         size on out-of-memory errors."""
         inputs = [list(x) for x in inputs]
         order = sorted(range(len(inputs)), key=lambda i: -len(inputs[i]))
+        done = self._in_batches(order, lambda idx: self._generate_batch([inputs[i] for i in idx], max_new_tokens))
         results: list[Completion | None] = [None] * len(inputs)
-        pos = 0
-        while pos < len(order):
-            idx = order[pos : pos + self.batch_size]
+        for i, completion in zip(order, done, strict=True):
+            results[i] = completion
+        return results  # type: ignore[return-value]
+
+    def sample(
+        self, inputs: Sequence[Sequence[int]], names: Sequence[str], max_new_tokens: int, sampling: Sampling
+    ) -> list[list[Completion]]:
+        """``sampling.paths`` sampled continuations of each input, in input order; path j of input
+        ``names[i]`` draws from its own generator (:mod:`cotrepro.generation.sampling`). A batch holds
+        whole inputs with all their paths (or, when the paths outnumber the batch, one input's next
+        paths); each input is prefilled once — a causal model runs its tokens after the unit's shared
+        prefix and the paths continue copies of that cache, a seq2seq model encodes it once."""
+        inputs = [list(x) for x in inputs]
+        rows = [(i, j) for i in range(len(inputs)) for j in range(sampling.paths)]
+
+        def run(chunk):
+            sampler = None
+            if not sampling.greedy:
+                seeds = [path_seed(sampling.seed, names[i], j) for i, j in chunk]
+                sampler = PathSampler(sampling, seeds, self.device)
+            questions = list(dict.fromkeys(i for i, _ in chunk))
+            repeats = [sum(1 for i, _ in chunk if i == q) for q in questions]
+            return self._sample_batch([inputs[q] for q in questions], repeats, max_new_tokens, sampler)
+
+        flat = iter(self._in_batches(rows, run, align=sampling.paths))
+        return [[next(flat) for _ in range(sampling.paths)] for _ in inputs]
+
+    def _sample_batch(
+        self, inputs: list[list[int]], repeats: list[int], max_new_tokens: int, sampler
+    ) -> list[Completion]:
+        """``repeats[i]`` continuations of each input, in order, from one prefill of each input."""
+        prefix = (
+            self.prefix if self.prefix and all(x[: len(self.prefix.ids)] == self.prefix.ids for x in inputs) else None
+        )
+        n_prefix = len(prefix.ids) if prefix else 0
+        enc = self._pad(inputs, n_prefix)
+        width = enc["input_ids"].shape[1]
+        index = torch.repeat_interleave(
+            torch.arange(len(inputs), device=self.device), torch.tensor(repeats, device=self.device)
+        )
+        kwargs = {"logits_processor": LogitsProcessorList([sampler])} if sampler is not None else {}
+        if self.stop:
+            kwargs.update(stop_strings=list(self.stop), tokenizer=self.tokenizer)
+        with torch.inference_mode(), self._attention(prefix):
+            if self.architecture == "causal":
+                cache = DynamicCache(config=self.model.config)
+                if width > 1:  # every input token but the last, once per input
+                    self.model(**{k: v[:, :-1] for k, v in enc.items()}, past_key_values=cache, use_cache=True)
+                    cache.reorder_cache(index)
+                model_inputs = {k: v.index_select(0, index) for k, v in enc.items()}
+                model_inputs["past_key_values"] = cache
+            else:
+                hidden = self.model.get_encoder()(**enc).last_hidden_state
+                model_inputs = {
+                    "encoder_outputs": BaseModelOutput(last_hidden_state=hidden.index_select(0, index)),
+                    "attention_mask": enc["attention_mask"].index_select(0, index),
+                }
+                if self.cache == "static":
+                    kwargs["cache_implementation"] = "static"
+            out = self.model.generate(
+                **model_inputs,
+                max_new_tokens=max_new_tokens,
+                **GREEDY,
+                pad_token_id=self.tokenizer.pad_token_id,
+                disable_compile=True,
+                **kwargs,
+            )
+        start = width if self.architecture == "causal" else 1
+        lengths = [len(inputs[i]) for i in index.tolist()]
+        return [self._completion(t, n, max_new_tokens) for t, n in zip(out[:, start:].tolist(), lengths, strict=True)]
+
+    def _in_batches(self, items: list, run, align: int = 1) -> list:
+        """``run`` over ``items`` in batches of ``batch_size``, results concatenated; with ``align``, a
+        batch that can hold whole groups of ``align`` items (a question's paths) holds whole groups.
+        An out-of-memory error halves the batch size and retries the batch, down to one item."""
+        results, pos = [], 0
+        while pos < len(items):
+            size = self.batch_size // align * align if self.batch_size >= align else self.batch_size
+            chunk = items[pos : pos + size]
             try:
-                batch = self._generate_batch([inputs[i] for i in idx], max_new_tokens)
+                results += run(chunk)
             except torch.cuda.OutOfMemoryError as err:
                 torch.cuda.empty_cache()
                 if self.batch_size == 1:
                     raise GenerationOOM(
-                        f"out of memory at batch size 1 on {self.device} with a "
-                        f"{len(inputs[idx[0]])}-token input; use a larger GPU or more GPUs"
+                        f"out of memory at batch size 1 on {self.device}; use a larger GPU or more GPUs"
                     ) from err
                 self.batch_size = max(1, self.batch_size // 2)
-                log.warning("out of memory with a batch of %d; retrying with batch size %d", len(idx), self.batch_size)
+                log.warning(
+                    "out of memory with a batch of %d; retrying with batch size %d", len(chunk), self.batch_size
+                )
                 continue
-            for i, completion in zip(idx, batch, strict=True):
-                results[i] = completion
-            pos += len(idx)
-        return results  # type: ignore[return-value]
+            pos += len(chunk)
+        return results
 
     def probe_batch_size(self, longest: list[int], max_new_tokens: int) -> int:
         """The largest power-of-two batch (up to 256) of the longest prompt whose prefill and full-length
@@ -191,15 +269,33 @@ class Engine:
         return best
 
     def _generate_batch(
-        self, inputs: list[list[int]], max_new_tokens: int, cache_tokens: int | None = None
+        self,
+        inputs: list[list[int]],
+        max_new_tokens: int,
+        cache_tokens: int | None = None,
+        *,
+        prefix: _Prefix | None | bool = True,
+        processor=None,
+        encoded: torch.Tensor | None = None,
     ) -> list[Completion]:
-        prefix = self.prefix
+        """One batch through ``generate``: greedy, or sampled when ``processor`` (a PathSampler) is
+        given. ``prefix``: True for the unit's shared prefix, else an explicit one (or None);
+        ``encoded``: a seq2seq input's encoder output, shared by every row (all rows that input)."""
+        prefix = self.prefix if prefix is True else prefix
         if prefix and not all(x[: len(prefix.ids)] == prefix.ids for x in inputs):
             prefix = None  # rows of another unit, or a second stage: no shared prefix
         n_prefix = len(prefix.ids) if prefix else 0
         enc = self._pad(inputs, n_prefix)
         width = enc["input_ids"].shape[1]
+        if encoded is not None:
+            rows = len(inputs)
+            enc = {
+                "encoder_outputs": BaseModelOutput(last_hidden_state=encoded.expand(rows, -1, -1)),
+                "attention_mask": enc["attention_mask"],
+            }
         kwargs = {}
+        if processor is not None:
+            kwargs["logits_processor"] = LogitsProcessorList([processor])
         if self.architecture == "causal":
             total = max((cache_tokens or self.cache_tokens) - n_prefix, width + max_new_tokens)
             kwargs["past_key_values"] = self._new_cache(total)

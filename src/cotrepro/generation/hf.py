@@ -14,6 +14,7 @@ from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokeni
 
 from cotrepro.generation.backend import Completion
 from cotrepro.generation.engine import Engine
+from cotrepro.generation.sampling import Sampling
 
 _DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 _CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length")
@@ -168,3 +169,10 @@ class HFBackend:
         """Greedy continuations, in input order, of token ids from :meth:`encode` (or of texts, encoded here)."""
         ids = self.encode(inputs) if any(isinstance(x, str) for x in inputs) else inputs
         return self.engine.generate(ids, max_new_tokens)
+
+    def sample(
+        self, inputs: Sequence[Sequence[int]], names: Sequence[str], max_new_tokens: int, sampling: Sampling
+    ) -> list[list[Completion]]:
+        """``sampling.paths`` sampled continuations of each input's token ids, path j of input
+        ``names[i]`` seeded by (seed, name, j)."""
+        return self.engine.sample(inputs, names, max_new_tokens, sampling)

@@ -23,6 +23,7 @@ OUTPUT_SHAPING = (
     "generation/hf.py",
     "generation/engine.py",
     "generation/shared_prefix.py",
+    "generation/sampling.py",
     "generation/encoder_rows.py",
     "generation/runner.py",
     "generation/job.py",
@@ -188,6 +189,8 @@ def run_job(job: GenerationJob) -> list[dict]:
 
 def _run_unit(job: GenerationJob, unit: GenerationUnit, inputs: _Inputs, backend, manifest: dict, load: dict) -> dict:
     """Generate one unit with the loaded backend; write its metadata, then its rows."""
+    from cotrepro.generation.sampling import Sampling
+
     s = unit.settings
     started = utc_now()
     fingerprint = {
@@ -206,6 +209,7 @@ def _run_unit(job: GenerationJob, unit: GenerationUnit, inputs: _Inputs, backend
         out_path=unit.rows_path,
         fingerprint=fingerprint,
         progress_label=f"{job.model}/{unit.label}",
+        sampling=Sampling(**s["sampling"]) if s.get("sampling") else None,
     )
     task_provenance = unit.task_records.with_name(f"{unit.task}.provenance.json")
     doc = inputs.exemplar_doc
@@ -230,6 +234,7 @@ def _run_unit(job: GenerationJob, unit: GenerationUnit, inputs: _Inputs, backend
         else {k: doc[k] for k in ("name", "origin", "source", "sha256")} | {"shots": len(inputs.exemplars)},
         "max_new_tokens": s["max_new_tokens"],
         "on_overflow": s["on_overflow"],
+        "sampling": s.get("sampling"),
         "backend": backend.describe(),
         "gpu_slots": list(job.gpu_slots),
         # The one load of the model that served every unit of the job (same pid and time in each).

@@ -18,12 +18,18 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
 from cotrepro import methods, prompts
 from cotrepro.generation.backend import Backend, Completion
+from cotrepro.generation.rows import row_generated_tokens, row_over_context
+
+if TYPE_CHECKING:
+    from cotrepro.generation.sampling import Sampling
 from cotrepro.io import jsonl_line, write_jsonl
 
 
@@ -110,6 +116,21 @@ class _Generator:
         }
         return [(done[i] if i in done else skipped[i], flags[i]) for i in range(len(inputs))]
 
+    def sample(
+        self, inputs: list[list[int]], names: list[str], max_new_tokens: int, sampling: Sampling
+    ) -> list[tuple[list[Completion], bool]]:
+        """Sampled paths of encoded inputs (``sampling.paths`` each), with whether each input is over
+        the model's context; a skipped input's paths are all skipped."""
+        flags = [self.over(len(ids)) for ids in inputs]
+        todo = [i for i, f in enumerate(flags) if not (f and self.on_overflow == "skip")]
+        got = self.backend.sample([inputs[i] for i in todo], [names[i] for i in todo], max_new_tokens, sampling)
+        done = dict(zip(todo, got, strict=True))
+        skipped = [Completion(text="", prompt_tokens=0, generated_tokens=0, stop_reason="skipped")] * sampling.paths
+        return [
+            (done.get(i, [replace(c, prompt_tokens=len(inputs[i])) for c in skipped]), flags[i])
+            for i in range(len(inputs))
+        ]
+
 
 def run_generation(
     backend: Backend,
@@ -123,6 +144,7 @@ def run_generation(
     fingerprint: dict,
     progress_label: str = "",
     progress_file=None,
+    sampling: Sampling | None = None,
 ) -> tuple[list[dict], dict]:
     """Generate every record's completion(s) for ``method``, journaling beside ``out_path``.
 
@@ -131,6 +153,8 @@ def run_generation(
     record order and statistics; :func:`finish` then writes ``out_path``. ``max_new_tokens`` maps
     "reasoning" and "answer" to budgets; a two-stage method's second stage (zero-shot CoT's answer
     extraction) always uses the answer budget. Answer triggers follow each record's ``answer_format``.
+    A self-consistency method needs ``sampling``: its row holds the question's prompt once and its
+    ``paths`` (each a completion, and for a two-stage method its greedy answer step).
     """
     out_path = Path(out_path)
     fp = digest(fingerprint)
@@ -156,6 +180,8 @@ def run_generation(
     pending.sort(key=lambda i: -len(encoded[i]))  # longest first: memory trouble shows at once
     gen = _Generator(backend, on_overflow)
     spec = methods.get(method)
+    if spec.samples and sampling is None:
+        raise ValueError(f"method {method} samples reasoning paths: it needs the config key 'sampling'")
     budget1 = max_new_tokens[spec.first_stage_budget]
     if pending:
         # What the unit's first-stage inputs share (a few-shot prefix) is computed once; on a GPU
@@ -172,25 +198,14 @@ def run_generation(
         dynamic_ncols=False,
     )
     started = time.perf_counter()
+    make_rows = _RowMaker(backend, gen, keys, inputs, formats, spec, max_new_tokens, sampling)
+    # A sampling unit journals a few questions at a time (each is `paths` rows of work).
+    step = max(1, backend.batch_size // sampling.paths) if spec.samples else backend.batch_size
     pos = 0
     while pos < len(pending):
-        chunk = pending[pos : pos + backend.batch_size]
+        chunk = pending[pos : pos + step]
         t0 = time.perf_counter()
-        first = gen.run([encoded[i] for i in chunk], budget1)
-        new_rows = [
-            {"id": rid, "key": keys[rid], **_stage_fields("", inputs[rid], c, over)}
-            for rid, (c, over) in zip(chunk, first, strict=True)
-        ]
-        if spec.two_stage:
-            stage2_inputs = [
-                prompts.zero_shot_cot_stage2(
-                    row["prompt"], row["completion"], prompts.answer_trigger(formats[row["id"]])
-                )
-                for row in new_rows
-            ]
-            second = gen.run(backend.encode(stage2_inputs), max_new_tokens["answer"])
-            for row, text, (c, over) in zip(new_rows, stage2_inputs, second, strict=True):
-                row.update(_stage_fields("stage2_", text, c, over))
+        new_rows = make_rows([encoded[i] for i in chunk], chunk)
         per_row = (time.perf_counter() - t0) / len(chunk)
         for row in new_rows:
             row["seconds"] = round(per_row, 4)
@@ -209,10 +224,56 @@ def run_generation(
         "wall_seconds": round(time.perf_counter() - started, 3),
         # The generation time behind the file's rows, those reused from earlier runs included.
         "row_seconds": round(sum(r["seconds"] for r in ordered), 3),
-        "generated_tokens": sum(r["generated_tokens"] + r.get("stage2_generated_tokens", 0) for r in ordered),
-        "over_context_rows": sum(bool(r["over_context"] or r.get("stage2_over_context")) for r in ordered),
+        "generated_tokens": sum(row_generated_tokens(r) for r in ordered),
+        "over_context_rows": sum(row_over_context(r) for r in ordered),
         "fingerprint": fp,
     }
+
+
+class _RowMaker:
+    """Generates the rows of a batch of questions: one completion each (greedy), or ``paths``
+    sampled completions each (self-consistency), with the answer step of a two-stage method."""
+
+    def __init__(self, backend, gen, keys, inputs, formats, spec, max_new_tokens, sampling):
+        self.backend, self.gen, self.keys, self.inputs, self.formats = backend, gen, keys, inputs, formats
+        self.spec, self.budgets, self.sampling = spec, max_new_tokens, sampling
+
+    def __call__(self, encoded: list[list[int]], ids: list[str]) -> list[dict]:
+        first_budget = self.budgets[self.spec.first_stage_budget]
+        if not self.spec.samples:
+            first = self.gen.run(encoded, first_budget)
+            rows = [
+                {"id": rid, "key": self.keys[rid], **_stage_fields("", self.inputs[rid], c, over)}
+                for rid, (c, over) in zip(ids, first, strict=True)
+            ]
+            self._answer_step(rows, rows)
+            return rows
+        sampled = self.gen.sample(encoded, ids, first_budget, self.sampling)
+        rows = []
+        for rid, (paths, over) in zip(ids, sampled, strict=True):
+            head = _stage_fields("", self.inputs[rid], paths[0], over)
+            shared = {k: head[k] for k in ("prompt", "prompt_tokens", "over_context")}
+            path_rows = [{k: v for k, v in _stage_fields("", "", c, over).items() if k not in shared} for c in paths]
+            rows.append({"id": rid, "key": self.keys[rid], **shared, "paths": path_rows})
+        # The answer step reads each path: its prompt is the question's, its reasoning the path's.
+        self._answer_step(
+            [{"id": r["id"], "prompt": r["prompt"], **p} for r in rows for p in r["paths"]],
+            [p for r in rows for p in r["paths"]],
+        )
+        return rows
+
+    def _answer_step(self, reads: list[dict], writes: list[dict]) -> None:
+        """Zero-shot CoT's second stage: each read's prompt and completion, then the answer trigger;
+        its fields go into the matching write."""
+        if not self.spec.two_stage or not reads:
+            return
+        stage2_inputs = [
+            prompts.zero_shot_cot_stage2(r["prompt"], r["completion"], prompts.answer_trigger(self.formats[r["id"]]))
+            for r in reads
+        ]
+        second = self.gen.run(self.backend.encode(stage2_inputs), self.budgets["answer"])
+        for row, text, (c, over) in zip(writes, stage2_inputs, second, strict=True):
+            row.update(_stage_fields("stage2_", text, c, over))
 
 
 def finish(out_path: Path, rows: Sequence[dict]) -> None:

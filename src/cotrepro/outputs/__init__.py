@@ -1,4 +1,13 @@
 """Outputs stage: tables built once as DataFrames, figures, the HTML report, the paper and its transcripts."""
 
-FIGURE_NAMES = ("scaling", "methods", "compute", "failures")
-"""The figures the workflow draws (results/figures/{name}.png and .pdf)."""
+FIGURE_NAMES = ("scaling", "methods", "compute", "failures", "paths")
+"""The figures the workflow can draw (results/figures/{name}.png and .pdf)."""
+
+
+def figure_names(method_keys) -> list[str]:
+    """The figures a run draws: all but accuracy against sampled paths, which needs a
+    self-consistency method among ``method_keys``."""
+    from cotrepro import methods
+
+    sampled = any(methods.get(m).samples for m in method_keys)
+    return [n for n in FIGURE_NAMES if n != "paths" or sampled]

@@ -170,6 +170,7 @@ class PaperInputs:
     transcripts: list[dict] = field(default_factory=list)
     demo: bool = False
     model_notes: dict = field(default_factory=dict)
+    paths: pd.DataFrame | None = None  # results/accuracy_vs_paths.csv (self-consistency curves)
 
     @classmethod
     def from_paths(
@@ -183,6 +184,7 @@ class PaperInputs:
         transcripts: Path,
         demo: bool,
         model_notes: dict,
+        paths: Path | None = None,
     ) -> PaperInputs:
         """Read every input file."""
         return cls(
@@ -194,6 +196,7 @@ class PaperInputs:
             transcripts=read_json(transcripts),
             demo=demo,
             model_notes=model_notes,
+            paths=None if paths is None else pd.read_csv(paths),
         )
 
     def robust(self) -> pd.DataFrame:
@@ -332,6 +335,29 @@ def failures_table(inp: PaperInputs) -> str:
     )
 
 
+def compute_table(inp: PaperInputs) -> str:
+    """Accuracy against test-time compute, with the self-consistency curves; and Wang et al.'s
+    Figure 2 when a self-consistency method ran."""
+    out = latex_table(
+        tables.test_time_compute(inp.accuracy, inp.paths),
+        long=True,
+        label="tab:compute",
+        caption="Test-time compute: accuracy (\\%, robust extraction, 95\\% interval) against mean generated "
+        "tokens per question (both stages); self-consistency at 1, 2, 4, \\ldots{} sampled paths (expected "
+        "accuracy of the majority vote over subsets of the paths; no-answer paths do not vote, ties go to the "
+        "answer reached first).",
+    )
+    if inp.paths is not None and not inp.paths.empty:
+        out += (
+            "\\begin{figure}[htbp]\\centering\n"
+            "\\includegraphics[width=\\textwidth,height=0.42\\textheight,keepaspectratio]{paths.pdf}\n"
+            "\\caption{Self-consistency: accuracy (robust extraction) against the number of sampled reasoning "
+            "paths, with 95\\% intervals; dashed, the same prompt decoded greedily (Wang et al.'s Figure 2).}"
+            "\\label{fig:paths}\n\\end{figure}\n"
+        )
+    return out
+
+
 def transcripts(inp: PaperInputs) -> str:
     """One right and one wrong chain-of-thought answer per model."""
     parts = []
@@ -386,6 +412,7 @@ FRAGMENTS = {
     "all.tex": all_methods_table,
     "styles.tex": style_table,
     "failures.tex": failures_table,
+    "compute.tex": compute_table,
     "transcripts.tex": transcripts,
     "limitations.tex": limitations,
 }

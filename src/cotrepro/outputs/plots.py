@@ -63,6 +63,15 @@ def _save(fig, outputs: dict[str, Path], name: str) -> None:
     plt.close(fig)
 
 
+def _accuracy_axes(ax, xlabel: str, title: str) -> None:
+    """Label a panel whose y axis is accuracy in percent."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+
+
 def panel_grid(n: int, width: float, height: float, max_columns: int):
     """A figure with ``n`` panels in rows of at most ``max_columns``; unused panels are hidden."""
     columns = min(n, max_columns)
@@ -196,13 +205,27 @@ def methods_figure(df: pd.DataFrame):
     return fig
 
 
-def compute_figure(df: pd.DataFrame):
-    """Test-time compute: accuracy against mean generated tokens per question, one panel per task."""
+def compute_figure(df: pd.DataFrame, paths: pd.DataFrame | None = None):
+    """Test-time compute: accuracy against mean generated tokens per question, one panel per task;
+    each self-consistency run also as a curve through its points at 1, 2, 4, ... sampled paths."""
     tasks = sorted(df["task"].unique())
     robust = df[df["style"] == "robust"]
+    curves = paths[paths["style"] == "robust"] if paths is not None and not paths.empty else None
     fig, axes = panel_grid(len(tasks), 5.2, 4, max_columns=3)
     for ax, task in zip(axes, tasks, strict=True):
         sub = robust[robust["task"] == task]
+        for (_model, method), curve in (
+            () if curves is None else curves[curves["task"] == task].groupby(["model", "method"])
+        ):
+            ax.plot(
+                curve["mean_generated_tokens"].clip(lower=1),
+                curve["accuracy"],
+                color=methods.color(method),
+                marker=".",
+                linewidth=1,
+                alpha=0.8,
+                zorder=2,
+            )
         for method in _methods(sub):
             pts = sub[sub["method"] == method]
             ax.scatter(
@@ -229,11 +252,7 @@ def compute_figure(df: pd.DataFrame):
         ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1, 2, 5)))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
         ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_xlabel("mean generated tokens per question (log scale)")
-        ax.set_ylabel("accuracy (%)")
-        ax.set_ylim(0, 100)
-        ax.set_title(f"{task}: accuracy vs test-time compute")
-        ax.grid(alpha=0.3)
+        _accuracy_axes(ax, "mean generated tokens per question (log scale)", f"{task}: accuracy vs test-time compute")
     axes[0].legend(fontsize=8, title="method (robust extraction)", title_fontsize=8)
     fig.tight_layout()
     return fig
@@ -265,10 +284,53 @@ def failures_figure(df: pd.DataFrame):
     return fig
 
 
-def draw_figures(df: pd.DataFrame, outputs: Sequence[Path], published: pd.DataFrame | None = None) -> None:
-    """Write every requested figure; ``outputs`` are paths named ``{figure}.{png|pdf}``."""
+def paths_figure(df: pd.DataFrame, paths: pd.DataFrame):
+    """Accuracy against the number of sampled reasoning paths (Wang et al.'s Figure 2): one panel per
+    task, a curve per model and self-consistency method with its interval, and the same prompt
+    decoded greedily as a flat dashed line."""
+    robust = paths[paths["style"] == "robust"]
+    greedy = df[df["style"] == "robust"]
+    tasks = sorted(robust["task"].unique())
+    fig, axes = panel_grid(len(tasks), 5.2, 4, max_columns=3)
+    for ax, task in zip(axes, tasks, strict=True):
+        sub = robust[robust["task"] == task]
+        for i, ((model, method), curve) in enumerate(sub.groupby(["model", "method"])):
+            color, marker = methods.color(method), "os^Dv<>"[i % 7]
+            ax.plot(
+                curve["paths"], curve["accuracy"], color=color, marker=marker, label=f"{model}, {methods.label(method)}"
+            )
+            ax.fill_between(curve["paths"], curve["ci_low"], curve["ci_high"], color=color, alpha=0.12, linewidth=0)
+            base = greedy[
+                (greedy["task"] == task)
+                & (greedy["model"] == model)
+                & (greedy["method"] == methods.get(method).greedy_counterpart)
+            ]
+            if not base.empty:
+                ax.axhline(float(base["accuracy"].iloc[0]), color=color, linestyle="--", linewidth=1)
+        ax.set_xscale("log", base=2)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+        _accuracy_axes(ax, "sampled reasoning paths (log scale)", f"{task}: self-consistency")
+    axes[0].legend(fontsize=7, title="dashed: greedy decoding of the same prompt", title_fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def draw_figures(
+    df: pd.DataFrame,
+    outputs: Sequence[Path],
+    published: pd.DataFrame | None = None,
+    paths: pd.DataFrame | None = None,
+) -> None:
+    """Write every requested figure; ``outputs`` are paths named ``{figure}.{png|pdf}``; ``paths`` is
+    results/accuracy_vs_paths.csv (the self-consistency curves)."""
     by_name = {Path(p).name: Path(p) for p in outputs}
-    _save(scaling_figure(df, published), by_name, "scaling")
-    _save(methods_figure(df), by_name, "methods")
-    _save(compute_figure(df), by_name, "compute")
-    _save(failures_figure(df), by_name, "failures")
+    makers = {
+        "scaling": lambda: scaling_figure(df, published),
+        "methods": lambda: methods_figure(df),
+        "compute": lambda: compute_figure(df, paths),
+        "failures": lambda: failures_figure(df),
+        "paths": lambda: paths_figure(df, paths),
+    }
+    for name, make in makers.items():
+        if f"{name}.png" in by_name or f"{name}.pdf" in by_name:
+            _save(make(), by_name, name)

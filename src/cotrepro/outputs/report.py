@@ -41,6 +41,7 @@ class ReportInputs:
     model_notes: dict = field(default_factory=dict)
     significance: Path | None = None
     transcripts: Path | None = None
+    paths: Path | None = None  # results/accuracy_vs_paths.csv
 
 
 def _template() -> jinja2.Template:
@@ -107,6 +108,7 @@ def render_report(inputs: ReportInputs) -> str:
         paired_tests=None if sig is None else tables.paired_tests(sig),
         over_context=_over_context(acc),
         failures=tables.failures(acc),
+        compute=tables.test_time_compute(acc, None if inputs.paths is None else pd.read_csv(inputs.paths)),
         styles=tables.extraction_styles(acc),
         transcripts=None if chosen is None else [(transcript_title(t), transcript_text(t)) for t in chosen],
         prompts=[

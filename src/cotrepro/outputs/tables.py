@@ -338,3 +338,27 @@ def software(metas: Sequence[dict]) -> pd.DataFrame:
     return pd.DataFrame(
         [{"package": k, "version": str(v)} for k, v in versions.items()], columns=["package", "version"]
     )
+
+
+def test_time_compute(acc: pd.DataFrame, paths: pd.DataFrame | None, style: str = "robust") -> pd.DataFrame:
+    """The inference-time scaling curve as a table: every greedy method of every model at its mean
+    generated tokens per question (both stages), and each self-consistency run at 1, 2, 4, ...
+    sampled paths (all paths' tokens counted), with accuracy and its 95% interval; by task and model."""
+    greedy = acc[(acc["style"] == style) & ~acc["method"].map(lambda m: methods.get(m).samples)]
+    parts = [greedy.assign(paths="greedy")]
+    if paths is not None and not paths.empty:
+        parts.append(paths[paths["style"] == style].assign(paths=lambda d: d["paths"].astype(str)))
+    rows = pd.concat(parts, ignore_index=True)
+    rows = rows.assign(order=_method_order(rows["method"])).sort_values(
+        ["task", "model", "order", "mean_generated_tokens"], kind="stable"
+    )
+    return pd.DataFrame(
+        {
+            "task": rows["task"],
+            "model": rows["model"],
+            "method": rows["method"].map(methods.label),
+            "paths": rows["paths"],
+            "tokens": rows["mean_generated_tokens"].map(lambda t: f"{t:.0f}"),
+            "accuracy": rows.apply(with_ci, axis=1),
+        }
+    ).reset_index(drop=True)

@@ -29,7 +29,7 @@ def choose(
     before zero-shot CoT), questions in file order; the first right and the first wrong answer under
     ``style`` are kept.
     """
-    cot_methods = [k for k in methods.all_keys() if methods.get(k).reasoning]
+    cot_methods = [k for k in methods.all_keys() if methods.get(k).reasoning and not methods.get(k).samples]
     out = []
     for model in models:
         found: dict[bool, dict] = {}

@@ -21,8 +21,9 @@ def accuracy(correct: int, n: int) -> float:
     return correct / n if n else float("nan")
 
 
-def wilson_interval(correct: int, n: int, z: float = Z95) -> tuple[float, float]:
+def wilson_interval(correct: float, n: int, z: float = Z95) -> tuple[float, float]:
     """Wilson score interval for a binomial proportion, as fractions in [0, 1]; (nan, nan) when n is 0.
+    ``correct`` may be an expected count (a sum of per-question probabilities).
 
     Unlike the normal approximation it stays inside [0, 1] and behaves at 0% and 100%, which
     small models on hard tasks hit often. ``z`` is the normal quantile (default: 95%).

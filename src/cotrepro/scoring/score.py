@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cotrepro import methods
+from cotrepro.generation.rows import row_generated_tokens, row_over_context
 from cotrepro.scoring.extract import STYLES, extract_answer, extract_from, is_correct
+from cotrepro.scoring.self_consistency import majority_vote
 
 
 def answer_text(row: dict, method: str) -> str:
@@ -27,16 +29,29 @@ def predict(row: dict, fmt: str, method: str, style: str) -> str:
 
 
 def score_row(row: dict, record: dict, method: str) -> dict:
-    """One score row: predictions and correctness per style, plus the cost and failure flags."""
+    """One score row: predictions and correctness per style, plus the cost and failure flags.
+
+    A self-consistency row's prediction is the majority vote of its paths' answers
+    (:func:`cotrepro.scoring.self_consistency.majority_vote`); each path's answer and correctness are
+    kept as ``paths_pred_{style}`` and ``paths_correct_{style}``, so the vote can be checked and
+    redone over fewer paths."""
     fmt, gold = record["answer_format"], record["answer"]
     out = {"id": record["id"], "gold": gold, "answer_format": fmt}
+    paths = [{**row, **p} for p in row["paths"]] if methods.get(method).samples else None
     for style in STYLES:
-        pred = predict(row, fmt, method, style)
+        if paths is None:
+            pred = predict(row, fmt, method, style)
+        else:
+            votes = [predict(p, fmt, method, style) for p in paths]
+            out[f"paths_pred_{style}"] = votes
+            out[f"paths_correct_{style}"] = [bool(v) and is_correct(v, gold, fmt, style) for v in votes]
+            pred = majority_vote(votes)
         out[f"pred_{style}"] = pred
         out[f"correct_{style}"] = bool(pred) and is_correct(pred, gold, fmt, style)
-    out["generated_tokens"] = row["generated_tokens"] + row.get("stage2_generated_tokens", 0)
-    out["hit_max_new_tokens"] = bool(row["hit_max_new_tokens"] or row.get("stage2_hit_max_new_tokens"))
-    out["over_context"] = bool(row["over_context"] or row.get("stage2_over_context"))
+    parts = row.get("paths", [row])
+    out["generated_tokens"] = row_generated_tokens(row)
+    out["hit_max_new_tokens"] = any(p["hit_max_new_tokens"] or p.get("stage2_hit_max_new_tokens") for p in parts)
+    out["over_context"] = row_over_context(row)
     return out
 
 

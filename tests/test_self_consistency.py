@@ -1,0 +1,204 @@
+"""Self-consistency: the vote, accuracy against the number of paths, and reproducible sampling on
+tiny real models (the same paths whatever the batch size, after a rerun and after a resume)."""
+
+import itertools
+import json
+
+import pytest
+
+from cotrepro import methods
+from cotrepro.generation import runner
+from cotrepro.generation.hf import HFBackend
+from cotrepro.generation.sampling import Sampling
+from cotrepro.io import read_jsonl
+from cotrepro.scoring.score import score_rows
+from cotrepro.scoring.self_consistency import (
+    accuracy_by_paths,
+    expected_vote_accuracy,
+    majority_vote,
+    path_counts,
+)
+
+RECORDS = [
+    {
+        "id": f"q{i}",
+        "question": f"Ada has {i + 2} apples and buys {3 * i + 1} more. How many apples does she have?",
+        "answer": str(4 * i + 3),
+        "answer_format": "number",
+        "choices": None,
+    }
+    for i in range(5)
+]
+EXEMPLARS = [
+    {
+        "question": f"Ben has {i} pens and gets {i + 1} more. How many pens?",
+        "rationale": f"{i} + {i + 1}.",
+        "answer": str(2 * i + 1),
+    }
+    for i in range(1, 4)
+]
+BUDGETS = {"reasoning": 16, "answer": 4}
+
+
+def test_majority_vote_ignores_no_answers_and_breaks_ties_by_the_first_reached():
+    assert majority_vote(["3", "", "5", "5", "3"]) == "3"  # 2-2 tie: "3" came first
+    assert majority_vote(["", "7", "", "9", "9"]) == "9"
+    assert majority_vote(["", "", ""]) == ""
+    assert majority_vote(["", "4"]) == "4"
+
+
+def test_path_counts_double_up_to_the_number_sampled():
+    assert path_counts(40) == [1, 2, 4, 8, 16, 32, 40]
+    assert path_counts(5) == [1, 2, 4, 5]
+    assert path_counts(1) == [1]
+
+
+def brute_force(answers, correct, size):
+    """The vote's accuracy over every subset of ``size`` paths, kept in path order."""
+    right = {a: c for a, c in zip(answers, correct, strict=True) if a}
+    subsets = list(itertools.combinations(range(len(answers)), size))
+    wins = sum(bool(v) and right[v] for v in (majority_vote([answers[i] for i in s]) for s in subsets))
+    return wins / len(subsets)
+
+
+CASES = [
+    (["18", "", "18", "20", "20", "7"], [True, False, True, False, False, False]),
+    (["a", "b", "b", "", "a", "c", "a"], [False, True, True, False, False, False, False]),
+    (["", "", "5", "", "6"], [False, False, True, False, False]),
+    (["1", "2", "3", "4"], [False, False, False, True]),
+]
+
+
+@pytest.mark.parametrize("answers,correct", CASES)
+def test_expected_accuracy_at_k_equals_brute_force_enumeration(answers, correct):
+    for size in range(1, len(answers) + 1):
+        got, exact = expected_vote_accuracy(answers, correct, size)
+        assert exact and got == pytest.approx(brute_force(answers, correct, size), abs=1e-12), size
+
+
+def test_resampled_expected_accuracy_is_close_to_enumeration_and_seeded():
+    answers = ["9", "", "9", "4", "4", "4", "9", "", "1", "9", "4", "2"]
+    correct = [a == "9" for a in answers]
+    truth = brute_force(answers, correct, 6)  # 924 subsets
+    got, exact = expected_vote_accuracy(answers, correct, 6, resamples=500, seed=3)
+    assert not exact and got == pytest.approx(truth, abs=0.06)
+    assert expected_vote_accuracy(answers, correct, 6, resamples=500, seed=3)[0] == got
+
+
+def test_the_curve_ends_at_the_vote_over_every_path():
+    questions = [(f"q{i}", a, c) for i, (a, c) in enumerate(CASES)]
+    k = min(len(a) for _, a, _ in questions)
+    curve = accuracy_by_paths(questions)
+    assert [p["paths"] for p in curve] == path_counts(k)
+    full = sum(bool(majority_vote(a[:k])) and c[a.index(majority_vote(a[:k]))] for _, a, c in questions)
+    assert curve[-1]["accuracy"] == pytest.approx(100 * full / len(questions))
+    assert all(p["ci_low"] <= p["accuracy"] <= p["ci_high"] for p in curve)
+
+
+@pytest.fixture(scope="module")
+def llama(tiny_models):
+    return HFBackend(tiny_models["causal"], "causal", device="cpu", batch_size=16)
+
+
+def generate(b, out, method, sampling, exemplars=()):
+    rows, stats = runner.run_generation(
+        b,
+        RECORDS,
+        method=method,
+        exemplars=list(exemplars),
+        max_new_tokens=BUDGETS,
+        on_overflow="generate",
+        out_path=out,
+        fingerprint={"v": 1, "sampling": None if sampling is None else sampling.describe()},
+        sampling=sampling,
+    )
+    runner.finish(out, rows)
+    return rows, stats
+
+
+def paths_of(rows):
+    return [[{k: v for k, v in p.items()} for p in r["paths"]] for r in rows]
+
+
+@pytest.mark.parametrize("arch", ["causal", "seq2seq"])
+def test_sampled_paths_do_not_depend_on_batch_size(tiny_models, arch):
+    ids = None
+    got = {}
+    for batch_size in (1, 3, 16):
+        b = HFBackend(tiny_models[arch], arch, device="cpu", batch_size=batch_size)
+        ids = b.encode([f"Q: {r['question']}\nA: Let's think step by step." for r in RECORDS[:3]])
+        b.prepare(ids, 12)
+        got[batch_size] = [
+            [c.text for c in q] for q in b.sample(ids, ["q0", "q1", "q2"], 12, Sampling(4, 0.7, 40, None, 0))
+        ]
+    assert got[1] == got[3] == got[16]
+    assert all(len(set(paths)) > 1 for paths in got[1])  # really sampled
+    b = HFBackend(tiny_models[arch], arch, device="cpu", batch_size=16)
+    other = [[c.text for c in q] for q in b.sample(ids, ["q0", "q1", "q2"], 12, Sampling(4, 0.7, 40, None, 1))]
+    assert other != got[16]  # another seed, other paths
+
+
+def test_one_greedy_path_equals_few_shot_cot_row_for_row(llama, tmp_path):
+    greedy, _ = generate(llama, tmp_path / "few_shot_cot.jsonl", "few_shot_cot", None, EXEMPLARS)
+    voted, _ = generate(
+        llama, tmp_path / "few_shot_cot_sc.jsonl", "few_shot_cot_sc", Sampling(1, 0, 40, None, 0), EXEMPLARS
+    )
+    assert [r["prompt"] for r in voted] == [r["prompt"] for r in greedy]
+    assert [r["paths"][0]["completion"] for r in voted] == [r["completion"] for r in greedy]
+    scored_greedy = score_rows(greedy, RECORDS, "few_shot_cot")
+    scored_voted = score_rows(voted, RECORDS, "few_shot_cot_sc")
+    for a, b in zip(scored_greedy, scored_voted, strict=True):
+        assert (a["pred_robust"], a["pred_kojima"]) == (b["pred_robust"], b["pred_kojima"])
+
+
+def test_zero_shot_cot_sc_answers_each_path_greedily_and_rerun_is_byte_identical(llama, tmp_path):
+    sampling = Sampling(3, 0.7, 40, None, 0)
+    out = tmp_path / "zero_shot_cot_sc.jsonl"
+    rows, stats = generate(llama, out, "zero_shot_cot_sc", sampling)
+    assert stats["generated_rows"] == len(RECORDS)
+    for r in rows:
+        assert len(r["paths"]) == 3 and r["prompt"].endswith("A: Let's think step by step.")
+        for p in r["paths"]:
+            assert p["stage2_prompt"] == r["prompt"] + p["completion"] + "\nTherefore, the answer (arabic numerals) is"
+    assert stats["generated_tokens"] == sum(
+        p["generated_tokens"] + p["stage2_generated_tokens"] for r in rows for p in r["paths"]
+    )
+    first = out.read_bytes()
+    out.unlink()
+    generate(llama, out, "zero_shot_cot_sc", sampling)
+    strip = [json.dumps({k: v for k, v in r.items() if k != "seconds"}) for r in read_jsonl(out)]
+    assert strip == [
+        json.dumps({k: v for k, v in r.items() if k != "seconds"}) for r in map(json.loads, first.decode().splitlines())
+    ]
+
+
+def test_a_resumed_sampling_run_gives_the_paths_of_an_uninterrupted_one(llama, tmp_path):
+    sampling = Sampling(4, 0.7, 40, None, 0)
+    whole, _ = generate(llama, tmp_path / "whole" / "few_shot_cot_sc.jsonl", "few_shot_cot_sc", sampling, EXEMPLARS)
+    # A kill after two questions leaves their rows in the journal and no finished file.
+    out = tmp_path / "killed" / "few_shot_cot_sc.jsonl"
+    out.parent.mkdir()
+    runner.journal_path(out).write_text("".join(json.dumps(r) + "\n" for r in whole[:2]) + '{"id": "q2", "ke')
+    resumed, stats = generate(llama, out, "few_shot_cot_sc", sampling, EXEMPLARS)
+    assert stats["resumed_rows"] == 2 and stats["generated_rows"] == 3
+    assert paths_of(resumed) == paths_of(whole)
+
+
+def test_votes_recomputed_from_stored_path_answers_match_the_prediction(llama, tmp_path):
+    rows, _ = generate(
+        llama, tmp_path / "few_shot_cot_sc.jsonl", "few_shot_cot_sc", Sampling(5, 1.0, None, 0.95, 2), EXEMPLARS
+    )
+    for s in score_rows(rows, RECORDS, "few_shot_cot_sc"):
+        for style in ("kojima", "robust"):
+            assert len(s[f"paths_pred_{style}"]) == 5
+            assert s[f"pred_{style}"] == majority_vote(s[f"paths_pred_{style}"])
+
+
+def test_sampling_methods_are_declared_once_and_opt_in():
+    assert methods.sampling_keys() == ("few_shot_cot_sc", "zero_shot_cot_sc")
+    assert "few_shot_cot_sc" not in methods.default_keys()
+    assert ("few_shot_cot", "few_shot_cot_sc") in methods.pairs()
+    assert (
+        methods.get("zero_shot_cot_sc").two_stage
+        and methods.get("zero_shot_cot_sc").greedy_counterpart == "zero_shot_cot"
+    )
