@@ -20,7 +20,7 @@ envvars:
 
 from cotrepro import methods
 from cotrepro.archive import ArchiveError, check_covers, read_index
-from cotrepro.config import ConfigError, exemplar_set_for, task_settings, validate_config
+from cotrepro.config import ConfigError, exemplar_set_for, run_units, task_settings, validate_config
 from cotrepro.data.exemplars import REMOTE_SETS, project_set_path
 from cotrepro.data.tasks import TASKS
 from cotrepro.generation.gpu_slots import visible_devices
@@ -36,7 +36,7 @@ except ConfigError as err:
 FROM_ARCHIVE = config["from_archive"]
 if FROM_ARCHIVE:
     try:
-        check_covers(read_index(FROM_ARCHIVE), config["models"], config["tasks"], config["methods"], FROM_ARCHIVE)
+        check_covers(read_index(FROM_ARCHIVE), config["models"], run_units(config), FROM_ARCHIVE)
     except ArchiveError as err:
         sys.exit(f"invalid configuration: config key 'from_archive': {err}")
 
@@ -102,7 +102,7 @@ wildcard_constraints:
     method=one_of(methods.all_keys()),
 
 
-UNITS = [(t, m) for t in TASK_KEYS for m in METHODS if t in config["method_tasks"].get(m, TASK_KEYS)]
+UNITS = run_units(config)
 """The (task, method) units of the run: every task with every method, unless method_tasks narrows a method."""
 UNIT_GENERATIONS = [f"results/generations/{{model}}/{t}/{m}.jsonl" for t, m in UNITS]
 """One model's generations files, one a (task, method) unit: what its generation job writes."""

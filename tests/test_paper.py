@@ -73,8 +73,7 @@ def test_archive_is_deterministic_and_refuses_damage(tmp_path):
         check_covers(
             index,
             ["model-huge"],
-            ["coin_flip"],
-            ["zero_shot", "zero_shot_cot", "few_shot", "few_shot_cot"],
+            [("coin_flip", m) for m in ("zero_shot", "zero_shot_cot", "few_shot", "few_shot_cot")],
             "archive.tar.gz",
         )
 

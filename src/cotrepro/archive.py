@@ -86,10 +86,11 @@ def read_index(path: Path) -> dict:
     return index
 
 
-def check_covers(index: dict, models: Sequence[str], tasks: Sequence[str], methods: Sequence[str], where: str) -> None:
-    """Fail, naming what is missing and what the archive has, unless it holds every requested generation."""
+def check_covers(index: dict, models: Sequence[str], units: Sequence[tuple[str, str]], where: str) -> None:
+    """Fail, naming what is missing and what the archive has, unless it holds every requested
+    generation: each model's (task, method) ``units``."""
     have = {tuple(g) for g in index["generations"]}
-    missing = [(m, t, k) for m in models for t in tasks for k in methods if (m, t, k) not in have]
+    missing = [(m, t, k) for m in models for t, k in units if (m, t, k) not in have]
     if missing:
         models_in = sorted({g[0] for g in have})
         tasks_in = sorted({g[1] for g in have})

@@ -164,6 +164,13 @@ def _check_references(config: dict, repo_root: Path) -> None:
         raise ConfigError(f"config key 'published' = {config['published']!r}: no such file in the repository")
 
 
+def run_units(config: dict) -> list[tuple[str, str]]:
+    """The (task, method) units a validated config runs: every task with every method, unless
+    ``method_tasks`` narrows a method to some tasks."""
+    narrowed = config["method_tasks"]
+    return [(t, m) for t in config["tasks"] for m in config["methods"] if t in narrowed.get(m, config["tasks"])]
+
+
 def task_settings(config: dict, task: str) -> dict:
     """The settings a task is prepared with under ``config`` (generator size, difficulty, seed)."""
     return task_params(TASKS[task], config["task_params"].get(task))
