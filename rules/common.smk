@@ -44,7 +44,9 @@ MODELS = config["models"]
 TASK_KEYS = config["tasks"]
 METHODS = config["methods"]
 SPECS = config["model_specs"]
-DATASETS = {TASKS[t].dataset.key: TASKS[t].dataset for t in TASK_KEYS}
+TASK_DATASETS = {t: TASKS[t].dataset_for(task_settings(config, t)) for t in TASK_KEYS}
+"""Task -> the dataset it reads under this config (a task setting may pick an alternative)."""
+DATASETS = {d.key: d for d in TASK_DATASETS.values()}
 
 
 def code(*modules):
@@ -135,7 +137,7 @@ def remote_dataset_file(wildcards):
 
 def dataset_inputs(wildcards):
     """A task's raw files: its downloaded ones and those the project ships."""
-    spec = TASKS[wildcards.task].dataset
+    spec = TASK_DATASETS[wildcards.task]
     return [f"resources/datasets/{spec.key}/{f.filename}" for f in spec.remote] + [
         repo_file(REPO / p) for p in spec.local
     ]
