@@ -23,6 +23,7 @@ from cotrepro.archive import ArchiveError, check_covers, read_index
 from cotrepro.config import ConfigError, exemplar_set_for, task_settings, validate_config
 from cotrepro.data.exemplars import REMOTE_SETS, project_set_path
 from cotrepro.data.tasks import TASKS
+from cotrepro.generation import published
 from cotrepro.generation.gpu_slots import visible_devices
 from cotrepro.generation.job import OUTPUT_SHAPING
 from cotrepro.outputs import FIGURE_NAMES
@@ -123,6 +124,8 @@ MANIFESTS = expand("resources/models/{model}.json", model=MODELS)
 FIGURES = expand("results/figures/{name}.{ext}", name=FIGURE_NAMES, ext=["png", "pdf"])
 TASK_RECORDS = expand("results/tasks/{task}.jsonl", task=TASK_KEYS)
 TASK_PROVENANCE = expand("results/tasks/{task}.provenance.json", task=TASK_KEYS)
+PUBLISHED_GENERATIONS = [p for p in GENERATIONS if SPECS[Path(p).parts[2]]["source"] == "published"]
+"""The generation files of published-completions models, which the calibration table re-scores."""
 COT_GENERATIONS = [p for p in GENERATIONS if methods.get(Path(p).stem).reasoning]
 
 
@@ -170,7 +173,7 @@ def unit_settings(model, method):
     model's generation job, which regenerates the rows whose settings changed (batch size does not)."""
     spec, gen = SPECS[model], config["generation"]
     return {
-        "architecture": spec["architecture"],
+        "architecture": spec.get("architecture"),
         "chat_template": spec["chat_template"],
         "max_context": spec.get("max_context"),
         "max_new_tokens": gen["max_new_tokens"],
@@ -182,6 +185,16 @@ def unit_settings(model, method):
         "shots": config["shots"] if methods.get(method).few_shot else 0,
         "method": methods.get(method).shaping(),
     }
+
+
+def published_log_files():
+    """The pinned published logs this run's tasks and methods read (for published-source models)."""
+    return {published.log_file(t, m).filename: published.log_file(t, m) for t in TASK_KEYS for m in METHODS}
+
+
+def published_logs(wildcards):
+    """A published-source model's log files, downloaded under resources/published/{model}/."""
+    return [f"resources/published/{wildcards.model}/{name}" for name in published_log_files()]
 
 
 def generation_units(wildcards):

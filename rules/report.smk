@@ -49,6 +49,20 @@ rule transcripts:
         "../scripts/transcripts.py"
 
 
+rule calibration:
+    input:
+        generations=PUBLISHED_GENERATIONS,
+        scores=scores_of(PUBLISHED_GENERATIONS),
+        published=repo_file(REPO / config["published"]),
+        code=code("outputs/calibration.py", "methods.py"),
+    output:
+        "results/calibration.csv",
+    log:
+        "logs/calibration.log",
+    script:
+        "../scripts/calibration.py"
+
+
 rule report:
     input:
         accuracy="results/accuracy.csv",
@@ -60,8 +74,10 @@ rule report:
         tasks=TASK_PROVENANCE,
         significance="results/significance.csv",
         transcripts="results/transcripts.json",
+        calibration="results/calibration.csv",
         code=code(
             "outputs/report.py",
+            "outputs/calibration.py",
             "outputs/report.html.j2",
             "outputs/tables.py",
             "outputs/plots.py",

@@ -17,6 +17,7 @@ write_fragments(
         transcripts=Path(i.transcripts),
         demo=snakemake.params.demo,
         model_notes=dict(snakemake.params.notes),
+        calibration=Path(i.calibration),
     ),
     Path(snakemake.output[0]),
 )

@@ -20,6 +20,7 @@ write_report(
         model_notes=dict(snakemake.params.notes),
         significance=Path(i.significance),
         transcripts=Path(i.transcripts),
+        calibration=Path(i.calibration),
     ),
     Path(snakemake.output[0]),
 )
