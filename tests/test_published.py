@@ -338,7 +338,7 @@ def _published_accuracy() -> dict[tuple[str, str], str]:
 
 @needs_copy
 @pytest.mark.parametrize("task", sorted(published.LOG_NAMES))
-def test_real_logs_rescored_give_their_table_1(task):
+def test_real_logs_rescored_give_their_table_1_and_robust_is_never_worse(task):
     table = _published_accuracy()
     for method in published.METHODS:
         records, entries = _real_unit(task, method)
@@ -346,6 +346,8 @@ def test_real_logs_rescored_give_their_table_1(task):
         scores = score_rows(rows, records, method)
         faithful = 100 * sum(s["correct_kojima"] for s in scores) / len(scores)
         assert f"{faithful:.1f}" == table[(task, method)], (task, method)
+        # The robust style is never worse than the paper-faithful one on their completions.
+        assert sum(s["correct_robust"] for s in scores) >= sum(s["correct_kojima"] for s in scores), (task, method)
         # Their own cleansing, per question, is what the paper-faithful style gives.
         assert sum(s["correct_kojima"] != (r["published"]["prediction"] == r["published"]["gold"])
                    for s, r in zip(scores, rows, strict=True)) == 0  # fmt: skip
