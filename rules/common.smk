@@ -126,6 +126,9 @@ TASK_RECORDS = expand("results/tasks/{task}.jsonl", task=TASK_KEYS)
 TASK_PROVENANCE = expand("results/tasks/{task}.provenance.json", task=TASK_KEYS)
 PUBLISHED_GENERATIONS = [p for p in GENERATIONS if SPECS[Path(p).parts[2]]["source"] == "published"]
 """The generation files of published-completions models, which the calibration table re-scores."""
+CALIBRATION = ["results/calibration.csv"] if PUBLISHED_GENERATIONS else []
+"""The calibration table, made only when a published-completions model is configured (the report and
+the paper show it then)."""
 COT_GENERATIONS = [p for p in GENERATIONS if methods.get(Path(p).stem).reasoning]
 
 

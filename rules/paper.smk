@@ -7,7 +7,7 @@ rule paper_fragments:
         accuracy="results/accuracy.csv",
         significance="results/significance.csv",
         transcripts="results/transcripts.json",
-        calibration="results/calibration.csv",
+        calibration=CALIBRATION,
         published=repo_file(REPO / config["published"]),
         meta=GENERATION_META,
         tasks=TASK_PROVENANCE,

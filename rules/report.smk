@@ -74,7 +74,7 @@ rule report:
         tasks=TASK_PROVENANCE,
         significance="results/significance.csv",
         transcripts="results/transcripts.json",
-        calibration="results/calibration.csv",
+        calibration=CALIBRATION,
         code=code(
             "outputs/report.py",
             "outputs/calibration.py",

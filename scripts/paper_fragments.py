@@ -17,7 +17,8 @@ write_fragments(
         transcripts=Path(i.transcripts),
         demo=snakemake.params.demo,
         model_notes=dict(snakemake.params.notes),
-        calibration=Path(i.calibration),
+        # Made only with a published-completions model (a list of one file, else empty).
+        calibration=Path(i.calibration[0]) if i.calibration else None,
     ),
     Path(snakemake.output[0]),
 )

@@ -20,7 +20,8 @@ write_report(
         model_notes=dict(snakemake.params.notes),
         significance=Path(i.significance),
         transcripts=Path(i.transcripts),
-        calibration=Path(i.calibration),
+        # Made only with a published-completions model (a list of one file, else empty).
+        calibration=Path(i.calibration[0]) if i.calibration else None,
     ),
     Path(snakemake.output[0]),
 )

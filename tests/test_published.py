@@ -271,14 +271,20 @@ def test_calibration_run_from_a_local_mirror(tmp_path, monkeypatch):
         )
         cfg = tmp_path / "calibrate.yaml"
         cfg.write_text(yaml.safe_dump(config))
-        run_snakemake(workflow, work, cfg, "results/calibration.csv", "results/accuracy.csv",
-                      env={"PYTHONPATH": str(workflow / "src")})  # fmt: skip
+        targets = ("results/calibration.csv", "results/report.html", "results/paper/fragments")
+        run_snakemake(workflow, work, cfg, *targets, env={"PYTHONPATH": str(workflow / "src")})
         assert server.hits("GET", "/log/") == 2
     rows = list(csv.DictReader((work / "results/calibration.csv").open()))
     assert [(r["method"], r["published"], r["paper-faithful"], r["matches"]) for r in rows] == [
         ("zero_shot", "12.8", "50.0", "False"),
         ("zero_shot_cot", "91.4", "100.0", "False"),
     ]
+    # The report and the paper show the cells; those that miss the published number in red, with the count.
+    html = (work / "results/report.html").read_text()
+    assert 'id="calibration"' in html and html.count('class="miss"') == 2
+    assert "100.0 (0 answers disagree)" in html
+    tex = (work / "results/paper/fragments/calibration.tex").read_text()
+    assert "\\textcolor{red}{100.0 (0 answers disagree)}" in tex and "tab:calibration" in tex
     gen = [
         json.loads(line)
         for line in (work / "results/generations/text-davinci-002/coin_flip/zero_shot_cot.jsonl").open()
