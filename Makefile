@@ -14,7 +14,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # A one-node SLURM cluster for tests/test_slurm.py (which starts and stops it; skipped without these).
 SLURM_PACKAGES := slurmctld slurmd slurm-client munge
 
-.PHONY: setup setup-tex setup-slurm run demo test lint format lock clean-results
+.PHONY: setup setup-tex setup-slurm run demo calibrate test lint format lock clean-results
 
 $(BIN)/snakemake: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ run: setup setup-tex  ## the full reproduction (config/config.yaml), then the Sn
 demo: setup setup-tex  ## the offline demo with tiny random-weight models, then the Snakemake report
 	$(BIN)/snakemake --cores $(CORES) --configfile config/demo.yaml
 	$(BIN)/snakemake --cores $(CORES) --configfile config/demo.yaml --report results/snakemake-report.html
+
+calibrate: setup setup-tex  ## Kojima et al.'s released completions re-scored against their Table 1 (no GPU)
+	$(BIN)/snakemake --cores $(CORES) --configfile config/calibrate.yaml
 
 test: setup setup-tex  ## the test suite
 	$(BIN)/python -m pytest -q

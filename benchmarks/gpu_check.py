@@ -97,7 +97,7 @@ def check_runner(tiny: dict[str, Path], device: str, workdir: Path) -> dict:
             ok = len(rows) == len(records) and len({r["id"] for r in rows}) == len(records)
             if method == "zero_shot_cot":
                 ok = ok and all(
-                    r["stage2_prompt"] == r["prompt"] + r["completion"] + "\n" + task.answer_trigger for r in rows
+                    r["stage2_prompt"] == r["prompt"] + r["completion"] + " \n" + task.answer_trigger for r in rows
                 )
             out[f"{arch}/{method}"] = {
                 "rows": len(rows),

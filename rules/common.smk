@@ -23,6 +23,7 @@ from cotrepro.archive import ArchiveError, check_covers, read_index
 from cotrepro.config import ConfigError, exemplar_set_for, run_units, task_settings, validate_config
 from cotrepro.data.exemplars import REMOTE_SETS, project_set_path
 from cotrepro.data.tasks import TASKS
+from cotrepro.generation import published
 from cotrepro.generation.gpu_slots import visible_devices
 from cotrepro.generation.job import OUTPUT_SHAPING
 from cotrepro.outputs import figure_names
@@ -44,7 +45,9 @@ MODELS = config["models"]
 TASK_KEYS = config["tasks"]
 METHODS = config["methods"]
 SPECS = config["model_specs"]
-DATASETS = {TASKS[t].dataset.key: TASKS[t].dataset for t in TASK_KEYS}
+TASK_DATASETS = {t: TASKS[t].dataset_for(task_settings(config, t)) for t in TASK_KEYS}
+"""Task -> the dataset it reads under this config (a task setting may pick an alternative)."""
+DATASETS = {d.key: d for d in TASK_DATASETS.values()}
 
 
 def code(*modules):
@@ -123,6 +126,11 @@ MANIFESTS = expand("resources/models/{model}.json", model=MODELS)
 FIGURES = expand("results/figures/{name}.{ext}", name=figure_names(METHODS), ext=["png", "pdf"])
 TASK_RECORDS = expand("results/tasks/{task}.jsonl", task=TASK_KEYS)
 TASK_PROVENANCE = expand("results/tasks/{task}.provenance.json", task=TASK_KEYS)
+PUBLISHED_GENERATIONS = [p for p in GENERATIONS if SPECS[Path(p).parts[2]]["source"] == "published"]
+"""The generation files of published-completions models, which the calibration table re-scores."""
+CALIBRATION = ["results/calibration.csv"] if PUBLISHED_GENERATIONS else []
+"""The calibration table, made only when a published-completions model is configured (the report and
+the paper show it then)."""
 COT_GENERATIONS = [
     p for p in GENERATIONS if methods.get(Path(p).stem).reasoning and not methods.get(Path(p).stem).samples
 ]
@@ -142,7 +150,7 @@ def remote_dataset_file(wildcards):
 
 def dataset_inputs(wildcards):
     """A task's raw files: its downloaded ones and those the project ships."""
-    spec = TASKS[wildcards.task].dataset
+    spec = TASK_DATASETS[wildcards.task]
     return [f"resources/datasets/{spec.key}/{f.filename}" for f in spec.remote] + [
         repo_file(REPO / p) for p in spec.local
     ]
@@ -175,7 +183,7 @@ def unit_settings(model, method):
     model's generation job, which regenerates the rows whose settings changed (batch size does not)."""
     spec, gen = SPECS[model], config["generation"]
     return {
-        "architecture": spec["architecture"],
+        "architecture": spec.get("architecture"),
         "chat_template": spec["chat_template"],
         "max_context": spec.get("max_context"),
         "max_new_tokens": gen["max_new_tokens"],
@@ -189,6 +197,16 @@ def unit_settings(model, method):
         # Only a sampling method's rows depend on the sampling settings.
         "sampling": config["sampling"] if methods.get(method).samples else None,
     }
+
+
+def published_log_files():
+    """The pinned published logs this run's tasks and methods read (for published-source models)."""
+    return {published.log_file(t, m).filename: published.log_file(t, m) for t in TASK_KEYS for m in METHODS}
+
+
+def published_logs(wildcards):
+    """A published-source model's log files, downloaded under resources/published/{model}/."""
+    return [f"resources/published/{wildcards.model}/{name}" for name in published_log_files()]
 
 
 def generation_units(wildcards):

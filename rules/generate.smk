@@ -17,6 +17,8 @@ rule generate:
         meta=kept_for_reuse(UNIT_GENERATION_META),
     log:
         "logs/generate/{model}.log",
+    wildcard_constraints:
+        model=one_of(models_with_source("hub") + models_with_source("tiny")),
     threads: config["generation"]["threads"]
     resources:
         gpu=generation_gpus,
@@ -27,3 +29,25 @@ rule generate:
         exemplars=generation_exemplar_files(),
     script:
         "../scripts/generate.py"
+
+
+# A published-completions source (source: published) generates nothing: its pinned logs are parsed
+# into the same generation files, matched to the task's records by question text.
+rule import_published:
+    input:
+        manifest="resources/models/{model}.json",
+        tasks=TASK_RECORDS,
+        logs=published_logs,
+        code=code("generation/published.py", "prompts.py"),
+    output:
+        rows=UNIT_GENERATIONS,
+        meta=UNIT_GENERATION_META,
+    log:
+        "logs/import_published/{model}.log",
+    wildcard_constraints:
+        model=one_of(models_with_source("published")),
+    localrule: True
+    params:
+        spec=lambda w: SPECS[w.model],
+    script:
+        "../scripts/import_published.py"

@@ -1,5 +1,6 @@
 # Model weights: downloaded from the Hugging Face Hub into HF_HOME (manifest with the resolved
-# commit and each file's sha256), or, for the offline demo, built here with random weights.
+# commit and each file's sha256), or, for the offline demo, built here with random weights; a
+# published-completions source (a paper's released logs) has its pinned logs downloaded instead.
 
 
 rule download_model:
@@ -33,3 +34,33 @@ rule build_tiny_model:
         seed=0,
     script:
         "../scripts/build_tiny_model.py"
+
+
+rule download_published_log:
+    output:
+        "resources/published/{model}/{filename}",
+    log:
+        "logs/download_published_log/{model}/{filename}.log",
+    wildcard_constraints:
+        model=one_of(models_with_source("published")),
+    localrule: True
+    params:
+        file=lambda w: published_log_files()[w.filename],
+    script:
+        "../scripts/download_file.py"
+
+
+rule published_manifest:
+    input:
+        logs=published_logs,
+    output:
+        "resources/models/{model}.json",
+    log:
+        "logs/published_manifest/{model}.log",
+    wildcard_constraints:
+        model=one_of(models_with_source("published")),
+    localrule: True
+    params:
+        spec=lambda w: SPECS[w.model],
+    script:
+        "../scripts/published_manifest.py"

@@ -8,10 +8,17 @@ rule paper_fragments:
         significance="results/significance.csv",
         transcripts="results/transcripts.json",
         paths="results/accuracy_vs_paths.csv",
+        calibration=CALIBRATION,
         published=repo_file(REPO / config["published"]),
         meta=GENERATION_META,
         tasks=TASK_PROVENANCE,
-        code=code("outputs/paper.py", "outputs/tables.py", "outputs/plots.py", "methods.py"),
+        code=code(
+            "outputs/paper.py",
+            "outputs/calibration.py",
+            "outputs/tables.py",
+            "outputs/plots.py",
+            "methods.py",
+        ),
     output:
         directory("results/paper/fragments"),
     log:

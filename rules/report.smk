@@ -51,6 +51,20 @@ rule transcripts:
         "../scripts/transcripts.py"
 
 
+rule calibration:
+    input:
+        generations=PUBLISHED_GENERATIONS,
+        scores=scores_of(PUBLISHED_GENERATIONS),
+        published=repo_file(REPO / config["published"]),
+        code=code("outputs/calibration.py", "methods.py"),
+    output:
+        "results/calibration.csv",
+    log:
+        "logs/calibration.log",
+    script:
+        "../scripts/calibration.py"
+
+
 rule report:
     input:
         accuracy="results/accuracy.csv",
@@ -63,8 +77,10 @@ rule report:
         significance="results/significance.csv",
         transcripts="results/transcripts.json",
         paths="results/accuracy_vs_paths.csv",
+        calibration=CALIBRATION,
         code=code(
             "outputs/report.py",
+            "outputs/calibration.py",
             "outputs/report.html.j2",
             "outputs/tables.py",
             "outputs/plots.py",

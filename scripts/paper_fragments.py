@@ -18,6 +18,8 @@ write_fragments(
         demo=snakemake.params.demo,
         model_notes=dict(snakemake.params.notes),
         paths=Path(i.paths),
+        # Made only with a published-completions model (a list of one file, else empty).
+        calibration=Path(i.calibration[0]) if i.calibration else None,
     ),
     Path(snakemake.output[0]),
 )

@@ -21,6 +21,8 @@ write_report(
         significance=Path(i.significance),
         transcripts=Path(i.transcripts),
         paths=Path(i.paths),
+        # Made only with a published-completions model (a list of one file, else empty).
+        calibration=Path(i.calibration[0]) if i.calibration else None,
     ),
     Path(snakemake.output[0]),
 )

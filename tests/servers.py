@@ -136,15 +136,27 @@ class HubServer(_Server):
 
     ``repos``: ``{repo_id: {"commit": 40-hex, "branch": "main" (default), "files": {path: bytes}}}``;
     a revision is the branch name or the commit. Files ending in one of ``_LFS_SUFFIXES`` are
-    described as LFS files (sha256 as X-Linked-Etag, like the Hub); no Xet headers are ever sent,
+    described as LFS files (sha256 as X-Linked-Etag, like the Hub, and in model_info's ``lfs`` with
+    files_metadata); other files carry their git blob id; no Xet headers are ever sent,
     so huggingface_hub downloads over plain HTTP.
     """
 
     DATE = "2024-01-01T00:00:00.000Z"
 
-    def __init__(self, repos: dict[str, dict], *, fail_first: int = 0, fail_match: str = "", fail_status: int = 503):
+    def __init__(
+        self,
+        repos: dict[str, dict],
+        *,
+        fail_first: int = 0,
+        fail_match: str = "",
+        fail_status: int = 503,
+        corrupt: dict[str, bytes] | None = None,
+    ):
         super().__init__(fail_first=fail_first, fail_match=fail_match, fail_status=fail_status)
         self.repos = repos
+        # path -> bytes served in a download's body instead of the file's, while every header and
+        # the metadata still describe the real file: a mirror or proxy that damages a download.
+        self.corrupt = dict(corrupt or {})
 
     def handle(self, h, method, url):
         route = _route(url.path)
@@ -264,6 +276,7 @@ class HubServer(_Server):
         if "lfs" in entry:
             headers.update({"X-Linked-Etag": f'"{entry["lfs"]["oid"]}"', "X-Linked-Size": str(len(data))})
         start, end = _byte_range(h.headers.get("Range"), len(data))
+        data = self.corrupt.get(path, data)
         if (start, end) == (0, len(data)):
             return self.send(h, method, 200, data, headers)
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{len(data)}"

@@ -124,7 +124,8 @@ FIXTURES = {
                 },
             ]
         ),
-        "question": "If 3x + 2 = 11, what is x? Answer Choices: (A) 1 (B) 2 (C) 3 (D) 4(2 + 1) (E) None",
+        # Kojima et al.'s rendering: a space before every "(" and after every ")", inside options too.
+        "question": "If 3x + 2 = 11, what is x? Answer Choices: (A) 1 (B) 2 (C) 3 (D) 4 (2 + 1)  (E) None",
         "answer": "C",
         "format": "choice:ABCDE",
     },
@@ -206,10 +207,11 @@ FIXTURES = {
                 ],
             }
         ),
-        # The options are shuffled per question by a seeded generator; this order is what seed 0 gives.
+        # The options in the order of Kojima et al.'s shuffle (random seeded once with 1, three
+        # shuffles a question, in file order): what their procedure gives on this file.
         "question": "Today is 03/01/2020. What is the date yesterday in MM/DD/YYYY? Answer Choices: "
-        "(A) 03/31/2020 (B) 02/29/2019 (C) 03/02/2020 (D) 01/29/2020 (E) 02/28/2020 (F) 02/29/2020",
-        "answer": "F",
+        "(A) 03/31/2020 (B) 02/29/2020 (C) 02/28/2020 (D) 02/29/2019 (E) 03/02/2020 (F) 01/29/2020",
+        "answer": "B",
         "format": "choice:ABCDEF",
     },
     "sports": {

@@ -158,6 +158,22 @@ CASES = [
         "ElonendsinnandMuskendsink,sotogethernk",
         "nk",
     ),
+    # Robust rules found on Kojima et al.'s released completions (their shapes, the project's words).
+    ("text-spelled-with-spaces", ' "r a y n".', TXT, ZSC, "rayn", "rayn"),
+    ("text-spelled-with-commas", " r, a, y, n.", TXT, ZSC, "r,a,y,n", "rayn"),
+    ("text-spelled-with-hyphens", " r-a-y-n", TXT, ZS, "r-a-y-n", "rayn"),
+    ("text-article-is-no-spelling", " a word", TXT, ZS, "aword", "a"),
+    ("number-in-blanks", " ___8142___.", NUM, ZS, "8142", "8142"),
+    ("number-word", " eighteen.", NUM, ZS, "", "18"),
+    ("number-words-compound", " one hundred fifty-seven thousand four hundred.", NUM, ZSC, "", "157400"),
+    ("number-words-point", " fifty-two point six two.", NUM, ZSC, "", "52.62"),
+    ("number-words-cents", " Thirty-Four Dollars and Seventy-Two Cents.", NUM, ZSC, "", "34.72"),
+    ("number-words-beside-numerals", " one of them has 7.", NUM, ZS, "7", "7"),
+    ("number-fraction", " 3/4 of a cup.", NUM, ZS, "3", "0.75"),
+    ("number-fraction-no-decimal", " 1/3.", NUM, ZS, "1", "1/3"),
+    ("number-decimal-comma", " 2,5 kg.", NUM, ZS, "25", "2.5"),
+    ("number-list-is-no-decimal-comma", " 1,2,3", NUM, ZS, "123", "1"),
+    ("choice-run-opens-the-slot", " CE.", ABCDE, ZSC, "C", "C"),
 ]
 
 
@@ -255,6 +271,9 @@ def test_extracted_then_scored_end_to_end():
         ("1, 2", NUM, None),
         ("18 apples", NUM, None),
         ("seven", NUM, None),
+        ("3/4", NUM, "0.75"),
+        ("2,5", NUM, "2.5"),
+        ("2,125", NUM, "2125"),
         ("", NUM, None),
         ("Yes", YN, "yes"),
         ("FALSE.", YN, "no"),

@@ -174,7 +174,7 @@ def test_interrupted_run_resumes_without_loss_or_duplicates(tiny_models, tmp_pat
 
     assert strip(saved) == strip(fresh)
     first = saved[0]
-    assert first["stage2_prompt"] == first["prompt"] + first["completion"] + "\n" + TASK.answer_trigger
+    assert first["stage2_prompt"] == first["prompt"] + first["completion"] + " \n" + TASK.answer_trigger
 
 
 def test_journal_from_other_settings_is_not_reused(tiny_models, tmp_path):

@@ -132,7 +132,7 @@ def test_unknown_repo_or_revision_fails_at_once(tmp_path, hub, repo, revision, r
     with hub() as server:
         proc, _ = download(server.base_url, tmp_path, repo, revision)
     assert f"could not download {repo}@{revision} from {server.base_url} after 1 attempt(s): {reason}" in proc.stderr
-    assert server.requests == [("GET", f"/api/models/{repo}/revision/{revision}")]
+    assert server.requests == [("GET", f"/api/models/{repo}/revision/{revision}?blobs=true")]
 
 
 @pytest.mark.parametrize(
@@ -210,3 +210,26 @@ def test_hub_server_speaks_the_tree_and_metadata_protocol(tmp_path):
         assert meta.xet_file_data is None  # plain HTTP, never Xet
         with pytest.raises(Exception, match="Entry Not Found"):
             hf_hub_download("org/t", "missing.json", revision="dev", cache_dir=tmp_path, endpoint=server.base_url)
+
+
+@pytest.mark.parametrize("path", ["model.safetensors", "config.json"])
+def test_a_corrupted_download_is_caught_by_the_hubs_hash_deleted_and_named(tmp_path, files, hub, path):
+    data = files[path]
+    damaged = bytes([data[0] ^ 1]) + data[1:]  # one bit, same size: only a hash can tell
+    with hub(corrupt={path: damaged}) as server:
+        proc, manifest = download(server.base_url, tmp_path, "org/tiny", "main")
+    assert manifest is None and proc.returncode != 0
+    kind = "sha256" if path.endswith(".safetensors") else "git blob id"
+    got = hashlib.sha256(damaged).hexdigest() if kind == "sha256" else _blob_id(damaged)
+    published = hashlib.sha256(data).hexdigest() if kind == "sha256" else _blob_id(data)
+    assert f"downloaded {path} has {kind} {got}, but the Hub publishes {published}" in proc.stderr
+    cached = list((tmp_path / "hub").rglob(path))
+    assert cached == [], f"the damaged {path} stayed in the cache"
+    with hub() as server:  # the next download fetches it again, whole
+        proc, manifest = download(server.base_url, tmp_path, "org/tiny", "main")
+    assert proc.returncode == 0, proc.stderr
+    assert {f["path"]: f["sha256"] for f in manifest["files"]}[path] == hashlib.sha256(data).hexdigest()
+
+
+def _blob_id(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()

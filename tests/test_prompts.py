@@ -35,7 +35,7 @@ def test_zero_shot_cot_two_stages():
     reasoning = " There are 12 + 7 = 19 kites."
     assert prompts.zero_shot_cot_stage2(stage1, reasoning, GSM8K.answer_trigger) == (
         "Q: A shop has 12 red and 7 blue kites. How many kites does it have?\n"
-        "A: Let's think step by step. There are 12 + 7 = 19 kites.\n"
+        "A: Let's think step by step. There are 12 + 7 = 19 kites. \n"
         "Therefore, the answer (arabic numerals) is"
     )
 

@@ -159,7 +159,7 @@ def test_zero_shot_cot_sc_answers_each_path_greedily_and_rerun_is_byte_identical
     for r in rows:
         assert len(r["paths"]) == 3 and r["prompt"].endswith("A: Let's think step by step.")
         for p in r["paths"]:
-            assert p["stage2_prompt"] == r["prompt"] + p["completion"] + "\nTherefore, the answer (arabic numerals) is"
+            assert p["stage2_prompt"] == r["prompt"] + p["completion"] + " \nTherefore, the answer (arabic numerals) is"
     assert stats["generated_tokens"] == sum(
         p["generated_tokens"] + p["stage2_generated_tokens"] for r in rows for p in r["paths"]
     )

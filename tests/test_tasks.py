@@ -4,6 +4,7 @@ question the model sees, prompted exactly for each method; generators checked in
 import dataclasses
 import hashlib
 import json
+import random
 import re
 from pathlib import Path
 
@@ -111,7 +112,7 @@ def test_source_downloads_and_renders_exact_prompts(key, tmp_path):
     stage1 = prompts.build_prompt("zero_shot_cot", q, answer_format=fmt)
     assert stage1 == f"Q: {q}\nA: Let's think step by step."
     assert prompts.zero_shot_cot_stage2(stage1, " R.", prompts.answer_trigger(fmt)) == (
-        f"Q: {q}\nA: Let's think step by step. R.\n{TRIGGERS[fmt]}"
+        f"Q: {q}\nA: Let's think step by step. R. \n{TRIGGERS[fmt]}"
     )
     assert prompts.build_prompt("few_shot", q, answer_format=fmt, exemplars=[EXEMPLAR]) == (
         f"Q: Q-text\nA: The answer is X.\n\nQ: {q}\nA:"
@@ -130,14 +131,22 @@ def test_wrong_record_count_names_the_task_and_the_papers_size(tmp_path):
     assert not (tmp_path / "r.jsonl").exists()
 
 
-def test_date_options_are_shuffled_per_question_and_seeded(tmp_path):
+def test_date_options_follow_kojimas_seeded_shuffle(tmp_path):
     task = get_task("date")
     dest = _serve_and_fetch(task, tmp_path)
-    a = task.load({dest.name: dest}, {"seed": 0})
-    assert a == task.load({dest.name: dest}, {"seed": 0})
+    a = task.load({dest.name: dest}, {"seed": 1})
+    assert a == task.load({dest.name: dest}, dict(task.params))  # seed 1, theirs, is the default
     assert a[0]["choices"][a[0]["answer"]] == "02/29/2020"
     assert a[1]["choices"][a[1]["answer"]] == "01/01/2000" and len(a[1]["choices"]) == 5
-    b = task.load({dest.name: dest}, {"seed": 1})
+    # Their procedure, written out as in their utils.py: random seeded once, then per question in
+    # file order three shuffles of the option list.
+    rng = random.Random(1)
+    for rec, ex in zip(a, json.loads(FIXTURES["date"]["raw"])["examples"], strict=True):
+        keys = list(ex["target_scores"])
+        for _ in range(3):
+            rng.shuffle(keys)
+        assert list(rec["choices"].values()) == keys
+    b = task.load({dest.name: dest}, {"seed": 0})
     assert [r["question"] for r in a] != [r["question"] for r in b]
 
 
@@ -203,7 +212,7 @@ def test_generated_task_settings_flow_into_records_and_provenance(tmp_path):
     )
     assert len(records) == 30 and all(r["question"].count(" the coin.") == 2 for r in records)
     prov = json.loads((tmp_path / "c.json").read_text())
-    assert prov["params"] == {"people": 2, "seed": 0, "size": 30}
+    assert prov["params"] == {"people": 2, "seed": 0, "size": 30, "source": "generated"}
     assert prov["files"][0]["source"] == "cotrepro:config/datasets/names.txt"
     with pytest.raises(ValueError, match="'words' must be an integer from 1 to"):
         get_task("last_letters").load({"names.txt": names}, {"words": 0, "size": 3, "seed": 0})

@@ -83,7 +83,7 @@ def test_generation_rows_and_metadata(demo):
     for r in rows:
         assert r["prompt"].startswith("<|user|>\nQ: ") is False  # plain completion format by default
         assert r["prompt"].endswith("A: Let's think step by step.")
-        assert r["stage2_prompt"] == r["prompt"] + r["completion"] + "\nTherefore, the answer (arabic numerals) is"
+        assert r["stage2_prompt"] == r["prompt"] + r["completion"] + " \nTherefore, the answer (arabic numerals) is"
         assert r["generated_tokens"] <= 48 and r["stage2_generated_tokens"] <= 12
         assert isinstance(r["hit_max_new_tokens"], bool) and r["seconds"] >= 0
     meta = read_json(w / "results/generations/tiny-llama/arith_demo/zero_shot_cot.meta.json")

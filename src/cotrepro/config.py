@@ -121,6 +121,12 @@ def _check_references(config: dict, repo_root: Path) -> None:
             raise ConfigError(
                 f"config key 'model_specs.{slug}' needs 'repo' (a Hugging Face repository id) because its source is hub"
             )
+        if spec["source"] != "published" and "architecture" not in spec:
+            raise ConfigError(
+                f"config key 'model_specs.{slug}' needs 'architecture' (seq2seq or causal) because its source is "
+                f"{spec['source']}"
+            )
+
     for i, task in enumerate(config["tasks"]):
         if task not in TASKS:
             raise ConfigError(
@@ -162,6 +168,30 @@ def _check_references(config: dict, repo_root: Path) -> None:
             )
     if not (repo_root / config["published"]).is_file():
         raise ConfigError(f"config key 'published' = {config['published']!r}: no such file in the repository")
+    for slug in config["models"]:
+        if specs[slug]["source"] == "published":
+            _check_published(config, slug, specs[slug])
+
+
+def _check_published(config: dict, slug: str, spec: dict) -> None:
+    """A published-completions model: a pinned set of logs that holds every task and method asked for."""
+    from cotrepro.generation import published
+
+    where = f"config key 'model_specs.{slug}'"
+    pinned = (spec.get("repo"), spec["revision"])
+    if pinned not in published.PUBLISHED_SETS:
+        known = ", ".join(f"repo {r} with revision {c}" for r, c in sorted(published.PUBLISHED_SETS))
+        raise ConfigError(f"{where}: no published completions are pinned for {pinned[0]}@{pinned[1]}; known: {known}")
+    try:
+        published.check_covered(config["tasks"], config["methods"])
+    except ValueError as err:
+        raise ConfigError(f"{where} (source published): {err}; choose those under 'tasks' and 'methods'") from None
+    for task in published.TASKS_REQUIRING_KOJIMA_SOURCE:
+        if task in config["tasks"] and task_settings(config, task).get("source") != "kojima":
+            raise ConfigError(
+                f"{where} (source published): its {task} completions answer Kojima et al.'s released questions; "
+                f"set task_params: {{{task}: {{source: kojima}}}}"
+            )
 
 
 def run_units(config: dict) -> list[tuple[str, str]]:

@@ -8,7 +8,9 @@ The strings here are the contract with the papers (tests pin them exactly):
 - zero_shot (Kojima et al.'s baseline): ``Q: {question}\\nA: {direct answer trigger}``, where
   the direct trigger drops "Therefore, " (``The answer (arabic numerals) is``)
 - zero_shot_cot, stage 1: ``Q: {question}\\nA: Let's think step by step.``;
-  stage 2: stage 1's prompt + the generated reasoning + ``\\n{answer trigger}``
+  stage 2: stage 1's prompt + the generated reasoning + `` \\n{answer trigger}`` (a space, then the
+  newline that begins their trigger: their code joins ``x + z + " " + trigger``, and all of their
+  released zero-shot CoT transcripts show it)
 - few_shot: k exemplars ``Q: ...\\nA: The answer is N.`` joined by blank lines, then ``Q: {question}\\nA:``
 - few_shot_cot: the same with each exemplar's rationale before ``The answer is N.``
 """
@@ -22,6 +24,9 @@ from cotrepro import methods
 COT_TRIGGER = "Let's think step by step."
 FEW_SHOT_ANSWER_PREFIX = "The answer is"
 EXEMPLAR_SEPARATOR = "\n\n"
+STAGE2_JOIN = " \n"
+"""Between zero-shot CoT's reasoning and its answer trigger: Kojima et al.'s ``" "`` plus the newline
+their trigger starts with."""
 
 _TRIGGERS = {
     "number": "Therefore, the answer (arabic numerals) is",
@@ -63,8 +68,12 @@ def zero_shot_cot_stage1(question: str) -> str:
 
 
 def zero_shot_cot_stage2(stage1_prompt: str, reasoning: str, answer_trigger: str) -> str:
-    """Stage 2 of zero-shot CoT: stage 1's prompt, the generated reasoning, then the answer trigger."""
-    return f"{stage1_prompt}{reasoning}\n{answer_trigger}"
+    """Stage 2 of zero-shot CoT: stage 1's prompt, the generated reasoning, then the answer trigger.
+
+    Joined as Kojima et al.'s code joins them, ``x + z + " " + "\\n" + trigger``: the reasoning is
+    followed by a space and a newline.
+    """
+    return f"{stage1_prompt}{reasoning}{STAGE2_JOIN}{answer_trigger}"
 
 
 def exemplar_block(exemplar: dict, cot: bool) -> str:

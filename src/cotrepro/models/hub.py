@@ -7,6 +7,7 @@ huggingface.co without code changes.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from fnmatch import fnmatch
 from pathlib import Path
@@ -62,8 +63,9 @@ def download_model(repo_id: str, revision: str = "main", *, retries: int = 3, ba
         raise ModelDownloadError(f"cannot download {what}: HF_ENDPOINT must start with http:// or https://")
     if retries < 0:
         raise ValueError(f"retries must be 0 or more, not {retries}")
+    # files_metadata: each file's published hashes (LFS sha256, git blob id), checked after download.
     info = _retrying(
-        what, lambda: HfApi().model_info(repo_id, revision=revision, files_metadata=False), retries, backoff_seconds
+        what, lambda: HfApi().model_info(repo_id, revision=revision, files_metadata=True), retries, backoff_seconds
     )
     listed = sorted(s.rfilename for s in info.siblings or [])
     if not any(fnmatch(f, "*.safetensors") for f in listed):
@@ -86,16 +88,54 @@ def download_model(repo_id: str, revision: str = "main", *, retries: int = 3, ba
         raise ModelDownloadError(
             f"downloading {what} left {', '.join(missing)} missing from {local}; run the download again"
         )
+    files = [{"path": p, "size": (local / p).stat().st_size, "sha256": sha256_file(local / p)} for p in wanted]
+    verify_against_hub(files, {s.rfilename: s for s in info.siblings or []}, local, f"{repo_id}@{commit}")
     return {
         "repo": repo_id,
         "source": "hub",
         "requested_revision": revision,
         "resolved_revision": commit,
         "endpoint": endpoint,
-        "files": [{"path": p, "size": (local / p).stat().st_size, "sha256": sha256_file(local / p)} for p in wanted],
+        "files": files,
         "huggingface_hub_version": huggingface_hub.__version__,
         "downloaded_at": utc_now(),
     }
+
+
+def git_blob_id(path: Path) -> str:
+    """The git object id of a file's bytes (sha1 of ``blob {size}\\0`` and the bytes), as the Hub lists small files."""
+    h = hashlib.sha1(usedforsecurity=False)
+    h.update(b"blob %d\0" % path.stat().st_size)
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify_against_hub(files: list[dict], siblings: dict, local: Path, what: str) -> None:
+    """Compare each downloaded file with the hash the Hub publishes for it: the sha256 of an LFS
+    file (its LFS object id; weights are LFS files), the git blob id of any other.
+
+    A mismatch deletes the file from the cache (the snapshot's link and the blob it points to), so
+    that the next download fetches it again, and raises ModelDownloadError naming the file and both hashes.
+    """
+    for f in files:
+        sibling = siblings.get(f["path"])
+        lfs = getattr(sibling, "lfs", None)
+        if lfs is not None:
+            kind, published, got = "sha256", lfs.sha256, f["sha256"]
+        elif getattr(sibling, "blob_id", None):
+            kind, published, got = "git blob id", sibling.blob_id, git_blob_id(local / f["path"])
+        else:
+            continue  # the Hub published no hash for it (an older mirror): the sha256 is still recorded
+        if published != got:
+            link = local / f["path"]
+            link.resolve().unlink(missing_ok=True)
+            link.unlink(missing_ok=True)
+            raise ModelDownloadError(
+                f"{what}: downloaded {f['path']} has {kind} {got}, but the Hub publishes {published}; "
+                "the file was deleted, run the download again (if it persists, the mirror serves other bytes)"
+            )
 
 
 def model_dir(manifest: dict) -> Path:

@@ -18,6 +18,7 @@ import pandas as pd
 from cotrepro import methods
 from cotrepro.io import atomic_write_text, read_json
 from cotrepro.outputs import tables
+from cotrepro.outputs.calibration import display as calibration_cells
 from cotrepro.outputs.transcripts import example_prompts, transcript_text, transcript_title
 
 _TEX_SPECIAL = {
@@ -171,6 +172,7 @@ class PaperInputs:
     demo: bool = False
     model_notes: dict = field(default_factory=dict)
     paths: pd.DataFrame | None = None  # results/accuracy_vs_paths.csv (self-consistency curves)
+    calibration: pd.DataFrame | None = None
 
     @classmethod
     def from_paths(
@@ -185,6 +187,7 @@ class PaperInputs:
         demo: bool,
         model_notes: dict,
         paths: Path | None = None,
+        calibration: Path | None = None,
     ) -> PaperInputs:
         """Read every input file."""
         return cls(
@@ -197,6 +200,7 @@ class PaperInputs:
             demo=demo,
             model_notes=model_notes,
             paths=None if paths is None else pd.read_csv(paths),
+            calibration=None if calibration is None else pd.read_csv(calibration),
         )
 
     def robust(self) -> pd.DataFrame:
@@ -314,6 +318,29 @@ def published_tables(inp: PaperInputs) -> str:
     return "\n".join(out)
 
 
+def _red(text: str) -> str:
+    return f"\\textcolor{{red}}{{{text}}}" if "disagree" in text else text
+
+
+def calibration_table(inp: PaperInputs) -> str:
+    """The published completions re-scored beside the published numbers (empty when none were re-scored)."""
+    if inp.calibration is None or inp.calibration.empty:
+        return ""
+    cells = pd.DataFrame(calibration_cells(inp.calibration)).drop(columns="missed")
+    return (
+        "Table~\\ref{tab:calibration} feeds Kojima et al.'s released text-davinci-002 completions to this "
+        "project's scoring: the paper-faithful column must give their published accuracy back (a cell that "
+        "does not is in red, with the number of answers whose verdict differs from their log's).\n"
+        + latex_table(
+            cells,
+            long=True,
+            label="tab:calibration",
+            markup={"paper-faithful": _red},
+            caption="Calibration: Kojima et al.'s completions (their Table~1) re-scored, accuracy (\\%).",
+        )
+    )
+
+
 def style_table(inp: PaperInputs) -> str:
     """Robust against paper-faithful extraction, mean over models."""
     return latex_table(
@@ -409,6 +436,7 @@ FRAGMENTS = {
     "methods.tex": method_examples,
     "decoding.tex": decoding,
     "published.tex": published_tables,
+    "calibration.tex": calibration_table,
     "all.tex": all_methods_table,
     "styles.tex": style_table,
     "failures.tex": failures_table,

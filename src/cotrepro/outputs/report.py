@@ -18,6 +18,7 @@ import pandas as pd
 from cotrepro import methods
 from cotrepro.io import atomic_write_text, read_json
 from cotrepro.outputs import tables
+from cotrepro.outputs.calibration import display as calibration_cells
 from cotrepro.outputs.transcripts import example_prompts, transcript_text, transcript_title
 
 DEMO_WARNING = (
@@ -42,6 +43,7 @@ class ReportInputs:
     significance: Path | None = None
     transcripts: Path | None = None
     paths: Path | None = None  # results/accuracy_vs_paths.csv
+    calibration: Path | None = None
 
 
 def _template() -> jinja2.Template:
@@ -104,6 +106,7 @@ def render_report(inputs: ReportInputs) -> str:
         accuracy=_accuracy_sections(acc, sig),
         figures=[(p.stem, base64.b64encode(p.read_bytes()).decode()) for p in inputs.figures if p.suffix == ".png"],
         comparisons=_comparison_sections(acc, sig, published),
+        calibration=None if inputs.calibration is None else calibration_cells(pd.read_csv(inputs.calibration)),
         notes={m: n for m, n in inputs.model_notes.items() if n},
         paired_tests=None if sig is None else tables.paired_tests(sig),
         over_context=_over_context(acc),

@@ -4,8 +4,11 @@
   in their ``utils.py``), quirks included, and their correctness test (exact string equality
   with the stripped gold answer), so that our numbers compare with the paper's.
 - ``robust``: the project's best extractor. It never sees the gold answer. It prefers an
-  explicit answer statement, reads "$1,250.00" as 1250, treats letters as options only when
-  they stand alone, and compares numbers by exact decimal value.
+  explicit answer statement, reads "$1,250.00" as 1250, "3/4" as 0.75, a decimal comma ("2,5")
+  as a decimal point and, where a text holds no numerals, number words ("eighteen"); treats
+  letters as options only when they stand alone (or as a run of option letters opening the
+  answer slot, "CE"); reads a text answer spelled out letter by letter ("n a o a", "n, a, o, a")
+  as one word; and compares numbers by exact value.
 
 ``text`` is what follows the answer trigger for the zero-shot methods (the stage-2 completion
 for zero-shot CoT) and the whole completion for the few-shot methods.
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from fractions import Fraction
 from functools import cache
 
 from cotrepro import methods
@@ -97,11 +101,62 @@ def _kojima(text: str, fmt: str, few_shot: bool) -> str:
 _NEXT_QUESTION = re.compile(r"\n\s*Q:")
 # "The answer is", "the final answer is", "Answer:", "answer (arabic numerals) is", "\boxed{".
 _STATEMENT = re.compile(r"\banswer(?:\s*\([^()\n]*\))?\s*(?:is\b|:)|\\boxed\{", re.I)
-# A number, with an optional sign, currency symbol and thousands separators; not part of a word.
-# "1, 2 and 3" stays a list: a separator is a comma followed by exactly three digits.
-_NUMBER = re.compile(r"(?<![\w.])([-−])?(?:[$€£]\s?)?((?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+)(?!\d)")
+# A number, with an optional sign, currency symbol and thousands separators; not part of a word
+# (an underscore, as in a blank "___8142___", is no part of one). "1, 2 and 3" stays a list: a
+# thousands separator is a comma followed by exactly three digits. A comma followed by one or two
+# digits that end the number ("2,5") is a decimal comma, unless a list goes on ("1,2,3").
+# "3/4" is a fraction.
+_NUMBER = re.compile(
+    r"(?<![^\W_])(?<![./])([-−])?(?:[$€£]\s?)?"
+    r"((?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+|,\d{1,2}(?![\d,]))?|\.\d+)"
+    r"(?:/(\d+)(?![\d/]))?(?!\d)"
+)
 _YES_NO = re.compile(r"\b(yes|no|true|false)\b", re.I)
 _WORD = re.compile(r"[^\W\d_]+")
+# A word spelled out letter by letter: single letters apart by spaces, commas or hyphens ("n a o a").
+_LETTER = r"[^\W\d_](?![\w'’])"
+_SPELLED = re.compile(rf"(?<![\w'’]){_LETTER}(?:(?:\s*[,;/\-–]\s*|\s+){_LETTER})+")
+
+_UNITS = {
+    w: i
+    for i, w in enumerate(
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+        ]
+    )
+}
+_TENS = dict(
+    zip(["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"], range(20, 100, 10), strict=True)
+)
+_SCALES = {"hundred": 100, "thousand": 1000, "million": 10**6, "billion": 10**9}
+_W = "|".join([*_UNITS, *_TENS, *_SCALES])
+# "one hundred fifty-seven thousand four hundred", "fifty-two point six two", "thirty-four dollars
+# and seventy-two cents": a run of number words, then an optional decimal part or cents.
+_PHRASE = rf"(?:{_W})(?:(?:[\s-]+|\s+and\s+)(?:{_W}))*"
+_NUMBER_WORDS = re.compile(
+    rf"\b(?P<whole>{_PHRASE})(?:\s+point\s+(?P<point>{_PHRASE})"
+    rf"|\s+dollars?\s+and\s+(?P<cents>{_PHRASE})\s+cents?)?\b",
+    re.I,
+)
 
 
 @cache
@@ -123,6 +178,10 @@ _ARTICLE_NEXT = re.compile(r"\s+(?!(?:is|and|or|because|since)\b)[a-z]")
 def _choices(text: str, letters: str, slot: bool) -> list[str]:
     span, standalone = _option_patterns(letters)
     text = span.sub(" ", text)
+    # A run of option letters opening the answer slot ("CE.") names those options, in order.
+    run = re.match(rf"\s*[\(\[]?([{letters}]{{2,}})[\)\]]?(?![\w'’])", text) if slot else None
+    if run and len(set(run[1])) == len(run[1]):
+        return list(run[1])
     found = []
     for m in standalone.finditer(text):
         before = text[: m.start()]
@@ -133,17 +192,76 @@ def _choices(text: str, letters: str, slot: bool) -> list[str]:
     return found
 
 
-def _canonical_number(sign: str | None, digits: str) -> str:
-    value = Decimal(digits.replace(",", ""))
-    if sign:
-        value = -value
-    if value == value.to_integral_value():
-        return str(int(value))  # also turns "-0" into "0"
-    return format(value.normalize(), "f")
+def _decimal(digits: str) -> Decimal:
+    # "2,5" (a comma and one or two digits at the end) is a decimal comma; any other comma separates thousands.
+    if re.fullmatch(r"\d+,\d{1,2}", digits):
+        return Decimal(digits.replace(",", "."))
+    return Decimal(digits.replace(",", ""))
+
+
+def _canonical_value(value: Fraction) -> str:
+    """``18``, ``2.5``, ``-0.75``; a fraction with no finite decimal stays ``1/3``."""
+    if value.denominator == 1:
+        return str(value.numerator)  # also turns "-0" into "0"
+    if all(p in (2, 5) for p in _prime_factors(value.denominator)):
+        return format(Decimal(value.numerator) / Decimal(value.denominator), "f").rstrip("0")
+    return f"{value.numerator}/{value.denominator}"
+
+
+def _prime_factors(n: int) -> set[int]:
+    out, p = set(), 2
+    while p * p <= n:
+        while n % p == 0:
+            out.add(p)
+            n //= p
+        p += 1
+    return out | ({n} if n > 1 else set())
+
+
+def _canonical_number(sign: str | None, digits: str, denominator: str | None = None) -> str | None:
+    value = Fraction(_decimal(digits))
+    if denominator is not None:
+        if int(denominator) == 0:
+            return None
+        value /= int(denominator)
+    return _canonical_value(-value if sign else value)
+
+
+def _word_value(text: str) -> int:
+    """The value of spelled-out number words: "one hundred fifty-seven thousand four hundred" -> 157400."""
+    total = current = 0
+    for word in re.split(r"[\s-]+", text.lower()):
+        if word in _UNITS:
+            current += _UNITS[word]
+        elif word in _TENS:
+            current += _TENS[word]
+        elif word == "hundred":
+            current = max(current, 1) * 100
+        elif word in _SCALES:
+            total += max(current, 1) * _SCALES[word]
+            current = 0
+    return total + current
+
+
+def _word_number(m: re.Match) -> str:
+    """A number-words match as a canonical number: decimals read digit by digit ("point six two"),
+    or as one number ("point eighty-seven"); cents are hundredths."""
+    value = Fraction(_word_value(m["whole"]))
+    if m["point"]:
+        words = re.split(r"[\s-]+", m["point"].lower())
+        digits = "".join(str(_UNITS[w]) for w in words) if all(_UNITS.get(w, 10) < 10 for w in words) else None
+        value += Fraction(Decimal("0." + (digits or str(_word_value(m["point"])))))
+    elif m["cents"]:
+        value += Fraction(_word_value(m["cents"]), 100)
+    return _canonical_value(value)
 
 
 def _numbers(text: str) -> list[str]:
-    return [_canonical_number(m[1], m[2]) for m in _NUMBER.finditer(text)]
+    found = [n for m in _NUMBER.finditer(text) if (n := _canonical_number(m[1], m[2], m[3])) is not None]
+    if found:
+        return found
+    # Number words count only where a text has no numerals: "one of them" beside a 7 is not a 1.
+    return [_word_number(m) for m in _NUMBER_WORDS.finditer(text)]
 
 
 def _candidates(text: str, fmt: str, slot: bool = True) -> list[str]:
@@ -158,6 +276,7 @@ def _candidates(text: str, fmt: str, slot: bool = True) -> list[str]:
         return _numbers(text)
     if fmt == "yes_no":
         return ["yes" if w.lower() in ("yes", "true") else "no" for w in _YES_NO.findall(text)]
+    text = _SPELLED.sub(lambda m: "".join(_WORD.findall(m[0])), text)
     return [w.lower() for w in _WORD.findall(text)]
 
 
@@ -180,8 +299,9 @@ def _robust(text: str, fmt: str, chain: bool) -> str:
 def normalize_answer(answer: str, fmt: str) -> str | None:
     """Canonical form of an answer (gold or predicted) under the robust style; None if it does not parse.
 
-    - number: "$1,250.00" -> "1250", "18.00" -> "18", "2.50" -> "2.5", "-0" -> "0"; the whole
-      string must be one number (currency symbols, spaces and one final period aside).
+    - number: "$1,250.00" -> "1250", "18.00" -> "18", "2.50" -> "2.5", "2,5" -> "2.5", "3/4" -> "0.75",
+      "1/3" -> "1/3", "-0" -> "0"; the whole string must be one number (currency symbols, spaces and
+      one final period aside).
     - yes_no: "yes" or "no" ("True"/"False" count as yes/no).
     - choice:LETTERS: the upper-case letter, which must be one of LETTERS ("(b)" -> "B").
     - text: lower case, without quotes, whitespace and punctuation at the ends.
@@ -190,8 +310,9 @@ def normalize_answer(answer: str, fmt: str) -> str | None:
     answer = answer.strip()
     letters = _letters(fmt)
     if fmt == "number":
-        m = _NUMBER.fullmatch(re.sub(r"[\s$€£]", "", answer).removesuffix("."))
-        return _canonical_number(m[1], m[2]) if m else None
+        # "1, 2" is a list, not a decimal comma once the spaces are gone.
+        m = None if re.search(r"\d,\s", answer) else _NUMBER.fullmatch(re.sub(r"[\s$€£]", "", answer).removesuffix("."))
+        return _canonical_number(m[1], m[2], m[3]) if m else None
     if letters:
         bare = answer.strip("()[]. ").upper()
         return bare if len(bare) == 1 and bare in letters else None
@@ -219,5 +340,5 @@ def is_correct(prediction: str, gold: str, fmt: str, style: str) -> bool:
     if p is None or g is None:
         return False
     if fmt == "number":
-        return Decimal(p) == Decimal(g)
+        return Fraction(p) == Fraction(g)
     return p == g

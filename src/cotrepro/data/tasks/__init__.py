@@ -48,6 +48,13 @@ class TaskSpec:
     exemplars: str
     size: int | None = None
     params: dict = field(default_factory=dict)
+    alternatives: dict[str, DatasetSpec] = field(default_factory=dict)
+    """Other datasets the task can be read from, by the value of its ``source`` setting (e.g.
+    Kojima et al.'s released coin-flip set instead of the generated one)."""
+
+    def dataset_for(self, params: dict) -> DatasetSpec:
+        """The dataset the task reads under ``params``: an alternative named by ``source``, else its own."""
+        return self.alternatives.get(params.get("source"), self.dataset)
 
     @property
     def module(self) -> str:
@@ -104,4 +111,11 @@ def task_params(task: TaskSpec, overrides: dict | None) -> dict:
     if unknown:
         allowed = ", ".join(sorted(task.params)) or "none (the task has no settings)"
         raise ValueError(f"task {task.key} has no setting {unknown[0]!r}; allowed: {allowed}")
-    return {**task.params, **overrides}
+    params = {**task.params, **overrides}
+    if "source" in task.params and params["source"] not in (task.params["source"], *task.alternatives):
+        allowed = ", ".join([task.params["source"], *task.alternatives])
+        raise ValueError(f"task {task.key}: setting 'source' = {params['source']!r}; allowed: {allowed}")
+    for key, value in params.items():
+        if key != "source" and not isinstance(value, int):
+            raise ValueError(f"task {task.key}: setting {key!r} must be an integer, got {value!r}")
+    return params

@@ -1,9 +1,9 @@
 """Arithmetic reasoning: GSM8K, SVAMP, MultiArith, AddSub, SingleEq, AQuA, and the offline demo set.
 
 The non-GSM8K files are the ones in Kojima et al.'s repository, read the way their data_reader
-read them (question text stripped, integer golds without ".0"); AQuA's options are rendered
-cleanly as ``Answer Choices: (A) ... (E) ...`` instead of their bracket-rewriting, which split
-options that hold parentheses."""
+read them (question text stripped, integer golds without ".0"), AQuA's options included: rendered
+by their bracket-rewriting (``kojima_aqua_choices``), extra spaces and all, so that the questions
+are the ones in their prompts."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from pathlib import Path
 from cotrepro.data.sources import GitHubFile
 from cotrepro.data.tasks import DatasetSpec, TaskSpec
 from cotrepro.data.tasks.records import (
-    answer_choices,
     kojima_file,
     numbered,
     only_file,
@@ -77,12 +76,23 @@ def split_aqua_option(option: str) -> tuple[str, str]:
     return letter.strip(), text.strip()
 
 
+def kojima_aqua_choices(options: list[str]) -> str:
+    """AQuA's options as Kojima et al.'s code renders them into the question.
+
+    It joins the raw options (``"A)5 (√3 + 1)"``) with ``(``, then puts a space before every
+    ``(`` and after every ``)``, those inside an option included:
+    ``Answer Choices: (A) 5  (√3 + 1)  (B) ...``.
+    """
+    joined = "(" + "(".join(options)
+    return "Answer Choices:" + joined.replace("(", " (").replace(")", ") ")
+
+
 def load_aqua(files: dict[str, Path], params: dict) -> list[dict]:
-    """AQuA-RAT test: five options appended to the question; the gold is the correct letter."""
+    """AQuA-RAT test: the options appended as Kojima et al. rendered them; the gold is the correct letter."""
     records = []
     for rid, raw in numbered("aqua", read_json_lines(only_file(files))):
         choices = dict(split_aqua_option(o) for o in raw["options"])
-        question = f"{raw['question'].strip()} {answer_choices(choices)}"
+        question = f"{raw['question'].strip()} {kojima_aqua_choices(raw['options'])}"
         records.append(record(rid, question, raw["correct"].strip(), "choice:ABCDE", choices))
     return records
 

@@ -35,8 +35,9 @@ def prepare_records(
         raise ValueError(
             f"task {task.key}: {len(bad)} gold answers do not parse in their answer format (first: {bad[0]})"
         )
-    sources = {f.filename: f.describe() for f in task.dataset.remote}
-    sources.update({Path(p).name: f"cotrepro:{p}" for p in task.dataset.local})
+    dataset = task.dataset_for(params)
+    sources = {f.filename: f.describe() for f in dataset.remote}
+    sources.update({Path(p).name: f"cotrepro:{p}" for p in dataset.local})
     write_jsonl(records_path, records)
     write_json(
         provenance_path,

@@ -4,7 +4,9 @@ and the project's own set of small logic puzzles.
 Coin flip and last-letter concatenation are generated as Wei et al. and Kojima et al. did, but
 from the project's own list of names and a seed, so a given (size, difficulty, seed) always gives
 the same questions. Wei et al. used 2 people / 2 words in domain and 3-4 out of domain; Kojima
-et al. used 4, which is the default here (config key ``task_params`` changes it).
+et al. used 4, which is the default here (config key ``task_params`` changes it). Setting
+``source: kojima`` reads Kojima et al.'s released 500 questions instead (pinned and checksummed like
+the other datasets): their published completions answer those.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from cotrepro.data.tasks.records import (
     lettered,
     numbered,
     only_file,
+    read_json_doc,
     read_json_lines,
     record,
 )
@@ -97,14 +100,39 @@ def generate_last_letters(names: list[str], *, words: int, size: int, seed: int)
     return records
 
 
-def generated(generate, count: str):
-    """A loader that runs ``generate`` over the name list with the task's settings (``count`` names a question)."""
+def load_released(key: str, answer_format: str, files: dict[str, Path]) -> list[dict]:
+    """Kojima et al.'s released set: ``{"examples": [{"question", "answer"}, ...]}``, read as written."""
+    doc = read_json_doc(only_file(files))
+    if not isinstance(doc, dict) or not isinstance(doc.get("examples"), list):
+        raise ValueError(f"{key}: not Kojima et al.'s released set (no 'examples' list)")
+    return [
+        record(rid, ex["question"], str(ex["answer"]).strip(), answer_format)
+        for rid, ex in numbered(key, doc["examples"])
+    ]
+
+
+def generated(generate, count: str, key: str = "", answer_format: str = ""):
+    """A loader that runs ``generate`` over the name list with the task's settings (``count`` names a
+    question), or reads Kojima et al.'s released set when the setting ``source`` is ``kojima``."""
 
     def load(files: dict[str, Path], params: dict) -> list[dict]:
+        if params.get("source") == "kojima":
+            return load_released(key, answer_format, files)
         names = read_names(only_file(files))
         return generate(names, **{count: _check_count(params, count, names)}, size=params["size"], seed=params["seed"])
 
     return load
+
+
+RELEASED = {
+    "coin_flip": kojima_file(
+        "coin_flip/coin_flip.json", "68cf201737a1463ef6bed5419622805a8934d92bff6a28a9dfbf83be3135ba5a"
+    ),
+    "last_letters": kojima_file(
+        "last_letters/last_letters.json", "60e8d092d0a6423d3256e87e0c249b69aefea4cd27985082095fa4e93931fb02"
+    ),
+}
+"""Kojima et al.'s released coin-flip and last-letter sets (500 questions each, 4 people / 4 words)."""
 
 
 def _generated_task(key: str, description: str, generate, count: str, answer_format: str) -> TaskSpec:
@@ -113,10 +141,11 @@ def _generated_task(key: str, description: str, generate, count: str, answer_for
         kind="symbolic",
         description=description,
         dataset=DatasetSpec(key=key, local=(NAMES_FILE,)),
-        load=generated(generate, count),
+        load=generated(generate, count, key, answer_format),
         answer_format=answer_format,
         exemplars=f"cotrepro-{key.replace('_', '-')}",
-        params={count: 4, "size": 500, "seed": 0},
+        params={count: 4, "size": 500, "seed": 0, "source": "generated"},
+        alternatives={"kojima": DatasetSpec(key=f"{key}_kojima", remote=(RELEASED[key],))},
     )
 
 
