@@ -23,7 +23,6 @@ stop check.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -32,22 +31,21 @@ import torch
 from transformers import DynamicCache, StaticCache
 
 from cotrepro.generation.backend import Completion
+from cotrepro.generation.completions import (
+    CPU_BATCH_SIZE,
+    eos_token_ids,
+    generate_longest_first,
+    probe_batch_size,
+    row_completion,
+)
 from cotrepro.generation.encoder_rows import encoder_rows
 from cotrepro.generation.shared_prefix import shared_prefix
-
-log = logging.getLogger("cotrepro.generation")
 
 GREEDY = {"do_sample": False, "num_beams": 1, "temperature": None, "top_p": None, "top_k": None}
 """transformers' generate arguments for plain greedy decoding; the None values override any sampling
 defaults a model's generation_config carries."""
 CACHES = ("static", "dynamic")
-CPU_BATCH_SIZE = 16  # ``auto`` on a CPU: the fastest of 4, 8, 16 in benchmarks/generation_bench.py
-_AUTO_CAP = 256  # the largest batch ``auto`` tries
 _CACHE_BUCKET = 256  # static caches are sized in steps of this many tokens, so compiled shapes repeat
-
-
-class GenerationOOM(RuntimeError):
-    """Out of memory even at batch size one: the model does not fit this device."""
 
 
 def common_prefix(inputs: Sequence[Sequence[int]]) -> list[int]:
@@ -60,12 +58,6 @@ def common_prefix(inputs: Sequence[Sequence[int]]) -> list[int]:
     while n < shortest - 1 and all(x[n] == first[n] for x in inputs):
         n += 1
     return list(first[:n])
-
-
-def cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
-    """``text`` up to the first stop sequence, and whether one was found."""
-    cuts = [i for i in (text.find(s) for s in stops) if i >= 0]
-    return (text[: min(cuts)], True) if cuts else (text, False)
 
 
 @dataclass
@@ -108,9 +100,7 @@ class Engine:
         self.compiled = compile and cache == "static" and self.device.type == "cuda"
 
     def _eos_ids(self) -> set[int]:
-        ids = self.model.generation_config.eos_token_id
-        ids = ids if isinstance(ids, list) else [ids]
-        return {i for i in ids if i is not None} | {self.tokenizer.eos_token_id}
+        return eos_token_ids(self.model.generation_config.eos_token_id, self.tokenizer.eos_token_id)
 
     def describe(self) -> dict:
         """How this engine generated: cache, prefix sharing, stop check, batch sizes, compilation."""
@@ -151,44 +141,15 @@ class Engine:
     def generate(self, inputs: Sequence[Sequence[int]], max_new_tokens: int) -> list[Completion]:
         """Greedy continuations of token ids, in input order, batched longest first, halving the batch
         size on out-of-memory errors."""
-        inputs = [list(x) for x in inputs]
-        order = sorted(range(len(inputs)), key=lambda i: -len(inputs[i]))
-        results: list[Completion | None] = [None] * len(inputs)
-        pos = 0
-        while pos < len(order):
-            idx = order[pos : pos + self.batch_size]
-            try:
-                batch = self._generate_batch([inputs[i] for i in idx], max_new_tokens)
-            except torch.cuda.OutOfMemoryError as err:
-                torch.cuda.empty_cache()
-                if self.batch_size == 1:
-                    raise GenerationOOM(
-                        f"out of memory at batch size 1 on {self.device} with a "
-                        f"{len(inputs[idx[0]])}-token input; use a larger GPU or more GPUs"
-                    ) from err
-                self.batch_size = max(1, self.batch_size // 2)
-                log.warning("out of memory with a batch of %d; retrying with batch size %d", len(idx), self.batch_size)
-                continue
-            for i, completion in zip(idx, batch, strict=True):
-                results[i] = completion
-            pos += len(idx)
-        return results  # type: ignore[return-value]
+        results, self.batch_size = generate_longest_first(
+            inputs, max_new_tokens, self.batch_size, self._generate_batch, self.device
+        )
+        return results
 
     def probe_batch_size(self, longest: list[int], max_new_tokens: int) -> int:
-        """The largest power-of-two batch (up to 256) of the longest prompt whose prefill and full-length
-        cache fit the device, found by generating two tokens at doubling sizes."""
+        """The largest power-of-two batch (up to 256) of the longest prompt that fits the device."""
         self.probed = True
-        best, size = 1, 1
-        while size <= _AUTO_CAP:
-            try:
-                self._generate_batch([longest] * size, 2, cache_tokens=len(longest) + max_new_tokens)
-            except torch.cuda.OutOfMemoryError:
-                break
-            finally:
-                torch.cuda.empty_cache()
-            best, size = size, size * 2
-        log.info("batch_size auto: %d rows fit at %d prompt tokens", best, len(longest))
-        return best
+        return probe_batch_size(self._generate_batch, longest, max_new_tokens)
 
     def _generate_batch(
         self, inputs: list[list[int]], max_new_tokens: int, cache_tokens: int | None = None
@@ -266,33 +227,8 @@ class Engine:
         return DynamicCache(config=self.model.config)
 
     def _completion(self, tokens: list[int], n_prompt: int, max_new_tokens: int) -> Completion:
-        """A row's text and how it ended. Rows that finished early are padded after their last token;
-        the row ends at its first end-of-sequence token or at the first token that completes a stop
-        sequence, whichever comes first."""
-        first_eos = next((i for i, t in enumerate(tokens) if t in self.eos_ids), None)
-        n = len(tokens) if first_eos is None else first_eos + 1
-        stopped_at = self._stop_position(tokens[:n])
-        n = min(n, stopped_at) if stopped_at is not None else n
-        text, cut = cut_at_stop(self.tokenizer.decode(tokens[:n], skip_special_tokens=True), self.stop)
-        if cut:
-            reason = "stop_sequence"
-        elif first_eos is not None and first_eos < n:
-            reason = "eos"
-        else:
-            reason = "max_new_tokens" if n >= max_new_tokens else "eos"
-        return Completion(text=text, prompt_tokens=int(n_prompt), generated_tokens=n, stop_reason=reason)
+        """A row's text and how it ended (:func:`cotrepro.generation.completions.row_completion`)."""
+        return row_completion(tokens, n_prompt, max_new_tokens, self._decode, self.stop, self.eos_ids)
 
-    def _stop_position(self, tokens: list[int]) -> int | None:
-        """The fewest leading tokens whose text holds a stop sequence (None when none does): a binary
-        search, since a longer prefix of the row holds every stop a shorter one holds."""
-
-        def holds(k: int) -> bool:
-            return cut_at_stop(self.tokenizer.decode(tokens[:k], skip_special_tokens=True), self.stop)[1]
-
-        if not self.stop or not holds(len(tokens)):
-            return None
-        lo, hi = 1, len(tokens)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            lo, hi = (lo, mid) if holds(mid) else (mid + 1, hi)
-        return lo
+    def _decode(self, tokens: list[int]) -> str:
+        return self.tokenizer.decode(tokens, skip_special_tokens=True)
