@@ -25,6 +25,7 @@ from cotrepro.data.exemplars import REMOTE_SETS, project_set_path
 from cotrepro.data.tasks import TASKS
 from cotrepro.generation.gpu_slots import visible_devices
 from cotrepro.generation.job import OUTPUT_SHAPING
+from cotrepro.models.hub import ModelDownloadError, check_gated_access, gated_not_downloaded
 from cotrepro.outputs import FIGURE_NAMES
 
 try:
@@ -44,6 +45,22 @@ MODELS = config["models"]
 TASK_KEYS = config["tasks"]
 METHODS = config["methods"]
 SPECS = config["model_specs"]
+AGREEMENT = None if FROM_ARCHIVE else config["agreement"]
+"""The backend agreement check (config key agreement), or None."""
+AGREEMENT_FILES = [f"results/agreement/{AGREEMENT['model']}.json"] if AGREEMENT else []
+
+# A gated model (meta-llama) is downloaded only with a token of an account that accepted its licence:
+# checked here, once, before any job, for the gated models not downloaded yet (the main process
+# only: a cluster job's own Snakemake needs no token and may have no internet).
+if workflow.is_main_process and not FROM_ARCHIVE:
+    try:
+        check_gated_access(
+            gated_not_downloaded(
+                SPECS, [*MODELS, *([AGREEMENT["model"]] if AGREEMENT else [])], Path("resources/models")
+            )
+        )
+    except ModelDownloadError as err:
+        sys.exit(f"gated model: {err}")
 DATASETS = {TASKS[t].dataset.key: TASKS[t].dataset for t in TASK_KEYS}
 
 
@@ -163,11 +180,19 @@ def generation_exemplar_files():
     return {t: f"results/exemplars/{exemplar_set_for(config, t)}.json" for t in TASK_KEYS}
 
 
+def agreement_exemplar_files():
+    """The exemplar set the agreement check's few-shot methods read (none without one)."""
+    if not any(methods.get(m).few_shot for m in AGREEMENT["methods"]):
+        return []
+    return [f"results/exemplars/{exemplar_set_for(config, AGREEMENT['task'])}.json"]
+
+
 def unit_settings(model, method):
     """Everything that shapes one (task, method) unit's generated text; a change here reruns the
     model's generation job, which regenerates the rows whose settings changed (batch size does not)."""
     spec, gen = SPECS[model], config["generation"]
     return {
+        "backend": spec["backend"],
         "architecture": spec["architecture"],
         "chat_template": spec["chat_template"],
         "max_context": spec.get("max_context"),

@@ -60,6 +60,7 @@ rule report:
         tasks=TASK_PROVENANCE,
         significance="results/significance.csv",
         transcripts="results/transcripts.json",
+        agreement=AGREEMENT_FILES,
         code=code(
             "outputs/report.py",
             "outputs/report.html.j2",

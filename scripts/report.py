@@ -20,6 +20,7 @@ write_report(
         model_notes=dict(snakemake.params.notes),
         significance=Path(i.significance),
         transcripts=Path(i.transcripts),
+        agreement=[Path(p) for p in i.agreement],
     ),
     Path(snakemake.output[0]),
 )

@@ -121,6 +121,13 @@ def _check_references(config: dict, repo_root: Path) -> None:
             raise ConfigError(
                 f"config key 'model_specs.{slug}' needs 'repo' (a Hugging Face repository id) because its source is hub"
             )
+    for slug, spec in specs.items():
+        if spec["backend"] == "scratch" and spec["architecture"] != "causal":
+            raise ConfigError(
+                f"config key 'model_specs.{slug}.backend' = 'scratch' runs decoder-only Llama models; "
+                f"its architecture must be causal, not {spec['architecture']!r} (or use backend hf)"
+            )
+    _check_agreement(config)
     for i, task in enumerate(config["tasks"]):
         if task not in TASKS:
             raise ConfigError(
@@ -148,6 +155,25 @@ def _check_references(config: dict, repo_root: Path) -> None:
             )
     if not (repo_root / config["published"]).is_file():
         raise ConfigError(f"config key 'published' = {config['published']!r}: no such file in the repository")
+
+
+def _check_agreement(config: dict) -> None:
+    """The backend agreement check names a defined causal model and one of the configured tasks."""
+    check = config["agreement"]
+    if check is None:
+        return
+    spec = config["model_specs"].get(check["model"])
+    if spec is None or spec["architecture"] != "causal":
+        causal = [m for m, s in config["model_specs"].items() if s["architecture"] == "causal"]
+        raise ConfigError(
+            f"config key 'agreement.model' = {check['model']!r} must be a causal model under model_specs; "
+            f"allowed values: {_allowed(sorted(causal))}"
+        )
+    if check["task"] not in config["tasks"]:
+        raise ConfigError(
+            f"config key 'agreement.task' = {check['task']!r} is not one of the configured tasks; "
+            f"allowed values: {_allowed(config['tasks'])}"
+        )
 
 
 def task_settings(config: dict, task: str) -> dict:
