@@ -127,7 +127,6 @@ def _check_references(config: dict, repo_root: Path) -> None:
                 f"config key 'model_specs.{slug}.backend' = 'scratch' runs decoder-only Llama models; "
                 f"its architecture must be causal, not {spec['architecture']!r} (or use backend hf)"
             )
-    _check_agreement(config)
     for i, task in enumerate(config["tasks"]):
         if task not in TASKS:
             raise ConfigError(
@@ -153,6 +152,7 @@ def _check_references(config: dict, repo_root: Path) -> None:
                 f"config key 'exemplars.{task}' = {name!r} is not a known exemplar set; "
                 f"allowed values: {_allowed(sets)}"
             )
+    _check_agreement(config)
     if not (repo_root / config["published"]).is_file():
         raise ConfigError(f"config key 'published' = {config['published']!r}: no such file in the repository")
 

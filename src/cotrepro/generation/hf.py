@@ -73,20 +73,9 @@ class HFBackend(TokenizedBackend):
         """Rows generated together now (after any ``auto`` probe or out-of-memory halving)."""
         return self.engine.batch_size
 
-    def parameters(self) -> int:
-        """Number of parameters (shared tensors counted once)."""
-        return sum(p.numel() for p in self.model.parameters())
-
-    def describe(self) -> dict:
-        """Provenance of this backend's setup, for the generation's metadata."""
-        return {
-            "architecture": self.architecture,
-            "model_class": type(self.model).__name__,
-            "parameters": self.parameters(),
-            "devices": sorted({str(p.device) for p in self.model.parameters()}),
-            **self.engine.describe(),
-            **self.common_description(),
-        }
+    def engine_description(self) -> dict:
+        """How the engine decodes (:meth:`Engine.describe`)."""
+        return self.engine.describe()
 
     def prepare(self, inputs: Sequence[Sequence[int]], max_new_tokens: int) -> None:
         """Get ready for a unit's inputs: share their common prefix and, for ``batch_size: auto`` on a

@@ -65,17 +65,9 @@ class ScratchBackend(TokenizedBackend):
         self.probed = False
         self.stop_window = max((len(s) for s in self.stop), default=0) + _STOP_WINDOW
 
-    def parameters(self) -> int:
-        """Number of parameters (a tied head counted once)."""
-        return sum(p.numel() for p in self.model.parameters())
-
-    def describe(self) -> dict:
-        """Provenance of this backend's setup: the fields of the transformers backend's, engine included."""
+    def engine_description(self) -> dict:
+        """How this backend decodes, in the fields of the transformers engine's description."""
         return {
-            "architecture": self.architecture,
-            "model_class": type(self.model).__name__,
-            "parameters": self.parameters(),
-            "devices": [str(self.device)],
             "engine": "cotrepro.scratch_llama",
             "cache": "static",
             "compiled": False,
@@ -84,7 +76,6 @@ class ScratchBackend(TokenizedBackend):
             "batch_size_setting": "auto" if self.auto_batch else self.initial_batch_size,
             "batch_size": self.initial_batch_size,
             "final_batch_size": self.batch_size,
-            **self.common_description(),
         }
 
     def prepare(self, inputs: Sequence[Sequence[int]], max_new_tokens: int) -> None:

@@ -45,7 +45,8 @@ def context_length(config, tokenizer) -> int | None:
 
 class TokenizedBackend:
     """The tokenizer half of a backend: loads a model directory's tokenizer and turns a method's
-    prompts into the token ids the model sees. Subclasses load the model and generate."""
+    prompts into the token ids the model sees. Subclasses set ``architecture``, ``model`` and
+    ``context_length``, describe their engine and generate."""
 
     def __init__(self, model_dir: Path, *, device: str, dtype: str, stop: Sequence[str], chat_template: bool):
         from transformers import AutoTokenizer
@@ -89,12 +90,26 @@ class TokenizedBackend:
         """Token ids of ``inputs``: encoded here when they are texts, as they are when already ids."""
         return self.encode(inputs) if any(isinstance(x, str) for x in inputs) else inputs
 
-    def common_description(self) -> dict:
-        """The provenance fields every backend reports: placement, context, prompt format, decoding."""
+    def parameters(self) -> int:
+        """Number of parameters of the loaded model (shared tensors, such as a tied head, counted once)."""
+        return sum(p.numel() for p in self.model.parameters())
+
+    def engine_description(self) -> dict:
+        """How the subclass decodes: engine, cache, shared prefix, stop check, batch sizes."""
+        raise NotImplementedError
+
+    def describe(self) -> dict:
+        """Provenance of the backend's setup, for the generation's metadata: the model, how it decodes
+        (:meth:`engine_description`), placement, context, prompt format, decoding and versions."""
         import transformers
 
         cuda = self.device.type == "cuda"
         return {
+            "architecture": self.architecture,
+            "model_class": type(self.model).__name__,
+            "parameters": self.parameters(),
+            "devices": sorted({str(p.device) for p in self.model.parameters()}),
+            **self.engine_description(),
             "dtype": str(self.dtype).removeprefix("torch."),
             "device": str(self.device),
             "device_name": torch.cuda.get_device_name(self.device) if cuda else _processor(),
