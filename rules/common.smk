@@ -26,6 +26,7 @@ from cotrepro.data.tasks import TASKS
 from cotrepro.generation import published
 from cotrepro.generation.gpu_slots import visible_devices
 from cotrepro.generation.job import OUTPUT_SHAPING
+from cotrepro.models.hub import ModelDownloadError, check_gated_access, gated_not_downloaded
 from cotrepro.outputs import figure_names
 
 try:
@@ -48,6 +49,22 @@ SPECS = config["model_specs"]
 TASK_DATASETS = {t: TASKS[t].dataset_for(task_settings(config, t)) for t in TASK_KEYS}
 """Task -> the dataset it reads under this config (a task setting may pick an alternative)."""
 DATASETS = {d.key: d for d in TASK_DATASETS.values()}
+AGREEMENT = None if FROM_ARCHIVE else config["agreement"]
+"""The backend agreement check (config key agreement), or None."""
+AGREEMENT_FILES = [f"results/agreement/{AGREEMENT['model']}.json"] if AGREEMENT else []
+
+# A gated model (meta-llama) is downloaded only with a token of an account that accepted its licence:
+# checked here, once, before any job, for the gated models not downloaded yet (the main process
+# only: a cluster job's own Snakemake needs no token and may have no internet).
+if workflow.is_main_process and not FROM_ARCHIVE:
+    try:
+        check_gated_access(
+            gated_not_downloaded(
+                SPECS, [*MODELS, *([AGREEMENT["model"]] if AGREEMENT else [])], Path("resources/models")
+            )
+        )
+    except ModelDownloadError as err:
+        sys.exit(f"gated model: {err}")
 
 
 def code(*modules):
@@ -178,11 +195,19 @@ def generation_exemplar_files():
     return {t: f"results/exemplars/{exemplar_set_for(config, t)}.json" for t in TASK_KEYS}
 
 
+def agreement_exemplar_files():
+    """The exemplar set the agreement check's few-shot methods read (none without one)."""
+    if not any(methods.get(m).few_shot for m in AGREEMENT["methods"]):
+        return []
+    return [f"results/exemplars/{exemplar_set_for(config, AGREEMENT['task'])}.json"]
+
+
 def unit_settings(model, method):
     """Everything that shapes one (task, method) unit's generated text; a change here reruns the
     model's generation job, which regenerates the rows whose settings changed (batch size does not)."""
     spec, gen = SPECS[model], config["generation"]
     return {
+        "backend": spec["backend"],
         "architecture": spec.get("architecture"),
         "chat_template": spec["chat_template"],
         "max_context": spec.get("max_context"),

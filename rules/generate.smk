@@ -51,3 +51,32 @@ rule import_published:
         spec=lambda w: SPECS[w.model],
     script:
         "../scripts/import_published.py"
+
+
+# The project's check on its own generation (config key agreement): one model's prompts for one task
+# through transformers and through the from-scratch Llama; the report shows how many rows agree.
+if AGREEMENT:
+
+    rule agreement:
+        input:
+            manifest="resources/models/{model}.json",
+            task=f"results/tasks/{AGREEMENT['task']}.jsonl",
+            exemplars=agreement_exemplar_files(),
+            code=code(*OUTPUT_SHAPING, "generation/agreement.py"),
+        output:
+            summary="results/agreement/{model}.json",
+            rows=directory("results/agreement/{model}"),
+        log:
+            "logs/agreement/{model}.log",
+        threads: config["generation"]["threads"]
+        params:
+            task=AGREEMENT["task"],
+            methods=AGREEMENT["methods"],
+            limit=config["limit"],
+            shots=config["shots"],
+            settings={
+                k: config["generation"][k]
+                for k in ("device", "dtype", "batch_size", "stop", "max_new_tokens", "on_overflow")
+            },
+        script:
+            "../scripts/agreement.py"

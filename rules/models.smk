@@ -31,6 +31,7 @@ rule build_tiny_model:
         model=one_of(models_with_source("tiny")),
     params:
         architecture=lambda w: SPECS[w.model]["architecture"],
+        shape=lambda w: SPECS[w.model]["tiny_shape"],
         seed=0,
     script:
         "../scripts/build_tiny_model.py"

@@ -78,6 +78,7 @@ rule report:
         transcripts="results/transcripts.json",
         paths="results/accuracy_vs_paths.csv",
         calibration=CALIBRATION,
+        agreement=AGREEMENT_FILES,
         code=code(
             "outputs/report.py",
             "outputs/calibration.py",

@@ -23,6 +23,7 @@ write_report(
         paths=Path(i.paths),
         # Made only with a published-completions model (a list of one file, else empty).
         calibration=Path(i.calibration[0]) if i.calibration else None,
+        agreement=[Path(p) for p in i.agreement],
     ),
     Path(snakemake.output[0]),
 )

@@ -139,6 +139,10 @@ class HubServer(_Server):
     described as LFS files (sha256 as X-Linked-Etag, like the Hub, and in model_info's ``lfs`` with
     files_metadata); other files carry their git blob id; no Xet headers are ever sent,
     so huggingface_hub downloads over plain HTTP.
+
+    Accounts: ``tokens`` maps a valid token to its user name, which ``/api/whoami-v2`` answers (401
+    for any other token). A repo with ``"gated": True`` lets only the users in its ``"granted"``
+    list through ``/api/models/{repo}/auth-check`` (403 GatedRepo otherwise, like the Hub).
     """
 
     DATE = "2024-01-01T00:00:00.000Z"
@@ -147,18 +151,29 @@ class HubServer(_Server):
         self,
         repos: dict[str, dict],
         *,
+        tokens: dict[str, str] | None = None,
         fail_first: int = 0,
         fail_match: str = "",
         fail_status: int = 503,
         corrupt: dict[str, bytes] | None = None,
     ):
         super().__init__(fail_first=fail_first, fail_match=fail_match, fail_status=fail_status)
-        self.repos = repos
+        self.repos, self.tokens = repos, dict(tokens or {})
         # path -> bytes served in a download's body instead of the file's, while every header and
         # the metadata still describe the real file: a mirror or proxy that damages a download.
         self.corrupt = dict(corrupt or {})
 
+    def user(self, h) -> str | None:
+        """The user whose valid token the request carries (None: no token or an invalid one)."""
+        auth = h.headers.get("Authorization") or ""
+        return self.tokens.get(auth.removeprefix("Bearer ").strip()) if auth.startswith("Bearer ") else None
+
     def handle(self, h, method, url):
+        if url.path == "/api/whoami-v2":
+            user = self.user(h)
+            if user is None:
+                return self._error(h, method, 401, None, "Invalid credentials in Authorization header")
+            return self._json(h, method, {"type": "user", "name": user, "auth": {"type": "access_token"}})
         route = _route(url.path)
         if route is None:
             return self._error(h, method, 404, None, "Not Found")
@@ -217,6 +232,14 @@ class HubServer(_Server):
                 "siblings": siblings,
             },
         )
+
+    def _auth_check(self, h, method, repo_id, repo, revision, path, query):
+        """``/api/models/{repo}/auth-check``: 200 when the caller may download the repo."""
+        user = self.user(h)
+        if repo.get("gated") and user not in repo.get("granted", []):
+            message = f"Access to model {repo_id} is restricted. You must have access to it and be authenticated."
+            return self._error(h, method, 403 if user else 401, "GatedRepo", message)
+        self._json(h, method, {})
 
     def _entry(self, path, data, repo, expand):
         """A tree entry: git oid of the file, or for LFS files of its pointer, plus the LFS sha256."""
@@ -293,6 +316,8 @@ def _route(url_path: str) -> tuple[str, str, str | None, str] | None:
         repo_id, rest = "/".join(parts[2:4]), parts[4:]
         if not rest:
             return "_model_info", repo_id, None, ""
+        if rest == ["auth-check"]:
+            return "_auth_check", repo_id, None, ""
         if len(rest) >= 2 and rest[0] in _API_ACTIONS:
             return _API_ACTIONS[rest[0]], repo_id, unquote(rest[1]), unquote("/".join(rest[2:]))
     elif len(parts) >= 5 and parts[2] == "resolve":

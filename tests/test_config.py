@@ -42,7 +42,8 @@ CASES = {
     ),
     "undefined model": (
         lambda c: c.update(models=["tiny-t5", "tiny-gpt"]),
-        "config key 'models[1]' = 'tiny-gpt' is not defined under model_specs; allowed values: tiny-llama, tiny-t5",
+        "config key 'models[1]' = 'tiny-gpt' is not defined under model_specs; "
+        "allowed values: tiny-llama, tiny-llama3, tiny-t5",
     ),
     "unknown task": (
         lambda c: c.update(tasks=["gsm8kk"]),
@@ -82,6 +83,24 @@ CASES = {
     "task setting out of range": (
         lambda c: c.update(task_params={"last_letters": {"words": -1}}),
         "config key 'task_params.last_letters.words' = -1 is too small (minimum 0)",
+    ),
+    "scratch backend for a seq2seq model": (
+        lambda c: c["model_specs"]["tiny-t5"].update(backend="scratch"),
+        "config key 'model_specs.tiny-t5.backend' = 'scratch' runs decoder-only Llama models; "
+        "its architecture must be causal, not 'seq2seq' (or use backend hf)",
+    ),
+    "unknown backend": (
+        lambda c: c["model_specs"]["tiny-llama"].update(backend="jax"),
+        "config key 'model_specs.tiny-llama.backend' = 'jax' is not allowed; allowed values: hf, scratch",
+    ),
+    "agreement on a seq2seq model": (
+        lambda c: c["agreement"].update(model="tiny-t5"),
+        "config key 'agreement.model' = 'tiny-t5' must be a causal model under model_specs; "
+        "allowed values: tiny-llama, tiny-llama3",
+    ),
+    "agreement on a task not run": (
+        lambda c: c["agreement"].update(task="gsm8k"),
+        "config key 'agreement.task' = 'gsm8k' is not one of the configured tasks; allowed values: arith_demo,",
     ),
     "bad device": (
         lambda c: c["generation"].update(device="tpu"),

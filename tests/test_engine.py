@@ -10,8 +10,9 @@ import torch
 
 from cotrepro import methods, prompts
 from cotrepro.generation import encoder_rows as encoder_attention
+from cotrepro.generation.completions import cut_at_stop
 from cotrepro.generation.encoder_rows import encoder_rows, right_padding_lengths
-from cotrepro.generation.engine import GREEDY, Engine, common_prefix, cut_at_stop
+from cotrepro.generation.engine import GREEDY, Engine, common_prefix
 from cotrepro.generation.hf import HFBackend
 from cotrepro.io import read_jsonl
 

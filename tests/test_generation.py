@@ -265,6 +265,7 @@ def _unit(tmp_path, task_records, method, **settings):
     from cotrepro.generation.job import GenerationUnit
 
     base = {
+        "backend": "hf",
         "architecture": "causal",
         "chat_template": False,
         "max_context": None,

@@ -334,3 +334,22 @@ def test_changing_shots_regenerates_only_the_few_shot_units_rows(tmp_path):
     assert "3 units, 1 with rows generated (arith_demo/few_shot), 2 reused whole" in log
     again = run_snakemake(REPO, work, two, target, "--dry-run")
     assert planned_jobs(again.stdout + again.stderr) == {}
+
+
+def test_the_scratch_llama_and_transformers_agree_on_every_demo_question(demo):
+    """The demo's Llama 3-style tiny model through both implementations of the forward pass."""
+    w = demo["workdir"]
+    config = json.loads((w / "resources/models/tiny/tiny-llama3/config.json").read_text())
+    assert config["rope_parameters"]["rope_type"] == "llama3" and config["tie_word_embeddings"]
+    assert config["num_key_value_heads"] < config["num_attention_heads"]
+    check = read_json(w / "results/agreement/tiny-llama3.json")
+    assert {m: (v["rows"], v["identical"]) for m, v in check["methods"].items()} == {
+        "zero_shot": (20, 20),
+        "zero_shot_cot": (20, 20),
+    }
+    assert check["backends"]["scratch"]["engine"] == "cotrepro.scratch_llama"
+    assert check["backends"]["hf"]["engine"] == "transformers.generate"
+    rows = read_jsonl(w / "results/agreement/tiny-llama3/scratch/zero_shot_cot.jsonl")
+    assert len({r["completion"] for r in rows}) >= 10  # each question its own text: agreement is not trivial
+    html = unescape((w / "results/report.html").read_text())
+    assert "Two implementations of the forward pass" in html and "40 of 40" in html

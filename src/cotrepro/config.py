@@ -127,6 +127,19 @@ def _check_references(config: dict, repo_root: Path) -> None:
                 f"{spec['source']}"
             )
 
+    for slug, spec in specs.items():
+        if spec["backend"] == "scratch" and spec.get("architecture") != "causal":
+            raise ConfigError(
+                f"config key 'model_specs.{slug}.backend' = 'scratch' runs decoder-only Llama models; "
+                f"its architecture must be causal, not {spec.get('architecture')!r} (or use backend hf)"
+            )
+    sampled = [m for m in config["methods"] if m in methods.REGISTRY and methods.get(m).samples]
+    scratch = [m for m in config["models"] if specs.get(m, {}).get("backend") == "scratch"]
+    if sampled and scratch:
+        raise ConfigError(
+            f"config key 'methods' has {sampled[0]}, which samples reasoning paths, but model {scratch[0]} uses "
+            "backend scratch, which decodes greedily only; use backend hf for it or leave the sampling methods out"
+        )
     for i, task in enumerate(config["tasks"]):
         if task not in TASKS:
             raise ConfigError(
@@ -166,6 +179,7 @@ def _check_references(config: dict, repo_root: Path) -> None:
                 f"config key 'exemplars.{task}' = {name!r} is not a known exemplar set; "
                 f"allowed values: {_allowed(sets)}"
             )
+    _check_agreement(config)
     if not (repo_root / config["published"]).is_file():
         raise ConfigError(f"config key 'published' = {config['published']!r}: no such file in the repository")
     for slug in config["models"]:
@@ -199,6 +213,25 @@ def run_units(config: dict) -> list[tuple[str, str]]:
     ``method_tasks`` narrows a method to some tasks."""
     narrowed = config["method_tasks"]
     return [(t, m) for t in config["tasks"] for m in config["methods"] if t in narrowed.get(m, config["tasks"])]
+
+
+def _check_agreement(config: dict) -> None:
+    """The backend agreement check names a defined causal model and one of the configured tasks."""
+    check = config["agreement"]
+    if check is None:
+        return
+    spec = config["model_specs"].get(check["model"])
+    if spec is None or spec["architecture"] != "causal":
+        causal = [m for m, s in config["model_specs"].items() if s["architecture"] == "causal"]
+        raise ConfigError(
+            f"config key 'agreement.model' = {check['model']!r} must be a causal model under model_specs; "
+            f"allowed values: {_allowed(sorted(causal))}"
+        )
+    if check["task"] not in config["tasks"]:
+        raise ConfigError(
+            f"config key 'agreement.task' = {check['task']!r} is not one of the configured tasks; "
+            f"allowed values: {_allowed(config['tasks'])}"
+        )
 
 
 def task_settings(config: dict, task: str) -> dict:

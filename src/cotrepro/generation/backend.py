@@ -58,3 +58,22 @@ class Backend(Protocol):
 
     def describe(self) -> dict:
         """Provenance: dtype, device, batch size, parameter count, library versions."""
+
+
+BACKENDS = ("hf", "scratch")
+"""``hf``: transformers' model classes and ``generate``; ``scratch``: the from-scratch Llama
+(:mod:`cotrepro.generation.scratch_llama`), which runs Llama-architecture models only."""
+
+
+def load_backend(name: str, model_dir, architecture: str, *, devices: int = 1, **settings) -> Backend:
+    """The backend ``name`` with the model of ``model_dir`` loaded; ``settings`` are the keyword
+    arguments both backends take (device, dtype, batch_size, stop, chat_template, max_context)."""
+    if name == "hf":
+        from cotrepro.generation.hf import HFBackend
+
+        return HFBackend(model_dir, architecture, devices=devices, **settings)
+    if name == "scratch":
+        from cotrepro.generation.scratch import ScratchBackend
+
+        return ScratchBackend(model_dir, architecture, **settings)  # one device: it spreads over no more
+    raise ValueError(f"unknown backend {name!r}; allowed values: {', '.join(BACKENDS)}")

@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from cotrepro.generation.backend import BACKENDS, load_backend
 from cotrepro.io import write_jsonl
 
 
@@ -59,6 +60,12 @@ def parser() -> argparse.ArgumentParser:
     gen = commands.add_parser("generate", help="greedy completions of a prompt file with a local model")
     gen.add_argument("--model-dir", type=Path, required=True, help="a local transformers model (safetensors)")
     gen.add_argument("--architecture", choices=["causal", "seq2seq"], required=True)
+    gen.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="hf",
+        help="hf: transformers (default); scratch: the from-scratch Llama (Llama-architecture models only)",
+    )
     gen.add_argument("--prompts", type=Path, required=True, help='JSON lines {"id", "prompt"}')
     gen.add_argument("--out", type=Path, required=True, help="JSON lines written here, in input order")
     gen.add_argument("--max-new-tokens", type=int, required=True)
@@ -72,15 +79,14 @@ def parser() -> argparse.ArgumentParser:
 
 def generate(args: argparse.Namespace) -> dict:
     """Run the engine over the prompt file and write the completions; returns a short summary."""
-    from cotrepro.generation.hf import HFBackend
-
     rows = read_prompts(args.prompts)
     if args.out.exists() and not args.overwrite:
         raise PromptFileError(f"{args.out} exists; pass --overwrite to replace it or choose another --out")
     if not (args.model_dir / "config.json").exists():
         raise PromptFileError(f"{args.model_dir} holds no config.json; --model-dir must be a local transformers model")
     started = time.perf_counter()
-    backend = HFBackend(
+    backend = load_backend(
+        args.backend,
         args.model_dir,
         args.architecture,
         device=args.device,
@@ -105,7 +111,7 @@ def generate(args: argparse.Namespace) -> dict:
             for r, c in zip(rows, completions, strict=True)
         ),
     )
-    engine = backend.engine.describe()
+    engine = backend.describe()
     return {
         "rows": len(rows),
         "generated_tokens": sum(c.generated_tokens for c in completions),
@@ -114,6 +120,7 @@ def generate(args: argparse.Namespace) -> dict:
         "batch_size": engine["batch_size"],
         "shared_prefix_tokens": engine["shared_prefix_tokens"],
         "cache": engine["cache"],
+        "backend": args.backend,
     }
 
 

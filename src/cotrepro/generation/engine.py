@@ -23,7 +23,6 @@ stop check.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -33,23 +32,23 @@ from transformers import DynamicCache, LogitsProcessorList, StaticCache
 from transformers.modeling_outputs import BaseModelOutput
 
 from cotrepro.generation.backend import Completion
+from cotrepro.generation.completions import (
+    CPU_BATCH_SIZE,
+    eos_token_ids,
+    generate_longest_first,
+    in_batches,
+    probe_batch_size,
+    row_completion,
+)
 from cotrepro.generation.encoder_rows import encoder_rows
 from cotrepro.generation.sampling import PathSampler, Sampling, path_seed
 from cotrepro.generation.shared_prefix import shared_prefix
-
-log = logging.getLogger("cotrepro.generation")
 
 GREEDY = {"do_sample": False, "num_beams": 1, "temperature": None, "top_p": None, "top_k": None}
 """transformers' generate arguments for plain greedy decoding; the None values override any sampling
 defaults a model's generation_config carries."""
 CACHES = ("static", "dynamic")
-CPU_BATCH_SIZE = 16  # ``auto`` on a CPU: the fastest of 4, 8, 16 in benchmarks/generation_bench.py
-_AUTO_CAP = 256  # the largest batch ``auto`` tries
 _CACHE_BUCKET = 256  # static caches are sized in steps of this many tokens, so compiled shapes repeat
-
-
-class GenerationOOM(RuntimeError):
-    """Out of memory even at batch size one: the model does not fit this device."""
 
 
 def common_prefix(inputs: Sequence[Sequence[int]]) -> list[int]:
@@ -62,12 +61,6 @@ def common_prefix(inputs: Sequence[Sequence[int]]) -> list[int]:
     while n < shortest - 1 and all(x[n] == first[n] for x in inputs):
         n += 1
     return list(first[:n])
-
-
-def cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
-    """``text`` up to the first stop sequence, and whether one was found."""
-    cuts = [i for i in (text.find(s) for s in stops) if i >= 0]
-    return (text[: min(cuts)], True) if cuts else (text, False)
 
 
 @dataclass
@@ -110,9 +103,7 @@ class Engine:
         self.compiled = compile and cache == "static" and self.device.type == "cuda"
 
     def _eos_ids(self) -> set[int]:
-        ids = self.model.generation_config.eos_token_id
-        ids = ids if isinstance(ids, list) else [ids]
-        return {i for i in ids if i is not None} | {self.tokenizer.eos_token_id}
+        return eos_token_ids(self.model.generation_config.eos_token_id, self.tokenizer.eos_token_id)
 
     def describe(self) -> dict:
         """How this engine generated: cache, prefix sharing, stop check, batch sizes, compilation."""
@@ -153,13 +144,10 @@ class Engine:
     def generate(self, inputs: Sequence[Sequence[int]], max_new_tokens: int) -> list[Completion]:
         """Greedy continuations of token ids, in input order, batched longest first, halving the batch
         size on out-of-memory errors."""
-        inputs = [list(x) for x in inputs]
-        order = sorted(range(len(inputs)), key=lambda i: -len(inputs[i]))
-        done = self._in_batches(order, lambda idx: self._generate_batch([inputs[i] for i in idx], max_new_tokens))
-        results: list[Completion | None] = [None] * len(inputs)
-        for i, completion in zip(order, done, strict=True):
-            results[i] = completion
-        return results  # type: ignore[return-value]
+        results, self.batch_size = generate_longest_first(
+            inputs, max_new_tokens, self.batch_size, self._generate_batch, self.device
+        )
+        return results
 
     def sample(
         self, inputs: Sequence[Sequence[int]], names: Sequence[str], max_new_tokens: int, sampling: Sampling
@@ -181,7 +169,8 @@ class Engine:
             repeats = [sum(1 for i, _ in chunk if i == q) for q in questions]
             return self._sample_batch([inputs[q] for q in questions], repeats, max_new_tokens, sampler)
 
-        flat = iter(self._in_batches(rows, run, align=sampling.paths))
+        done, self.batch_size = in_batches(rows, run, self.batch_size, self.device, align=sampling.paths)
+        flat = iter(done)
         return [[next(flat) for _ in range(sampling.paths)] for _ in inputs]
 
     def _sample_batch(
@@ -228,74 +217,26 @@ class Engine:
         lengths = [len(inputs[i]) for i in index.tolist()]
         return [self._completion(t, n, max_new_tokens) for t, n in zip(out[:, start:].tolist(), lengths, strict=True)]
 
-    def _in_batches(self, items: list, run, align: int = 1) -> list:
-        """``run`` over ``items`` in batches of ``batch_size``, results concatenated; with ``align``, a
-        batch that can hold whole groups of ``align`` items (a question's paths) holds whole groups.
-        An out-of-memory error halves the batch size and retries the batch, down to one item."""
-        results, pos = [], 0
-        while pos < len(items):
-            size = self.batch_size // align * align if self.batch_size >= align else self.batch_size
-            chunk = items[pos : pos + size]
-            try:
-                results += run(chunk)
-            except torch.cuda.OutOfMemoryError as err:
-                torch.cuda.empty_cache()
-                if self.batch_size == 1:
-                    raise GenerationOOM(
-                        f"out of memory at batch size 1 on {self.device}; use a larger GPU or more GPUs"
-                    ) from err
-                self.batch_size = max(1, self.batch_size // 2)
-                log.warning(
-                    "out of memory with a batch of %d; retrying with batch size %d", len(chunk), self.batch_size
-                )
-                continue
-            pos += len(chunk)
-        return results
-
     def probe_batch_size(self, longest: list[int], max_new_tokens: int) -> int:
-        """The largest power-of-two batch (up to 256) of the longest prompt whose prefill and full-length
-        cache fit the device, found by generating two tokens at doubling sizes."""
+        """The largest power-of-two batch (up to 256) of the longest prompt that fits the device."""
         self.probed = True
-        best, size = 1, 1
-        while size <= _AUTO_CAP:
-            try:
-                self._generate_batch([longest] * size, 2, cache_tokens=len(longest) + max_new_tokens)
-            except torch.cuda.OutOfMemoryError:
-                break
-            finally:
-                torch.cuda.empty_cache()
-            best, size = size, size * 2
-        log.info("batch_size auto: %d rows fit at %d prompt tokens", best, len(longest))
-        return best
+        return probe_batch_size(self._generate_batch, longest, max_new_tokens)
 
     def _generate_batch(
         self,
         inputs: list[list[int]],
         max_new_tokens: int,
         cache_tokens: int | None = None,
-        *,
-        prefix: _Prefix | None | bool = True,
-        processor=None,
-        encoded: torch.Tensor | None = None,
     ) -> list[Completion]:
-        """One batch through ``generate``: greedy, or sampled when ``processor`` (a PathSampler) is
-        given. ``prefix``: True for the unit's shared prefix, else an explicit one (or None);
-        ``encoded``: a seq2seq input's encoder output, shared by every row (all rows that input)."""
-        prefix = self.prefix if prefix is True else prefix
+        """One greedy batch through ``generate``, attending to the unit's shared prefix when every row
+        starts with it."""
+        prefix = self.prefix
         if prefix and not all(x[: len(prefix.ids)] == prefix.ids for x in inputs):
             prefix = None  # rows of another unit, or a second stage: no shared prefix
         n_prefix = len(prefix.ids) if prefix else 0
         enc = self._pad(inputs, n_prefix)
         width = enc["input_ids"].shape[1]
-        if encoded is not None:
-            rows = len(inputs)
-            enc = {
-                "encoder_outputs": BaseModelOutput(last_hidden_state=encoded.expand(rows, -1, -1)),
-                "attention_mask": enc["attention_mask"],
-            }
         kwargs = {}
-        if processor is not None:
-            kwargs["logits_processor"] = LogitsProcessorList([processor])
         if self.architecture == "causal":
             total = max((cache_tokens or self.cache_tokens) - n_prefix, width + max_new_tokens)
             kwargs["past_key_values"] = self._new_cache(total)
@@ -362,33 +303,8 @@ class Engine:
         return DynamicCache(config=self.model.config)
 
     def _completion(self, tokens: list[int], n_prompt: int, max_new_tokens: int) -> Completion:
-        """A row's text and how it ended. Rows that finished early are padded after their last token;
-        the row ends at its first end-of-sequence token or at the first token that completes a stop
-        sequence, whichever comes first."""
-        first_eos = next((i for i, t in enumerate(tokens) if t in self.eos_ids), None)
-        n = len(tokens) if first_eos is None else first_eos + 1
-        stopped_at = self._stop_position(tokens[:n])
-        n = min(n, stopped_at) if stopped_at is not None else n
-        text, cut = cut_at_stop(self.tokenizer.decode(tokens[:n], skip_special_tokens=True), self.stop)
-        if cut:
-            reason = "stop_sequence"
-        elif first_eos is not None and first_eos < n:
-            reason = "eos"
-        else:
-            reason = "max_new_tokens" if n >= max_new_tokens else "eos"
-        return Completion(text=text, prompt_tokens=int(n_prompt), generated_tokens=n, stop_reason=reason)
+        """A row's text and how it ended (:func:`cotrepro.generation.completions.row_completion`)."""
+        return row_completion(tokens, n_prompt, max_new_tokens, self._decode, self.stop, self.eos_ids)
 
-    def _stop_position(self, tokens: list[int]) -> int | None:
-        """The fewest leading tokens whose text holds a stop sequence (None when none does): a binary
-        search, since a longer prefix of the row holds every stop a shorter one holds."""
-
-        def holds(k: int) -> bool:
-            return cut_at_stop(self.tokenizer.decode(tokens[:k], skip_special_tokens=True), self.stop)[1]
-
-        if not self.stop or not holds(len(tokens)):
-            return None
-        lo, hi = 1, len(tokens)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            lo, hi = (lo, mid) if holds(mid) else (mid + 1, hi)
-        return lo
+    def _decode(self, tokens: list[int]) -> str:
+        return self.tokenizer.decode(tokens, skip_special_tokens=True)

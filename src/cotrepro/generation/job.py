@@ -20,8 +20,12 @@ log = logging.getLogger("cotrepro.generation")
 OUTPUT_SHAPING = (
     "prompts.py",
     "generation/backend.py",
+    "generation/tokens.py",
+    "generation/completions.py",
     "generation/hf.py",
     "generation/engine.py",
+    "generation/scratch.py",
+    "generation/scratch_llama.py",
     "generation/shared_prefix.py",
     "generation/sampling.py",
     "generation/encoder_rows.py",
@@ -33,7 +37,7 @@ rule declares them as inputs, and their digest is part of every row's key, so a 
 other code is never resumed. The method's own declaration reaches both through its settings."""
 
 
-BACKEND_SETTINGS = ("architecture", "chat_template", "max_context", "dtype", "device", "stop")
+BACKEND_SETTINGS = ("backend", "architecture", "chat_template", "max_context", "dtype", "device", "stop")
 """The unit settings that configure the loaded model rather than a unit's prompts. They are per
 model, so every unit of a job has the same; the job checks it, since it loads the model once."""
 
@@ -136,7 +140,7 @@ def run_job(job: GenerationJob) -> list[dict]:
     return the units' metadata. Journals are dropped only once every unit's files are written."""
     import torch
 
-    from cotrepro.generation.hf import HFBackend
+    from cotrepro.generation.backend import load_backend
 
     shared = backend_settings(job.units)
     manifest = read_json(job.manifest)
@@ -144,7 +148,8 @@ def run_job(job: GenerationJob) -> list[dict]:
     torch.set_num_threads(job.threads)
     log.info("%s: loading the model (once, for %d units)", job.model, len(job.units))
     loaded_at, t0 = utc_now(), time.perf_counter()
-    backend = HFBackend(
+    backend = load_backend(
+        shared["backend"],
         model_dir(manifest),
         shared["architecture"],
         device=shared["device"],

@@ -222,3 +222,60 @@ def _chain(err: BaseException):
         seen.add(id(err))
         yield err
         err = err.__cause__ or err.__context__
+
+
+GATED_HOWTO = (
+    "log in to the Hugging Face Hub, open each model's page and accept its licence, create a read "
+    "token (Settings > Access Tokens) and export HF_TOKEN=hf_... before running the workflow"
+)
+
+
+def gated_not_downloaded(specs: dict, models: list[str], manifests: Path) -> list[str]:
+    """The repositories of the gated hub models among ``models`` (``model_specs`` entries) that have no
+    manifest in ``manifests`` yet, i.e. that a run would download."""
+    return sorted(
+        {
+            specs[m]["repo"]
+            for m in models
+            if specs[m]["source"] == "hub" and specs[m].get("gated") and not (Path(manifests) / f"{m}.json").exists()
+        }
+    )
+
+
+def check_gated_access(repos: list[str]) -> None:
+    """Check, before any job runs, that the token huggingface_hub will use (HF_TOKEN, else a saved
+    login) exists, is valid (the Hub's whoami) and may download each gated repository in ``repos``
+    (the Hub's auth-check); raise one ModelDownloadError that says what to do otherwise."""
+    if not repos:
+        return
+    import huggingface_hub
+    from huggingface_hub import HfApi, get_token
+    from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
+
+    names = ", ".join(repos)
+    token = get_token()
+    if not token:
+        raise ModelDownloadError(f"{names}: gated on the Hugging Face Hub and HF_TOKEN is not set; {GATED_HOWTO}")
+    api = HfApi(token=token)
+    endpoint = huggingface_hub.constants.ENDPOINT
+    try:
+        user = api.whoami()["name"]
+    except HfHubHTTPError as err:
+        if err.response is not None and err.response.status_code == 401:
+            raise ModelDownloadError(
+                f"{names}: gated on the Hugging Face Hub and HF_TOKEN is invalid (the Hub at {endpoint} "
+                f"refused it); {GATED_HOWTO}"
+            ) from None
+        raise ModelDownloadError(f"could not check HF_TOKEN with the Hub at {endpoint}: {err}") from None
+    except Exception as err:  # a connection failure comes from requests, httpx or httpx2: name it
+        raise ModelDownloadError(f"could not reach the Hub at {endpoint} to check HF_TOKEN: {err}") from None
+    for repo in repos:
+        try:
+            api.auth_check(repo)
+        except GatedRepoError:
+            raise ModelDownloadError(
+                f"{repo}: HF_TOKEN (user {user}) has no access yet; accept the licence at {endpoint}/{repo} "
+                "with that account (and wait for the approval), then rerun"
+            ) from None
+        except RepositoryNotFoundError:
+            raise ModelDownloadError(f"{repo}: not found on the Hub at {endpoint} for user {user}") from None

@@ -26,7 +26,18 @@ T5_SHAPE = dict(d_model=64, d_ff=128, d_kv=16, num_layers=2, num_decoder_layers=
                 relative_attention_num_buckets=32, n_positions=512)
 LLAMA_SHAPE = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
                    num_key_value_heads=2, max_position_embeddings=2048)
+# Llama 3.2's choices in small: RoPE base 500,000 with llama3 frequency scaling (its original context
+# shortened to 64 tokens so the scaling changes frequencies the demo's prompts use), 4 query heads per
+# key/value head, and the output head tied to the embedding. At the default weight std (0.02) the tied
+# head makes it write "." after every prompt, which would make comparing its completions empty; at
+# 0.1 each of the demo's 20 questions gets its own.
+LLAMA3_SHAPE = dict(LLAMA_SHAPE, num_attention_heads=8, num_key_value_heads=2, head_dim=8,
+                    tie_word_embeddings=True, rope_theta=500000.0, initializer_range=0.1,
+                    rope_scaling=dict(rope_type="llama3", factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0,
+                                      original_max_position_embeddings=64))
 # fmt: on
+SHAPES = {"llama": dict(LLAMA_SHAPE, tie_word_embeddings=False), "llama3": LLAMA3_SHAPE}
+"""The causal tiny models by ``tiny_shape``: the demo's Llama 2-style decoder, or a Llama 3-style one."""
 
 
 def training_corpus(seed: int = 0, n: int = 400) -> list[str]:
@@ -78,10 +89,11 @@ def build_tokenizer(seed: int = 0, chat_template: str | None = None):
     return fast
 
 
-def build_tiny_model(architecture: str, out_dir: Path, seed: int = 0) -> Path:
+def build_tiny_model(architecture: str, out_dir: Path, seed: int = 0, shape: str = "llama") -> Path:
     """Build and save a tiny random-weight model (safetensors) with its tokenizer in ``out_dir``.
 
-    ``architecture`` is ``"seq2seq"`` (T5-style) or ``"causal"`` (Llama-style, with a chat template).
+    ``architecture`` is ``"seq2seq"`` (T5-style) or ``"causal"`` (Llama-style, with a chat template,
+    in the ``shape`` of :data:`SHAPES`).
     """
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM, T5Config, T5ForConditionalGeneration
@@ -94,12 +106,13 @@ def build_tiny_model(architecture: str, out_dir: Path, seed: int = 0) -> Path:
     if architecture == "seq2seq":
         model = T5ForConditionalGeneration(T5Config(**tokens, decoder_start_token_id=ids["<pad>"], **T5_SHAPE))
     elif architecture == "causal":
-        config = LlamaConfig(**tokens, bos_token_id=ids["<s>"], tie_word_embeddings=False, **LLAMA_SHAPE)
+        config = LlamaConfig(**tokens, bos_token_id=ids["<s>"], **SHAPES[shape])
         model = LlamaForCausalLM(config)
     else:
         raise ValueError(f"unknown architecture {architecture!r}; allowed values: seq2seq, causal")
     # A trained model never predicts padding or start tokens; zeroing their output rows keeps the
-    # random model from emitting only invisible special tokens, so the demo shows real text.
+    # random model from emitting only invisible special tokens, so the demo shows real text. (With a
+    # tied head these are also the tokens' embeddings, which the prompts never use.)
     with torch.no_grad():
         for token in ("<pad>", "<unk>", "<s>"):
             model.get_output_embeddings().weight[ids[token]] = 0.0

@@ -44,6 +44,7 @@ class ReportInputs:
     transcripts: Path | None = None
     paths: Path | None = None  # results/accuracy_vs_paths.csv
     calibration: Path | None = None
+    agreement: list[Path] = field(default_factory=list)  # backend agreement summaries (generation/agreement.py)
 
 
 def _template() -> jinja2.Template:
@@ -100,6 +101,7 @@ def render_report(inputs: ReportInputs) -> str:
     published = pd.read_csv(inputs.published)
     metas = [read_json(p) for p in inputs.generation_meta]
     chosen = None if inputs.transcripts is None else read_json(inputs.transcripts)
+    checks = [read_json(p) for p in inputs.agreement]
     return _template().render(
         demo_warning=DEMO_WARNING if inputs.demo else None,
         significant=tables.SIGNIFICANT,
@@ -125,6 +127,8 @@ def render_report(inputs: ReportInputs) -> str:
         software=tables.software(metas),
         generation_seconds=tables.generation_seconds(metas),
         units=len(metas),
+        agreement=tables.agreement(checks) if checks else None,
+        agreement_total=(sum(c["identical"] for c in checks), sum(c["rows"] for c in checks)),
     )
 
 

@@ -221,6 +221,10 @@ def _files_summary(manifest: dict) -> str:
     )
 
 
+IMPLEMENTATIONS = {"transformers.generate": "transformers", "cotrepro.scratch_llama": "from scratch"}
+"""How the models table names each backend's engine (``backend.engine`` in a generation's metadata)."""
+
+
 def models(metas: Sequence[dict], manifests: Sequence[dict] = ()) -> pd.DataFrame:
     """One row per model, smallest first: where its weights came from (repository, requested and
     resolved revision, files) and how it ran (dtype, device, batch size, context, prompt format)."""
@@ -236,6 +240,7 @@ def models(metas: Sequence[dict], manifests: Sequence[dict] = ()) -> pd.DataFram
                 "requested revision": mm["requested_revision"] or "",
                 "resolved revision": mm["resolved_revision"],
                 "parameters": b["parameters"],
+                "implementation": IMPLEMENTATIONS.get(b.get("engine"), b.get("engine", "")),
                 "dtype": b["dtype"],
                 "device": b["device_name"],
                 "batch size": ("auto: " if b.get("batch_size_setting") == "auto" else "")
@@ -251,6 +256,7 @@ def models(metas: Sequence[dict], manifests: Sequence[dict] = ()) -> pd.DataFram
         "requested revision",
         "resolved revision",
         "parameters",
+        "implementation",
         "dtype",
         "device",
         "batch size",
@@ -362,3 +368,22 @@ def test_time_compute(acc: pd.DataFrame, paths: pd.DataFrame | None, style: str 
             "accuracy": rows.apply(with_ci, axis=1),
         }
     ).reset_index(drop=True)
+
+
+def agreement(summaries: Sequence[dict]) -> pd.DataFrame:
+    """One row per model and method of the backend agreement check: the questions run through both
+    implementations of the forward pass and how many came out identical (every stage's text, token
+    counts and stop reason)."""
+    rows = [
+        {
+            "model": s["model"],
+            "task": s["task"],
+            "method": methods.label(method),
+            "questions": m["rows"],
+            "identical": m["identical"],
+            "differing ids": ", ".join(str(i) for i in m["differing"]) or "none",
+        }
+        for s in summaries
+        for method, m in s["methods"].items()
+    ]
+    return pd.DataFrame(rows, columns=["model", "task", "method", "questions", "identical", "differing ids"])

@@ -1,0 +1,30 @@
+"""Snakemake script: one model's prompts for one task through both backends (transformers and the
+from-scratch Llama); writes how many rows agree."""
+
+from pathlib import Path
+
+import torch
+
+from cotrepro.generation.agreement import backend_agreement
+from cotrepro.generation.job import model_dir
+from cotrepro.io import read_json, read_jsonl, write_json
+from cotrepro.joblog import log_to
+
+log_to(snakemake.log[0])
+p = snakemake.params
+manifest = read_json(snakemake.input.manifest)
+records = read_jsonl(snakemake.input.task)[: p.limit or None]
+torch.set_num_threads(snakemake.threads)
+summary = backend_agreement(
+    model_dir(manifest),
+    records,
+    p.methods,
+    settings=dict(p.settings),
+    rows_dir=Path(snakemake.output.rows),
+    exemplar_doc=read_json(snakemake.input.exemplars[0]) if snakemake.input.exemplars else None,
+    shots=p.shots,
+)
+write_json(
+    Path(snakemake.output.summary),
+    {"model": snakemake.wildcards.model, "revision": manifest["resolved_revision"], "task": p.task, **summary},
+)
