@@ -13,8 +13,11 @@ TEX_PACKAGES := latexmk texlive-latex-recommended texlive-latex-extra texlive-fo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # A one-node SLURM cluster for tests/test_slurm.py (which starts and stops it; skipped without these).
 SLURM_PACKAGES := slurmctld slurmd slurm-client munge
+# podman builds and runs the project's Dockerfile for the container test (no Docker engine needed);
+# runc because crun refuses hybrid cgroup hosts; debootstrap makes the Debian base image locally.
+CONTAINER_PACKAGES := podman runc debootstrap
 
-.PHONY: setup setup-tex setup-slurm run demo calibrate test lint format lock clean-results
+.PHONY: setup setup-tex setup-slurm setup-container container-test run demo calibrate test lint format lock clean-results
 
 $(BIN)/snakemake: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +38,12 @@ setup-slurm:  ## the Debian packages for the SLURM test (skipped when present)
 	@if dpkg -s $(SLURM_PACKAGES) >/dev/null 2>&1; then echo "SLURM packages present"; else \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(SLURM_PACKAGES); fi
 
+setup-container:  ## podman, runc and debootstrap for the container test (root; skipped when present)
+	@if dpkg -s $(CONTAINER_PACKAGES) >/dev/null 2>&1; then echo "container packages present"; \
+	elif [ "$$(id -u)" != 0 ] && ! sudo -n true 2>/dev/null; then \
+	  echo "setup-container: skipped, installing $(CONTAINER_PACKAGES) needs root (run it as root or with sudo)"; else \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(CONTAINER_PACKAGES); fi
+
 run: setup setup-tex  ## the full reproduction (config/config.yaml), then the Snakemake report
 	$(BIN)/snakemake --cores $(CORES)
 	$(BIN)/snakemake --cores $(CORES) --report results/snakemake-report.html
@@ -48,6 +57,12 @@ calibrate: setup setup-tex  ## Kojima et al.'s released completions re-scored ag
 
 test: setup setup-tex  ## the test suite
 	$(BIN)/python -m pytest -q
+
+# Where the container test keeps podman's storage and the debootstrapped base between runs (root).
+CONTAINER_CACHE ?= /var/cache/cotrepro/container
+
+container-test: setup setup-tex setup-container  ## build the image with podman and run the demo and the archive rebuild in it
+	COTREPRO_CONTAINER_CACHE=$(CONTAINER_CACHE) $(BIN)/python -m pytest -q -s --container tests/test_container_image.py
 
 lint: setup  ## the lint and format gates CI runs before the tests (seconds)
 	$(BIN)/ruff check .

@@ -29,8 +29,9 @@ def test_hadolint_passes_with_every_ignored_rule_justified():
         assert before[-1].lstrip().startswith("#") and rule in "\n".join(before[-6:]), rule
 
 
-def test_base_image_is_a_pinned_cuda_runtime():
-    (base,) = re.findall(r"^FROM (\S+)", DOCKERFILE, re.M)
+def test_base_image_is_a_pinned_cuda_runtime_by_default():
+    assert re.findall(r"^FROM (\S+)", DOCKERFILE, re.M) == ["${BASE_IMAGE}"]
+    (base,) = re.findall(r"^ARG BASE_IMAGE=(\S+)$", DOCKERFILE, re.M)
     assert base.startswith("nvidia/cuda:") and "runtime" in base
     assert re.fullmatch(r"nvidia/cuda:\d+\.\d+\.\d+-[a-z0-9.-]+", base) and "latest" not in base
 
@@ -47,11 +48,20 @@ def test_image_installs_what_ci_installs_in_the_same_order():
     assert all(package in DOCKERFILE for package in make_tex)
 
 
+def test_pip_build_args_are_empty_by_default_and_stay_out_of_the_runtime_environment():
+    for name in ("PIP_FIND_LINKS", "PIP_CERT"):
+        assert re.search(rf'^ARG {name}=""$', DOCKERFILE, re.M), name
+        assert not re.search(rf"^ENV .*{name}", DOCKERFILE, re.M), name
+
+
 def test_image_runs_the_workflow_as_a_user_with_hf_home_on_the_data_volume():
     assert re.search(r"^USER 1000:1000$", DOCKERFILE, re.M)
     assert 'VOLUME ["/data"]' in DOCKERFILE and "ENV HF_HOME=/data/" in DOCKERFILE
     assert re.search(r"^WORKDIR /home/cotrepro/cotrepro$", DOCKERFILE, re.M)
     assert 'CMD ["snakemake", "--cores", "all"]' in DOCKERFILE
+    # What the workflow writes besides results/ goes to the /data volume, not into the image.
+    for link, target in ((".snakemake", "snakemake"), ("resources", "resources"), ("logs", "logs")):
+        assert f"ln -s /data/{target} {link}" in DOCKERFILE and f"/data/{target}" in DOCKERFILE.split("ENTRYPOINT")[1]
     ignored = (REPO / ".dockerignore").read_text().split()
     assert {"results/", "resources/", "logs/", ".snakemake/", ".venv/"} <= set(ignored)
 

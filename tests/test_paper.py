@@ -96,6 +96,22 @@ def test_archive_is_deterministic_and_refuses_damage(tmp_path):
     assert not out.exists()
 
 
+def test_archive_names_files_by_their_workflow_path_through_linked_folders(tmp_path, monkeypatch):
+    # The container links resources/ to its /data volume: members keep their workflow names.
+    made = tmp_path / "made"
+    archive = write_archive(made)
+    work, storage = tmp_path / "work", tmp_path / "volume/resources"
+    storage.mkdir(parents=True)
+    work.mkdir()
+    (work / "resources").symlink_to(storage)
+    monkeypatch.chdir(work)
+    manifest = Path("resources/models/model-small.json")
+    restore(archive, [manifest], Path.cwd())
+    assert (storage / "models/model-small.json").read_bytes() == (made / manifest).read_bytes()
+    index = pack(tmp_path / "again.tar.gz", [manifest], Path.cwd())
+    assert list(index["files"]) == ["resources/models/model-small.json"]
+
+
 def test_missing_archive_says_where_it_was_looked_for(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(

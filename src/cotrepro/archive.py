@@ -12,6 +12,7 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import tarfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -39,13 +40,23 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
+def _member(path: Path, root: Path) -> str:
+    """The workflow path of ``path`` under ``root``, as the archive names it.
+
+    Lexical (absolute and normalised, symlinks not followed): a workflow whose ``resources/`` or
+    ``results/`` is a link to other storage (the container keeps ``resources/`` on its /data
+    volume) names its files as the workflow does.
+    """
+    return Path(os.path.abspath(path)).relative_to(os.path.abspath(root)).as_posix()
+
+
 def pack(out_path: Path, files: Iterable[Path], root: Path) -> dict:
     """Write the archive of ``files`` (paths under ``root``) to ``out_path`` and return its index.
 
     Members are sorted and carry no timestamps, so the same files always give the same bytes.
     """
     root = Path(root)
-    members = sorted({Path(f).resolve().relative_to(root.resolve()).as_posix() for f in files})
+    members = sorted({_member(f, root) for f in files})
     data = {m: (root / m).read_bytes() for m in members}
     index = {
         "format": FORMAT_VERSION,
@@ -105,7 +116,7 @@ def check_covers(index: dict, models: Sequence[str], units: Sequence[tuple[str, 
 def restore(archive: Path, outputs: Iterable[Path], root: Path) -> None:
     """Extract the members named by ``outputs`` (paths under ``root``), checking each one's sha256."""
     root = Path(root)
-    wanted = {Path(o).resolve().relative_to(root.resolve()).as_posix(): Path(o) for o in outputs}
+    wanted = {_member(o, root): Path(o) for o in outputs}
     index = read_index(archive)
     absent = sorted(set(wanted) - set(index["files"]))
     if absent:
