@@ -21,6 +21,7 @@ envvars:
 from cotrepro import methods
 from cotrepro.archive import ArchiveError, check_covers, read_index
 from cotrepro.config import ConfigError, exemplar_set_for, run_units, task_settings, validate_config
+from cotrepro.variants import variant_settings
 from cotrepro.data.exemplars import REMOTE_SETS, project_set_path
 from cotrepro.data.tasks import TASKS
 from cotrepro.generation import published
@@ -116,10 +117,14 @@ def generation_gpus(wildcards):
     return 0 if config["generation"]["device"] == "cpu" else SPECS[wildcards.model]["gpus"]
 
 
+VARIANTS = variant_settings(config)
+"""The run's ablation variants (trigger, exemplar order, prompt format): key -> what it changes."""
+
+
 wildcard_constraints:
     model=one_of(SPECS),
     task=one_of(TASKS),
-    method=one_of(methods.all_keys()),
+    method=one_of([*methods.all_keys(), *VARIANTS]),
 
 
 UNITS = run_units(config)
@@ -149,9 +154,12 @@ CALIBRATION = ["results/calibration.csv"] if PUBLISHED_GENERATIONS else []
 """The calibration table, made only when a published-completions model is configured (the report and
 the paper show it then)."""
 COT_GENERATIONS = [
-    p for p in GENERATIONS if methods.get(Path(p).stem).reasoning and not methods.get(Path(p).stem).samples
+    p
+    for p in GENERATIONS
+    if methods.get(Path(p).stem).reasoning and not (methods.get(Path(p).stem).samples or Path(p).stem in VARIANTS)
 ]
-"""The greedy chain-of-thought generations, whose transcripts the report and paper show."""
+"""The greedy chain-of-thought generations, whose transcripts the report and paper show (the
+ablation variants' are in their own files)."""
 SAMPLED_SCORES = [p for p in SCORES if methods.get(Path(p).stem).samples]
 """The self-consistency score files (one row a question, with every path's answer)."""
 
@@ -209,7 +217,7 @@ def unit_settings(model, method):
     return {
         "backend": spec["backend"],
         "architecture": spec.get("architecture"),
-        "chat_template": spec["chat_template"],
+        "chat_template": spec["chat_template"] or VARIANTS.get(method, {}).get("format") == "chat",
         "max_context": spec.get("max_context"),
         "max_new_tokens": gen["max_new_tokens"],
         "dtype": gen["dtype"],
@@ -221,7 +229,7 @@ def unit_settings(model, method):
         "method": methods.get(method).shaping(),
         # Only a sampling method's rows depend on the sampling settings.
         "sampling": config["sampling"] if methods.get(method).samples else None,
-    }
+    } | ({"variant": VARIANTS[method]} if method in VARIANTS else {})
 
 
 def published_log_files():

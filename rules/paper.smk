@@ -16,6 +16,8 @@ rule paper_fragments:
             "outputs/paper.py",
             "outputs/calibration.py",
             "outputs/tables.py",
+            "outputs/ablations.py",
+            "outputs/published.py",
             "outputs/plots.py",
             "methods.py",
         ),

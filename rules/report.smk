@@ -16,7 +16,7 @@ rule figures:
         accuracy="results/accuracy.csv",
         paths="results/accuracy_vs_paths.csv",
         published=repo_file(REPO / config["published"]),
-        code=code("outputs/plots.py", "methods.py"),
+        code=code("outputs/plots.py", "outputs/published.py", "methods.py"),
     output:
         # Marked for `snakemake --report`, each with its caption from report/.
         [
@@ -84,6 +84,8 @@ rule report:
             "outputs/calibration.py",
             "outputs/report.html.j2",
             "outputs/tables.py",
+            "outputs/ablations.py",
+            "outputs/published.py",
             "outputs/plots.py",
             "outputs/transcripts.py",
             "methods.py",

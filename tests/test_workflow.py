@@ -36,7 +36,20 @@ pytestmark = pytest.mark.workflow
 MODELS, METHODS, STYLES = ("tiny-t5", "tiny-llama"), ("zero_shot", "zero_shot_cot", "few_shot", "few_shot_cot"), 2
 TASKS = ("arith_demo", "coin_flip", "last_letters", "logic")
 SAMPLED, SAMPLED_TASKS = ("few_shot_cot_sc", "zero_shot_cot_sc"), ("arith_demo", "coin_flip")  # 5 paths each
-UNITS = len(MODELS) * (len(TASKS) * len(METHODS) + len(SAMPLED_TASKS) * len(SAMPLED))  # generations files
+# The prompt ablations on arith_demo: a second trigger, two more exemplar orders, the chat format
+# (tiny-llama has a chat template, tiny-t5 none: its chat units write no rows).
+ABLATION_TASK = "arith_demo"
+VARIANTS = (
+    "zero_shot_cot@detective",
+    "few_shot@reversed",
+    "few_shot@shuffled",
+    "few_shot_cot@reversed",
+    "few_shot_cot@shuffled",
+)
+CHAT = tuple(f"{m}@chat" for m in METHODS)
+DETECTIVE = "Let's think like a detective step by step."
+PER_MODEL = len(TASKS) * len(METHODS) + len(SAMPLED_TASKS) * len(SAMPLED) + len(VARIANTS) + len(CHAT)
+UNITS = len(MODELS) * PER_MODEL  # generations files
 
 
 @pytest.fixture(scope="module")
@@ -59,10 +72,11 @@ def digests(paths):
 def test_demo_produces_every_output(demo):
     w = demo["workdir"]
     acc = pd.read_csv(w / "results/accuracy.csv")
-    units = len(TASKS) * len(METHODS) + len(SAMPLED_TASKS) * len(SAMPLED)
-    assert len(acc) == len(MODELS) * units * STYLES
-    assert set(acc["model"]) == set(MODELS) and set(acc["method"]) == set(METHODS + SAMPLED)
+    assert len(acc) == (UNITS - len(CHAT)) * STYLES  # tiny-t5's chat units have no rows
+    assert set(acc["model"]) == set(MODELS) and set(acc["method"]) == set(METHODS + SAMPLED + VARIANTS + CHAT)
     assert set(acc["task"]) == set(TASKS) and set(acc[acc["method"].isin(SAMPLED)]["task"]) == set(SAMPLED_TASKS)
+    assert set(acc[acc["method"].isin(VARIANTS + CHAT)]["task"]) == {ABLATION_TASK}
+    assert set(acc[acc["method"].isin(CHAT)]["model"]) == {"tiny-llama"}
     assert (acc["n"] == 20).all()
     assert acc["accuracy"].between(0, 100).all() and (acc["ci_low"] <= acc["accuracy"]).all()
     assert acc["revision"].str.startswith("tiny-").all()
@@ -99,6 +113,62 @@ def test_generation_rows_and_metadata(demo):
     t5_rows = read_jsonl(w / "results/generations/tiny-t5/arith_demo/few_shot_cot.jsonl")
     assert all(r["over_context"] and r["prompt_tokens"] > 512 for r in t5_rows)
     assert all(r["prompt"].count("\n\nQ: ") == 8 for r in t5_rows)
+
+
+def test_prompt_ablations_change_only_what_they_vary(demo):
+    """The demo's trigger, exemplar-order and chat-format variants, read from their generation files."""
+    w = demo["workdir"]
+    base = w / f"results/generations/tiny-llama/{ABLATION_TASK}"
+
+    def rows(method, model="tiny-llama"):
+        return read_jsonl(w / f"results/generations/{model}/{ABLATION_TASK}/{method}.jsonl")
+
+    plain = {r["id"]: r for r in rows("zero_shot_cot")}
+    for r in rows("zero_shot_cot@detective"):
+        question = plain[r["id"]]["prompt"].removesuffix("Let's think step by step.")
+        assert r["prompt"] == question + DETECTIVE
+        # The answer step is zero-shot CoT's, after this trigger's reasoning.
+        assert r["stage2_prompt"] == r["prompt"] + r["completion"] + " \nTherefore, the answer (arabic numerals) is"
+    meta = read_json(base / "zero_shot_cot@detective.meta.json")
+    assert meta["variant"] == {
+        "kind": "trigger",
+        "slug": "detective",
+        "text": "Let's think like a detective step by step.",
+    }
+
+    def blocks(prompt):
+        return prompt.split("\n\n")
+
+    paper = {r["id"]: blocks(r["prompt"]) for r in rows("few_shot_cot")}
+    for r in rows("few_shot_cot@reversed"):
+        assert blocks(r["prompt"]) == [*paper[r["id"]][-2::-1], paper[r["id"]][-1]]
+    shuffled = {r["id"]: blocks(r["prompt"]) for r in rows("few_shot_cot@shuffled")}
+    for rid, b in shuffled.items():
+        assert sorted(b[:-1]) == sorted(paper[rid][:-1]) and b[:-1] != paper[rid][:-1] and b[-1] == paper[rid][-1]
+    assert len({tuple(b[:-1]) for b in shuffled.values()}) == 1  # one seeded order for every question
+
+    for r in rows("few_shot@chat"):
+        assert r["prompt"].startswith("<|user|>\nQ: ") and r["prompt"].endswith("<|assistant|>\n")
+    assert read_json(base / "few_shot@chat.meta.json")["prompt_format"] == "chat_template"
+    t5 = read_json(w / f"results/generations/tiny-t5/{ABLATION_TASK}/few_shot@chat.meta.json")
+    assert (
+        t5["not_applicable"] == "the model's tokenizer has no chat template" and rows("few_shot@chat", "tiny-t5") == []
+    )
+
+    sig = pd.read_csv(w / "results/significance.csv")
+    pairs = set(zip(sig["model"], sig["method_a"], sig["method_b"], strict=True))
+    assert ("tiny-llama", "zero_shot_cot", "zero_shot_cot@detective") in pairs
+    assert ("tiny-llama", "few_shot", "few_shot@chat") in pairs and (
+        "tiny-t5",
+        "few_shot",
+        "few_shot@chat",
+    ) not in pairs
+    html = unescape(re.sub(r"<[^>]+>", " ", (w / "results/report.html").read_text()))
+    assert (
+        "Reasoning triggers (Kojima et al.'s Table 4)" in html and "Let's think like a detective step by step." in html
+    )
+    assert "Exemplar order" in html and "Prompt format: plain against chat" in html
+    assert "n/a (the model's tokenizer has no chat template)" in html
 
 
 def test_self_consistency_votes_and_curves_come_from_the_stored_paths(demo):
@@ -139,13 +209,14 @@ def test_each_model_is_loaded_once_for_all_its_units(demo):
     w = demo["workdir"]
     for model in MODELS:
         metas = [read_json(p) for p in (w / f"results/generations/{model}").rglob("*.meta.json")]
-        assert len(metas) == len(TASKS) * len(METHODS) + len(SAMPLED_TASKS) * len(SAMPLED)
+        assert len(metas) == PER_MODEL
         # Every unit names the same load (process, time), and that process loaded the model once.
         assert len({json.dumps(m["model_load"], sort_keys=True) for m in metas}) == 1, model
         assert metas[0]["model_load"]["count"] == 1 and len(metas[0]["job_units"]) == len(metas)
         log = (w / f"logs/generate/{model}.log").read_text()
         assert log.count("loading the model") == 1
-        assert f"{model}: model loaded once; {len(metas)} units, {len(metas)} with rows generated" in log
+        generated = len(metas) - (len(CHAT) if model == "tiny-t5" else 0)
+        assert f"{model}: model loaded once; {len(metas)} units, {generated} with rows generated" in log
 
 
 @pytest.mark.parametrize(

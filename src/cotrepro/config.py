@@ -15,6 +15,13 @@ import yaml
 from cotrepro import methods
 from cotrepro.data.exemplars import known_sets
 from cotrepro.data.tasks import TASKS, task_params
+from cotrepro.variants import (
+    CHAT_FORMAT,
+    PAPER_ORDER,
+    PLAIN_FORMAT,
+    format_variants,
+    variant_settings,
+)
 
 SCHEMA_PATH = "config/schema.yaml"
 
@@ -180,6 +187,7 @@ def _check_references(config: dict, repo_root: Path) -> None:
                 f"allowed values: {_allowed(sets)}"
             )
     _check_agreement(config)
+    _check_variants(config)
     if not (repo_root / config["published"]).is_file():
         raise ConfigError(f"config key 'published' = {config['published']!r}: no such file in the repository")
     for slug in config["models"]:
@@ -210,9 +218,66 @@ def _check_published(config: dict, slug: str, spec: dict) -> None:
 
 def run_units(config: dict) -> list[tuple[str, str]]:
     """The (task, method) units a validated config runs: every task with every method, unless
-    ``method_tasks`` narrows a method to some tasks."""
+    ``method_tasks`` narrows a method to some tasks; then the ablation variants
+    (:mod:`cotrepro.variants`) on ``ablation_tasks`` where their method runs."""
     narrowed = config["method_tasks"]
-    return [(t, m) for t in config["tasks"] for m in config["methods"] if t in narrowed.get(m, config["tasks"])]
+    units = [(t, m) for t in config["tasks"] for m in config["methods"] if t in narrowed.get(m, config["tasks"])]
+    ablated = config["ablation_tasks"] or config["tasks"]
+    base = set(units)
+    units += [
+        (t, key)
+        for t in config["tasks"]
+        for key in variant_settings(config)
+        if t in ablated and (t, methods.get(key).base) in base
+    ]
+    return units
+
+
+def _check_variants(config: dict) -> None:
+    """The ablations name what the run has (tasks it runs; models that generate). An ablation of a
+    method the run leaves out is not run, as ``method_tasks`` of such a method is ignored: a
+    command-line override of ``methods`` keeps the file's ablations for the methods it keeps."""
+    tasks = config["tasks"]
+    for i, task in enumerate(config["ablation_tasks"] or []):
+        if task not in tasks:
+            raise ConfigError(
+                f"config key 'ablation_tasks[{i}]' = {task!r} is not one of the configured tasks; "
+                f"allowed values: {_allowed(tasks)}"
+            )
+    slugs = [t["slug"] for t in config["triggers"]]
+    texts = [t["text"] for t in config["triggers"]]
+    for what, values in (("slug", slugs), ("text", texts)):
+        repeated = sorted({v for v in values if values.count(v) > 1})
+        if repeated:
+            raise ConfigError(
+                f"config key 'triggers': the {what} {repeated[0]!r} appears twice; each trigger needs its own"
+            )
+    if CHAT_FORMAT in slugs:
+        raise ConfigError(f"config key 'triggers': slug {CHAT_FORMAT!r} is the prompt-format variant's; choose another")
+    if PAPER_ORDER not in config["exemplar_orders"]:
+        raise ConfigError(
+            "config key 'exemplar_orders' must include 'paper' "
+            "(the papers' order, which the other orders are compared with)"
+        )
+    if PLAIN_FORMAT not in config["prompt_formats"]:
+        raise ConfigError(
+            "config key 'prompt_formats' must include 'plain' (the papers' format, which chat is compared with)"
+        )
+    variants = variant_settings(config)
+    if not variants:
+        return
+    specs = config["model_specs"]
+    for slug in config["models"]:
+        if specs[slug]["source"] == "published":
+            raise ConfigError(
+                f"config key 'model_specs.{slug}' (source published) has no completions for the ablation variants "
+                f"({next(iter(variants))}, ...); leave it out of 'models' or drop the ablations"
+            )
+        if format_variants(config) and specs[slug]["chat_template"]:
+            raise ConfigError(
+                f"config key 'model_specs.{slug}.chat_template' is true, so its plain units would be chat too; "
+                "set it to false to compare the plain and chat formats (prompt_formats: [plain, chat])"
+            )
 
 
 def _check_agreement(config: dict) -> None:

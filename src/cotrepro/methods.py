@@ -3,11 +3,16 @@
 Prompts, the generation runner, answer extraction, scoring, the paired tests, figures, tables,
 the report and the paper all read :data:`REGISTRY` (through the functions below) at call time;
 none keeps its own list, so adding a method is one :class:`MethodSpec` here.
+
+A run may add *variants* of a method, the ablations of its prompt: another reasoning trigger for
+zero-shot CoT (Kojima et al.'s Table 4), another exemplar order, the chat prompt format. A variant's
+key is the method's key, ``@`` and a slug (``zero_shot_cot@detective``); it behaves as its method
+does everywhere, and what it changes lives in the run's settings (:mod:`cotrepro.config`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,7 @@ class MethodSpec:
     samples: bool = False
     greedy_counterpart: str | None = None
     default: bool = True
+    variant: str | None = None  # the slug of a variant (``zero_shot_cot@detective``), else None
 
     def __post_init__(self):
         if self.stages not in (1, 2):
@@ -48,6 +54,11 @@ class MethodSpec:
             raise ValueError(f"method {self.key}: only zero-shot reasoning methods have an answer-extraction stage")
         if self.samples and not (self.reasoning and self.greedy_counterpart):
             raise ValueError(f"method {self.key}: self-consistency samples reasoning paths of a greedy method")
+
+    @property
+    def base(self) -> str:
+        """The registry method a variant varies (the method itself when it is not a variant)."""
+        return self.key.partition(VARIANT_SEPARATOR)[0]
 
     @property
     def two_stage(self) -> bool:
@@ -120,12 +131,28 @@ REGISTRY: dict[str, MethodSpec] = {
 """Every method by key, in the order tables and figures show them."""
 
 
+VARIANT_SEPARATOR = "@"
+
+
+def variant_key(base: str, slug: str) -> str:
+    """The key of variant ``slug`` of registry method ``base``: ``zero_shot_cot@detective``."""
+    get(base)
+    return f"{base}{VARIANT_SEPARATOR}{slug}"
+
+
 def get(key: str) -> MethodSpec:
-    """The method ``key``, or a ValueError naming the known ones."""
+    """The method ``key`` (a registry method or a variant of one), or a ValueError naming the known ones."""
+    base, sep, slug = key.partition(VARIANT_SEPARATOR)
     try:
-        return REGISTRY[key]
+        spec = REGISTRY[base]
     except KeyError:
         raise ValueError(f"unknown method {key!r}; allowed: {', '.join(REGISTRY)}") from None
+    if not sep:
+        return spec
+    if not slug:
+        raise ValueError(f"method {key!r}: a variant needs a slug after {VARIANT_SEPARATOR!r}")
+    # A variant is drawn and paired like its method; only its label tells it apart.
+    return replace(spec, key=key, label=f"{spec.label} [{slug}]", variant=slug, default=False)
 
 
 def all_keys() -> tuple[str, ...]:
@@ -144,14 +171,28 @@ def sampling_keys() -> tuple[str, ...]:
 
 
 def ordered(present) -> list[str]:
-    """The methods among ``present``, in display order."""
+    """The registry methods among ``present``, in display order (variants are left out: they have
+    tables of their own; :func:`ordered_with_variants` keeps them)."""
     present = set(present)
     return [k for k in REGISTRY if k in present]
 
 
+def ordered_with_variants(present) -> list[str]:
+    """The methods among ``present`` in display order, each method's variants (by slug) right after it."""
+    present = set(present)
+    out = []
+    for k in REGISTRY:
+        variants = sorted(p for p in present if p.partition(VARIANT_SEPARATOR)[0] == k and p != k)
+        out += ([k] if k in present else []) + variants
+    return out
+
+
 def label(key: str) -> str:
     """How tables and figures name the method (an unknown key as itself, e.g. a published-only one)."""
-    return REGISTRY[key].label if key in REGISTRY else key
+    try:
+        return get(key).label
+    except ValueError:
+        return key
 
 
 def color(key: str) -> str:
@@ -169,10 +210,16 @@ def cot_pairs() -> list[tuple[str, str]]:
     return [(s.cot_baseline, s.key) for s in REGISTRY.values() if s.cot_baseline]
 
 
-def pairs() -> list[tuple[str, str]]:
+def voting_pairs() -> list[tuple[str, str]]:
+    """(greedy_counterpart, method) for each self-consistency method: Wang et al.'s comparison."""
+    return [(s.greedy_counterpart, s.key) for s in REGISTRY.values() if s.greedy_counterpart]
+
+
+def pairs(present=()) -> list[tuple[str, str]]:
     """The method pairs the papers compare, as (baseline, method): each reasoning method against its
     no-reasoning baseline first, then each few-shot method against its zero-shot counterpart, then
-    each self-consistency method against its greedy counterpart."""
+    each self-consistency method against its greedy counterpart; then, for each variant among
+    ``present``, its method against it (the ablation's paired test)."""
     shots = [(s.zero_shot_counterpart, s.key) for s in REGISTRY.values() if s.zero_shot_counterpart]
-    voting = [(s.greedy_counterpart, s.key) for s in REGISTRY.values() if s.greedy_counterpart]
-    return cot_pairs() + shots + voting
+    variants = [(get(k).base, k) for k in ordered_with_variants(present) if get(k).variant]
+    return cot_pairs() + shots + voting_pairs() + variants

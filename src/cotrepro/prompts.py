@@ -7,7 +7,8 @@ The strings here are the contract with the papers (tests pin them exactly):
   answer is``, yes/no ``Therefore, the answer (Yes or No) is``, text ``Therefore, the answer is``
 - zero_shot (Kojima et al.'s baseline): ``Q: {question}\\nA: {direct answer trigger}``, where
   the direct trigger drops "Therefore, " (``The answer (arabic numerals) is``)
-- zero_shot_cot, stage 1: ``Q: {question}\\nA: Let's think step by step.``;
+- zero_shot_cot, stage 1: ``Q: {question}\\nA: Let's think step by step.`` (a trigger-study variant
+  puts its own trigger in place of "Let's think step by step.");
   stage 2: stage 1's prompt + the generated reasoning + `` \\n{answer trigger}`` (a space, then the
   newline that begins their trigger: their code joins ``x + z + " " + trigger``, and all of their
   released zero-shot CoT transcripts show it)
@@ -62,9 +63,10 @@ def zero_shot(question: str, direct_answer_trigger: str) -> str:
     return f"{question_block(question)} {direct_answer_trigger}"
 
 
-def zero_shot_cot_stage1(question: str) -> str:
-    """Stage 1 of zero-shot CoT: the reasoning-extraction prompt."""
-    return f"{question_block(question)} {COT_TRIGGER}"
+def zero_shot_cot_stage1(question: str, trigger: str = COT_TRIGGER) -> str:
+    """Stage 1 of zero-shot CoT: the reasoning-extraction prompt (``trigger``: another reasoning
+    trigger, as in Kojima et al.'s trigger study)."""
+    return f"{question_block(question)} {trigger}"
 
 
 def zero_shot_cot_stage2(stage1_prompt: str, reasoning: str, answer_trigger: str) -> str:
@@ -89,13 +91,15 @@ def few_shot(question: str, exemplars: Sequence[dict], cot: bool) -> str:
     return EXEMPLAR_SEPARATOR.join([*blocks, question_block(question)])
 
 
-def build_prompt(method: str, question: str, *, answer_format: str, exemplars: Sequence[dict] = ()) -> str:
+def build_prompt(
+    method: str, question: str, *, answer_format: str, exemplars: Sequence[dict] = (), trigger: str = COT_TRIGGER
+) -> str:
     """The (first-stage) prompt of ``method`` for one question whose answer has ``answer_format``.
 
     The method's declaration (:mod:`cotrepro.methods`) decides the shape: exemplars first for a
-    few-shot method (with rationales when it reasons), else the reasoning trigger for a reasoning
-    method, else the direct answer trigger. ``exemplars`` must hold the k exemplars for the
-    few-shot methods and is ignored otherwise.
+    few-shot method (with rationales when it reasons), else the reasoning ``trigger`` for a reasoning
+    method, else the direct answer trigger. ``exemplars`` must hold the k exemplars, in the order
+    the prompt shows them, for the few-shot methods and is ignored otherwise.
     """
     spec = methods.get(method)
     if spec.few_shot:
@@ -103,5 +107,5 @@ def build_prompt(method: str, question: str, *, answer_format: str, exemplars: S
             raise ValueError(f"method {method} needs exemplars")
         return few_shot(question, exemplars, cot=spec.reasoning)
     if spec.reasoning:
-        return zero_shot_cot_stage1(question)
+        return zero_shot_cot_stage1(question, trigger)
     return zero_shot(question, direct_answer_trigger(answer_format))

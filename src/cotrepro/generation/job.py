@@ -14,11 +14,13 @@ from cotrepro import methods
 from cotrepro.generation import runner
 from cotrepro.io import read_json, read_jsonl, write_json
 from cotrepro.provenance import package_versions, utc_now
+from cotrepro.variants import order_exemplars
 
 log = logging.getLogger("cotrepro.generation")
 
 OUTPUT_SHAPING = (
     "prompts.py",
+    "variants.py",
     "generation/backend.py",
     "generation/tokens.py",
     "generation/completions.py",
@@ -37,9 +39,11 @@ rule declares them as inputs, and their digest is part of every row's key, so a 
 other code is never resumed. The method's own declaration reaches both through its settings."""
 
 
-BACKEND_SETTINGS = ("backend", "architecture", "chat_template", "max_context", "dtype", "device", "stop")
+BACKEND_SETTINGS = ("backend", "architecture", "max_context", "dtype", "device", "stop")
 """The unit settings that configure the loaded model rather than a unit's prompts. They are per
-model, so every unit of a job has the same; the job checks it, since it loads the model once."""
+model, so every unit of a job has the same; the job checks it, since it loads the model once.
+(``chat_template``, the prompt format, may differ: a prompt-format variant's units use the chat
+format through a view of the same loaded model.)"""
 
 
 @dataclass(frozen=True)
@@ -132,7 +136,23 @@ class _Inputs:
 def _read_inputs(unit: GenerationUnit) -> _Inputs:
     records = read_jsonl(unit.task_records)[: unit.settings["limit"] or None]
     doc = read_json(unit.exemplars) if unit.exemplars else None
-    return _Inputs(records, doc, select_exemplars(doc, unit.method, unit.settings["shots"]))
+    exemplars = select_exemplars(doc, unit.method, unit.settings["shots"])
+    variant = unit.settings.get("variant") or {}
+    if variant.get("kind") == "exemplar_order":
+        # The same k exemplars as the paper-order unit, in another order.
+        exemplars = order_exemplars(exemplars, variant["order"], variant["seed"])
+    return _Inputs(records, doc, exemplars)
+
+
+def _unit_backend(backend, unit: GenerationUnit):
+    """The loaded backend in the unit's prompt format, or None when the unit asks for the chat
+    format and the model's tokenizer has none (a prompt-format variant that does not apply)."""
+    chat = unit.settings["chat_template"]
+    if chat == backend.chat_template:
+        return backend
+    if chat and not backend.tokenizer.chat_template:
+        return None
+    return backend.in_prompt_format(chat)
 
 
 def run_job(job: GenerationJob) -> list[dict]:
@@ -156,7 +176,7 @@ def run_job(job: GenerationJob) -> list[dict]:
         dtype=shared["dtype"],
         batch_size=job.batch_size,
         stop=shared["stop"],
-        chat_template=shared["chat_template"],
+        chat_template=job.units[0].settings["chat_template"],
         max_context=shared["max_context"],
         devices=max(1, len(job.gpu_slots)),
     )
@@ -198,6 +218,10 @@ def _run_unit(job: GenerationJob, unit: GenerationUnit, inputs: _Inputs, backend
 
     s = unit.settings
     started = utc_now()
+    variant = s.get("variant")
+    backend = _unit_backend(backend, unit)
+    if backend is None:
+        return _not_applicable(job, unit, manifest, load, "the model's tokenizer has no chat template")
     fingerprint = {
         "model": [manifest.get("repo"), manifest["resolved_revision"]],
         "settings": {k: v for k, v in s.items() if k != "limit"},
@@ -215,6 +239,7 @@ def _run_unit(job: GenerationJob, unit: GenerationUnit, inputs: _Inputs, backend
         fingerprint=fingerprint,
         progress_label=f"{job.model}/{unit.label}",
         sampling=Sampling(**s["sampling"]) if s.get("sampling") else None,
+        **({"trigger": variant["text"]} if variant and variant["kind"] == "trigger" else {}),
     )
     task_provenance = unit.task_records.with_name(f"{unit.task}.provenance.json")
     doc = inputs.exemplar_doc
@@ -233,6 +258,7 @@ def _run_unit(job: GenerationJob, unit: GenerationUnit, inputs: _Inputs, backend
             "provenance": read_json(task_provenance) if task_provenance.exists() else None,
         },
         "method": unit.method,
+        "variant": variant,
         "prompt_format": "chat_template" if s["chat_template"] else "plain",
         "exemplars": None
         if not inputs.exemplars
@@ -254,4 +280,22 @@ def _run_unit(job: GenerationJob, unit: GenerationUnit, inputs: _Inputs, backend
     # Metadata first: a job killed between the two writes still has its journal to resume from.
     write_json(unit.meta_path, meta)
     runner.finish(unit.rows_path, rows)
+    return meta
+
+
+def _not_applicable(job: GenerationJob, unit: GenerationUnit, manifest: dict, load: dict, reason: str) -> dict:
+    """A unit that does not apply to the model: no rows, and metadata that says why."""
+    meta = {
+        "model": {"slug": job.model, "repo": manifest.get("repo"), "resolved_revision": manifest["resolved_revision"]},
+        "task": {"key": unit.task},
+        "method": unit.method,
+        "variant": unit.settings.get("variant"),
+        "not_applicable": reason,
+        "model_load": load,
+        "job_units": [u.label for u in job.units],
+        "stats": {"rows": 0, "reused_rows": 0, "resumed_rows": 0, "generated_rows": 0, "wall_seconds": 0.0},
+        "finished_at": utc_now(),
+    }
+    write_json(unit.meta_path, meta)
+    runner.finish(unit.rows_path, [])
     return meta

@@ -145,6 +145,7 @@ def run_generation(
     progress_label: str = "",
     progress_file=None,
     sampling: Sampling | None = None,
+    trigger: str = prompts.COT_TRIGGER,
 ) -> tuple[list[dict], dict]:
     """Generate every record's completion(s) for ``method``, journaling beside ``out_path``.
 
@@ -154,13 +155,16 @@ def run_generation(
     "reasoning" and "answer" to budgets; a two-stage method's second stage (zero-shot CoT's answer
     extraction) always uses the answer budget. Answer triggers follow each record's ``answer_format``.
     A self-consistency method needs ``sampling``: its row holds the question's prompt once and its
-    ``paths`` (each a completion, and for a two-stage method its greedy answer step).
+    ``paths`` (each a completion, and for a two-stage method its greedy answer step). ``trigger`` is
+    a reasoning method's trigger sentence (a trigger-study variant's own).
     """
     out_path = Path(out_path)
     fp = digest(fingerprint)
     inputs = {
         r["id"]: backend.format_prompt(
-            prompts.build_prompt(method, r["question"], answer_format=r["answer_format"], exemplars=exemplars)
+            prompts.build_prompt(
+                method, r["question"], answer_format=r["answer_format"], exemplars=exemplars, trigger=trigger
+            )
         )
         for r in records
     }

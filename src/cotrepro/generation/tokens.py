@@ -64,6 +64,19 @@ class TokenizedBackend:
         bos = self.tokenizer.bos_token
         self.add_special_tokens = not (chat_template and bos and self.format_prompt("x").startswith(bos))
 
+    def in_prompt_format(self, chat_template: bool):
+        """This backend with prompts in the other format (chat template or plain): a shallow copy
+        that shares the loaded model and tokenizer, so a job's prompt-format variants cost no load."""
+        import copy
+
+        if chat_template and not self.tokenizer.chat_template:
+            raise ValueError("the chat format needs a tokenizer with a chat template")
+        view = copy.copy(self)
+        view.chat_template = chat_template
+        bos = self.tokenizer.bos_token
+        view.add_special_tokens = not (chat_template and bos and view.format_prompt("x").startswith(bos))
+        return view
+
     def format_prompt(self, prompt: str) -> str:
         """The prompt itself, or the prompt as the user turn of the tokenizer's chat template."""
         if not self.chat_template:

@@ -17,7 +17,7 @@ import pandas as pd
 
 from cotrepro import methods
 from cotrepro.io import atomic_write_text, read_json
-from cotrepro.outputs import tables
+from cotrepro.outputs import ablations, tables
 from cotrepro.outputs.calibration import display as calibration_cells
 from cotrepro.outputs.transcripts import example_prompts, transcript_text, transcript_title
 
@@ -173,6 +173,7 @@ class PaperInputs:
     model_notes: dict = field(default_factory=dict)
     paths: pd.DataFrame | None = None  # results/accuracy_vs_paths.csv (self-consistency curves)
     calibration: pd.DataFrame | None = None
+    not_applicable: list[dict] = field(default_factory=list)  # metadata of units that did not apply to their model
 
     @classmethod
     def from_paths(
@@ -190,11 +191,13 @@ class PaperInputs:
         calibration: Path | None = None,
     ) -> PaperInputs:
         """Read every input file."""
+        every_meta = [read_json(p) for p in metas]
         return cls(
             accuracy=pd.read_csv(accuracy),
             significance=pd.read_csv(significance),
             published=pd.read_csv(published),
-            metas=[read_json(p) for p in metas],
+            metas=[m for m in every_meta if "not_applicable" not in m],
+            not_applicable=[m for m in every_meta if "not_applicable" in m],
             tasks=[read_json(p) for p in tasks],
             transcripts=read_json(transcripts),
             demo=demo,
@@ -385,6 +388,46 @@ def compute_table(inp: PaperInputs) -> str:
     return out
 
 
+def ablation_tables(inp: PaperInputs) -> str:
+    """Kojima et al.'s trigger study beside ours, the spread over exemplar orders and the plain
+    against the chat prompt format, for the ablations the run has (a sentence when it has none)."""
+    acc, metas = inp.accuracy, inp.metas + inp.not_applicable
+    parts = [
+        (
+            ablations.trigger_study(acc, metas, inp.published, "kojima"),
+            "tab:triggers",
+            "Reasoning triggers in place of ``Let's think step by step.'' (Kojima et al.'s Table 4): accuracy "
+            "(\\%, paper-faithful extraction, 95\\% interval) per model, beside the paper's (text-davinci-002, "
+            "MultiArith).",
+            {"text": "4.2cm"},
+        ),
+        (
+            ablations.order_spread(acc, metas, "robust"),
+            "tab:orders",
+            "Exemplar order: accuracy (\\%, robust extraction) with the paper's order, reversed and shuffled "
+            "(seeded); spread is the highest minus the lowest, in points.",
+            {},
+        ),
+        (
+            ablations.format_comparison(acc, inp.significance, metas, "robust"),
+            "tab:formats",
+            "Prompt format: the plain completion format against the chat template (\\%, robust extraction), "
+            "the difference in points and the exact McNemar p on the same questions; n/a where the tokenizer "
+            "has no chat template.",
+            {"chat": "3.2cm"},
+        ),
+    ]
+    out = "".join(
+        latex_table(frame, long=True, label=label, caption=caption, widths=widths)
+        for frame, label, caption, widths in parts
+        if not frame.empty
+    )
+    return out or (
+        "This run has no prompt ablation (config keys \\texttt{triggers}, \\texttt{exemplar\\_orders}, "
+        "\\texttt{prompt\\_formats}).\n"
+    )
+
+
 def transcripts(inp: PaperInputs) -> str:
     """One right and one wrong chain-of-thought answer per model."""
     parts = []
@@ -441,6 +484,7 @@ FRAGMENTS = {
     "styles.tex": style_table,
     "failures.tex": failures_table,
     "compute.tex": compute_table,
+    "ablations.tex": ablation_tables,
     "transcripts.tex": transcripts,
     "limitations.tex": limitations,
 }

@@ -19,6 +19,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
 from cotrepro import methods  # noqa: E402
+from cotrepro.outputs.published import main_rows  # noqa: E402
 
 STYLE_LINES = {"robust": "-", "kojima": "--"}
 REFERENCE_MARKERS = {"PaLM": "s", "LaMDA": "^", "GPT-3": "D"}
@@ -87,14 +88,15 @@ def reference_curves(published: pd.DataFrame | None, task: str, shown: Sequence[
     """The papers' PaLM, LaMDA and GPT-3 series for ``task``: one per (paper, family, method), 2+ sizes."""
     if published is None or published.empty:
         return []
-    pub = published[(published["task"] == task) & (published["method"].isin(shown))].copy()
+    pub = main_rows(published)
+    pub = pub[(pub["task"] == task) & (pub["method"].isin(shown))].copy()
     pub["family"] = pub["model"].str.split().str[0]
     pub["paper"] = pub["source"].str.split().str[0]
     pub = pub[pub["family"].isin(REFERENCE_MARKERS)]
     curves = []
     for (paper, family, method), grp in pub.groupby(["paper", "family", "method"]):
         grp = grp.sort_values("params_b")
-        if len(grp) >= 2:
+        if grp["params_b"].nunique() >= 2:
             curves.append(
                 {
                     "paper": paper,

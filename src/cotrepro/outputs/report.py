@@ -17,7 +17,7 @@ import pandas as pd
 
 from cotrepro import methods
 from cotrepro.io import atomic_write_text, read_json
-from cotrepro.outputs import tables
+from cotrepro.outputs import ablations, tables
 from cotrepro.outputs.calibration import display as calibration_cells
 from cotrepro.outputs.transcripts import example_prompts, transcript_text, transcript_title
 
@@ -99,7 +99,9 @@ def render_report(inputs: ReportInputs) -> str:
     acc = pd.read_csv(inputs.accuracy)
     sig = None if inputs.significance is None else pd.read_csv(inputs.significance)
     published = pd.read_csv(inputs.published)
-    metas = [read_json(p) for p in inputs.generation_meta]
+    every_meta = [read_json(p) for p in inputs.generation_meta]
+    # A unit that did not apply to its model (chat format, no chat template) has no rows to describe.
+    metas = [m for m in every_meta if "not_applicable" not in m]
     chosen = None if inputs.transcripts is None else read_json(inputs.transcripts)
     checks = [read_json(p) for p in inputs.agreement]
     return _template().render(
@@ -114,6 +116,9 @@ def render_report(inputs: ReportInputs) -> str:
         over_context=_over_context(acc),
         failures=tables.failures(acc),
         compute=tables.test_time_compute(acc, None if inputs.paths is None else pd.read_csv(inputs.paths)),
+        triggers=ablations.trigger_study(acc, metas, published, "kojima"),
+        orders=ablations.order_spread(acc, metas, "robust"),
+        formats=ablations.format_comparison(acc, sig, every_meta, "robust"),
         styles=tables.extraction_styles(acc),
         transcripts=None if chosen is None else [(transcript_title(t), transcript_text(t)) for t in chosen],
         prompts=[

@@ -17,6 +17,7 @@ import pandas as pd
 
 from cotrepro import methods
 from cotrepro.outputs.plots import human_count, models_by_size
+from cotrepro.outputs.published import main_rows
 
 STYLE_LABELS = {"robust": "robust", "kojima": "paper-faithful"}
 """Extraction style key -> how tables name it, in display order (the project's own style first)."""
@@ -52,7 +53,7 @@ def settings_text(params: dict | None) -> str:
 
 def _method_order(keys: pd.Series) -> pd.Series:
     # Sorting by key would put few-shot before zero-shot; the registry's order is the display order.
-    return keys.map(methods.all_keys().index)
+    return keys.map(methods.ordered_with_variants(keys).index)
 
 
 def _significant(sig: pd.DataFrame | None, style: str) -> set[tuple[str, str, str, str]]:
@@ -93,9 +94,11 @@ def _delta(a: float | None, b: float | None) -> str:
 
 def comparison_pairs(acc: pd.DataFrame, published: pd.DataFrame) -> list[tuple[str, str]]:
     """The papers' comparisons to show: (cot_baseline, method) for each reasoning method of the
-    registry, where this run has either method and the papers report either."""
-    ran, quoted = set(acc["method"]), set(published["method"])
-    return [p for p in methods.cot_pairs() if set(p) & ran and set(p) & quoted]
+    registry, where this run has either method and the papers report either; then (greedy,
+    self-consistency) for each voting method this run has and the papers report."""
+    ran, quoted = set(acc["method"]), set(main_rows(published)["method"])
+    cot = [p for p in methods.cot_pairs() if set(p) & ran and set(p) & quoted]
+    return cot + [p for p in methods.voting_pairs() if p[1] in ran and set(p) & quoted]
 
 
 def comparison_title(pair: tuple[str, str]) -> str:
@@ -146,15 +149,20 @@ def comparison(
                     else p_text(test["p_value"]) + (SIGNIFICANT if bool(test["significant"]) else ""),
                 }
             )
-        pub = published[(published["task"] == task) & published["method"].isin(pair)]
+        pub = main_rows(published)
+        pub = pub[(pub["task"] == task) & pub["method"].isin(pair)]
         for (source, model, note), grp in pub.groupby(["source", "model", pub["note"].fillna("")], sort=False):
             vals = dict(zip(grp["method"], grp["accuracy"], strict=True))
+            paths = grp["paths"].dropna() if "paths" in grp else ()
+            source = ", ".join(
+                [source, *([note] if note else []), *([f"{paths.iloc[0]:.0f} paths"] if len(paths) else [])]
+            )
             rows.append(
                 {
                     "task": task,
                     "model": model,
                     "parameters": human_count(grp["params_b"].iloc[0] * 1e9),
-                    "source": f"{source}, {note}" if note else source,
+                    "source": source,
                     col_a: pct(vals.get(a)),
                     col_b: pct(vals.get(b)),
                     "delta": _delta(vals.get(a), vals.get(b)),
@@ -350,7 +358,10 @@ def test_time_compute(acc: pd.DataFrame, paths: pd.DataFrame | None, style: str 
     """The inference-time scaling curve as a table: every greedy method of every model at its mean
     generated tokens per question (both stages), and each self-consistency run at 1, 2, 4, ...
     sampled paths (all paths' tokens counted), with accuracy and its 95% interval; by task and model."""
-    greedy = acc[(acc["style"] == style) & ~acc["method"].map(lambda m: methods.get(m).samples)]
+    # The ablation variants have tables of their own.
+    greedy = acc[
+        (acc["style"] == style) & ~acc["method"].map(lambda m: bool(methods.get(m).samples or methods.get(m).variant))
+    ]
     parts = [greedy.assign(paths="greedy")]
     if paths is not None and not paths.empty:
         parts.append(paths[paths["style"] == style].assign(paths=lambda d: d["paths"].astype(str)))

@@ -79,9 +79,11 @@ def transcript_title(t: dict) -> str:
 
 
 def example_prompts(metas: Sequence[dict]) -> list[tuple[dict, str]]:
-    """One (generation metadata, full prompt text) per method, in method order; zero-shot CoT shows both stages."""
+    """One (generation metadata, full prompt text) per method and variant, in method order; zero-shot
+    CoT shows both stages."""
     out, seen = [], set()
-    for m in sorted(metas, key=lambda m: (methods.all_keys().index(m["method"]), m["model"]["slug"], m["task"]["key"])):
+    order = methods.ordered_with_variants({m["method"] for m in metas})
+    for m in sorted(metas, key=lambda m: (order.index(m["method"]), m["model"]["slug"], m["task"]["key"])):
         if m["method"] in seen:
             continue
         seen.add(m["method"])

@@ -30,7 +30,10 @@ COLUMNS = [
 
 
 def summarize(scores: list[dict], *, model: str, task: str, method: str, meta: dict) -> list[dict]:
-    """Rows of the accuracy table for one generation file's scores, one per extraction style."""
+    """Rows of the accuracy table for one generation file's scores, one per extraction style (none
+    for a unit that does not apply to the model, e.g. the chat format without a chat template)."""
+    if meta.get("not_applicable"):
+        return []
     n = len(scores)
 
     def frac(flag) -> float:

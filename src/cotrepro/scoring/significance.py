@@ -53,11 +53,13 @@ def compare(scores_a: Sequence[dict], scores_b: Sequence[dict], style: str) -> d
 
 def significance_table(scores: Mapping[tuple[str, str, str], Sequence[dict]]) -> pd.DataFrame:
     """Every paired test available in ``scores`` (``(model, task, method) -> score rows``), per style,
-    for the pairs the methods declare (:func:`cotrepro.methods.pairs`)."""
+    for the pairs the methods declare (:func:`cotrepro.methods.pairs`, each variant against its method
+    included). A unit with no rows (one that does not apply to the model) is in no test."""
     rows = []
+    pairs = methods.pairs({m for _, _, m in scores})
     for model, task in sorted({(m, t) for m, t, _ in scores}):
-        for method_a, method_b in methods.pairs():
-            if (model, task, method_a) not in scores or (model, task, method_b) not in scores:
+        for method_a, method_b in pairs:
+            if not (scores.get((model, task, method_a)) and scores.get((model, task, method_b))):
                 continue
             for style in STYLES:
                 rows.append(
