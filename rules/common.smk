@@ -191,7 +191,7 @@ def task_code(wildcards):
 def exemplar_source(wildcards):
     """An exemplar set's source file: downloaded (the papers' sets) or the project's own in config/."""
     if wildcards.exset in REMOTE_SETS:
-        return f"resources/exemplars/{wildcards.exset}/{REMOTE_SETS[wildcards.exset].filename}"
+        return f"resources/exemplars/{wildcards.exset}/{REMOTE_SETS[wildcards.exset].file.filename}"
     return repo_file(project_set_path(REPO, wildcards.exset))
 
 

@@ -39,7 +39,7 @@ rule download_exemplars:
         "logs/download_exemplars/{exset}/{filename}.log",
     localrule: True
     params:
-        file=lambda w: REMOTE_SETS[w.exset],
+        file=lambda w: REMOTE_SETS[w.exset].file,
     script:
         "../scripts/download_file.py"
 
@@ -47,7 +47,7 @@ rule download_exemplars:
 rule exemplars:
     input:
         source=exemplar_source,
-        code=code("data/exemplars.py"),
+        code=code("data/exemplars.py", "data/exemplar_parsers.py"),
     output:
         "results/exemplars/{exset}.json",
     log:

@@ -15,6 +15,7 @@ rule paper_fragments:
         code=code(
             "outputs/paper.py",
             "outputs/calibration.py",
+            "outputs/exemplar_sources.py",
             "outputs/tables.py",
             "outputs/ablations.py",
             "outputs/published.py",

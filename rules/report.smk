@@ -83,6 +83,7 @@ rule report:
             "outputs/report.py",
             "outputs/calibration.py",
             "outputs/report.html.j2",
+            "outputs/exemplar_sources.py",
             "outputs/tables.py",
             "outputs/ablations.py",
             "outputs/published.py",

@@ -153,11 +153,12 @@ def test_corrupted_dataset_download_is_rejected_before_any_generation(tmp_path):
 def test_dry_run_lists_the_expected_jobs(tmp_path):
     proc = run_snakemake(REPO, tmp_path, REPO / "config/config.yaml", "--dry-run")
     jobs = planned_jobs(proc.stdout + proc.stderr)
-    # 14 tasks, 11 of them downloaded; 10 exemplar sets, one of them (Wei et al.'s GSM8K) downloaded.
+    # 14 tasks, 11 of them downloaded; 10 exemplar sets, five of them Wei et al.'s, downloaded
+    # (GSM8K, AQuA, CSQA, StrategyQA, date).
     assert jobs == {
         "download_dataset": 11,
         "prepare_task": 14,
-        "download_exemplars": 1,
+        "download_exemplars": 5,
         "exemplars": 10,
         "download_model": 6,
         "generate": 6,  # one a model, for all its (task, method) units
@@ -180,13 +181,14 @@ def test_dry_run_of_a_task_subset_named_on_the_command_line(tmp_path):
     assert jobs == {
         "download_dataset": 2,
         "prepare_task": 2,
+        "download_exemplars": 2,
         "exemplars": 2,
         "download_model": 1,
         "generate": 1,
         "extract": 1,
         **AFTER_SCORES,
     }, jobs
-    assert "results/exemplars/cotrepro-csqa.json" in proc.stdout and "resources/datasets/date/task.json" in proc.stdout
+    assert "results/exemplars/wei2022-csqa.json" in proc.stdout and "resources/datasets/date/task.json" in proc.stdout
 
 
 def test_dry_run_with_self_consistency_plans_its_units_and_curve(tmp_path):

@@ -244,10 +244,19 @@ def test_every_default_exemplar_set_exists(name):
     assert name in REMOTE_SETS or project_set_path(REPO, name).is_file()
 
 
-@pytest.mark.parametrize("key", sorted(k for k, t in TASKS.items() if t.exemplars not in REMOTE_SETS))
-def test_project_exemplars_answer_in_the_tasks_format(key):
+def _project_sets() -> list[tuple[str, str]]:
+    """(task, project set) for every task with a project set: its default, or the one it replaced."""
+    return sorted(
+        (k, t.exemplars if t.exemplars not in REMOTE_SETS else f"cotrepro-{k.replace('_', '-')}")
+        for k, t in TASKS.items()
+        if t.exemplars not in REMOTE_SETS or k in ("aqua", "csqa", "date", "strategyqa")
+    )
+
+
+@pytest.mark.parametrize(("key", "name"), _project_sets())
+def test_project_exemplars_answer_in_the_tasks_format(key, name):
     task = get_task(key)
-    exemplars = parse_project_set(project_set_path(REPO, task.exemplars).read_text())
+    exemplars = parse_project_set(project_set_path(REPO, name).read_text())
     if key in WEI_SHOTS:
         assert len(exemplars) == WEI_SHOTS[key]
     for e in exemplars:

@@ -262,7 +262,10 @@ def _run_unit(job: GenerationJob, unit: GenerationUnit, inputs: _Inputs, backend
         "prompt_format": "chat_template" if s["chat_template"] else "plain",
         "exemplars": None
         if not inputs.exemplars
-        else {k: doc[k] for k in ("name", "origin", "source", "sha256")} | {"shots": len(inputs.exemplars)},
+        # The manifest (licence, pinned commit, differences from the paper) travels with the
+        # generations, so a rebuild from an archive can still report it.
+        else {k: doc[k] for k in ("name", "origin", "source", "sha256")}
+        | {"manifest": doc.get("manifest"), "shots": len(inputs.exemplars)},
         "max_new_tokens": s["max_new_tokens"],
         "on_overflow": s["on_overflow"],
         "sampling": s.get("sampling"),

@@ -17,7 +17,7 @@ import pandas as pd
 
 from cotrepro import methods
 from cotrepro.io import atomic_write_text, read_json
-from cotrepro.outputs import ablations, tables
+from cotrepro.outputs import ablations, exemplar_sources, tables
 from cotrepro.outputs.calibration import display as calibration_cells
 from cotrepro.outputs.transcripts import example_prompts, transcript_text, transcript_title
 
@@ -269,6 +269,33 @@ def tasks_table(inp: PaperInputs) -> str:
     )
 
 
+def exemplar_sources_table(inp: PaperInputs) -> str:
+    """The papers' exemplar sets the run downloaded (file, commit, licence) and every recorded
+    difference from what the paper prints, as a list; empty when no such set was used."""
+    frame = exemplar_sources.sources(inp.metas)
+    if frame.empty:
+        return ""
+    out = latex_table(
+        frame,
+        label="tab:exemplar-sources",
+        hide=("sha256", "paper"),
+        caption="Wei et al.'s few-shot exemplars (the full prompts of their appendix): the pinned file each "
+        "set was read from (sha256-checked at download), its licence and the number of exemplars.",
+        widths={"source": "4cm", "commit": "2.6cm"},
+        markup={"source": _breakable, "commit": _breakable},
+    )
+    diffs = exemplar_sources.differences(inp.metas)
+    content = diffs[diffs["kind"] == "content"]
+    items = [f"\\texttt{{{tex(d.set)}}}, exemplar {d.exemplar}: {tex(d.note)}" for d in content.itertuples()]
+    # A note of form shared by several sets is listed once, naming them all.
+    for note, sets in diffs[diffs["kind"] == "form"].groupby("note", sort=False)["set"]:
+        items.append(", ".join(f"\\texttt{{{tex(n)}}}" for n in sets) + f" (form): {tex(note)}")
+    if items:
+        out += "Differences from the exemplars the papers print:\n\\begin{itemize}\n"
+        out += "".join(f"\\item {i}\n" for i in items) + "\\end{itemize}\n"
+    return out
+
+
 def decoding(inp: PaperInputs) -> str:
     """Decoding settings, as recorded in the generation metadata."""
     frame = tables.decoding(inp.metas)
@@ -477,6 +504,7 @@ FRAGMENTS = {
     "models.tex": models_table,
     "tasks.tex": tasks_table,
     "methods.tex": method_examples,
+    "exemplars.tex": exemplar_sources_table,
     "decoding.tex": decoding,
     "published.tex": published_tables,
     "calibration.tex": calibration_table,

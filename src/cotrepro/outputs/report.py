@@ -17,7 +17,7 @@ import pandas as pd
 
 from cotrepro import methods
 from cotrepro.io import atomic_write_text, read_json
-from cotrepro.outputs import ablations, tables
+from cotrepro.outputs import ablations, exemplar_sources, tables
 from cotrepro.outputs.calibration import display as calibration_cells
 from cotrepro.outputs.transcripts import example_prompts, transcript_text, transcript_title
 
@@ -128,6 +128,8 @@ def render_report(inputs: ReportInputs) -> str:
         models=tables.models(metas, [read_json(p) for p in inputs.manifests]),
         datasets=tables.tasks([read_json(p) for p in inputs.task_provenance], acc),
         exemplars=tables.exemplars(metas),
+        exemplar_sources=exemplar_sources.sources(metas),
+        exemplar_differences=exemplar_sources.differences(metas),
         decoding=tables.decoding(metas),
         software=tables.software(metas),
         generation_seconds=tables.generation_seconds(metas),

@@ -163,7 +163,7 @@ TASKS = (
         ),
         load=load_aqua,
         answer_format="choice:ABCDE",
-        exemplars="cotrepro-aqua",
+        exemplars="wei2022-aqua",
         size=254,
     ),
     TaskSpec(

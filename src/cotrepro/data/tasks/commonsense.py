@@ -110,7 +110,7 @@ TASKS = (
         ),
         load=load_csqa,
         answer_format="choice:ABCDE",
-        exemplars="cotrepro-csqa",
+        exemplars="wei2022-csqa",
         size=1221,
     ),
     TaskSpec(
@@ -125,7 +125,7 @@ TASKS = (
         ),
         load=load_strategyqa,
         answer_format="yes_no",
-        exemplars="cotrepro-strategyqa",
+        exemplars="wei2022-strategyqa",
         size=2290,
     ),
     TaskSpec(
@@ -142,7 +142,7 @@ TASKS = (
         ),
         load=load_date,
         answer_format="choice:ABCDEF",
-        exemplars="cotrepro-date",
+        exemplars="wei2022-date",
         size=369,
         params={"seed": 1},
     ),
