@@ -12,11 +12,13 @@ rule paper_fragments:
         published=repo_file(REPO / config["published"]),
         meta=GENERATION_META,
         tasks=TASK_PROVENANCE,
+        disagreements="results/extraction_disagreements.csv",
         code=code(
             "outputs/paper.py",
             "outputs/calibration.py",
             "outputs/tables.py",
             "outputs/plots.py",
+            "scoring/disagreements.py",
             "methods.py",
         ),
     output:

@@ -20,6 +20,7 @@ from cotrepro.io import atomic_write_text, read_json
 from cotrepro.outputs import tables
 from cotrepro.outputs.calibration import display as calibration_cells
 from cotrepro.outputs.transcripts import example_prompts, transcript_text, transcript_title
+from cotrepro.scoring.disagreements import read_disagreements
 
 _TEX_SPECIAL = {
     "\\": r"\textbackslash{}",
@@ -173,6 +174,7 @@ class PaperInputs:
     model_notes: dict = field(default_factory=dict)
     paths: pd.DataFrame | None = None  # results/accuracy_vs_paths.csv (self-consistency curves)
     calibration: pd.DataFrame | None = None
+    disagreements: pd.DataFrame | None = None  # results/extraction_disagreements.csv
 
     @classmethod
     def from_paths(
@@ -188,6 +190,7 @@ class PaperInputs:
         model_notes: dict,
         paths: Path | None = None,
         calibration: Path | None = None,
+        disagreements: Path | None = None,
     ) -> PaperInputs:
         """Read every input file."""
         return cls(
@@ -201,6 +204,7 @@ class PaperInputs:
             model_notes=model_notes,
             paths=None if paths is None else pd.read_csv(paths),
             calibration=None if calibration is None else pd.read_csv(calibration),
+            disagreements=None if disagreements is None else read_disagreements(disagreements),
         )
 
     def robust(self) -> pd.DataFrame:
@@ -351,6 +355,45 @@ def style_table(inp: PaperInputs) -> str:
     )
 
 
+def disagreements_table(inp: PaperInputs) -> str:
+    """Per task, model and method: both accuracies beside the number of questions the two extraction
+    styles disagree on, by cause (empty when the disagreements were not computed)."""
+    if inp.disagreements is None:
+        return ""
+    return (
+        f"Table~\\ref{{tab:disagreements}} counts the questions whose two extractions differ "
+        f"({len(inp.disagreements):,} in all), by cause; Appendix~\\ref{{app:disagreements}} shows examples.\n"
+        + latex_table(
+            tables.disagreement_counts(inp.accuracy, inp.disagreements, compact=True),
+            long=True,
+            label="tab:disagreements",
+            widths={"method": "2.4cm", "by cause": "3.4cm"},
+            caption="Where the two extractions disagree: accuracy (\\%) under each, the questions (of $n$) whose "
+            "predictions differ, and those by cause: the same number written differently; an option named by its "
+            "text, not its letter; no answer found by one; both answers in the text, different ones taken "
+            "(first vs last); other.",
+        )
+    )
+
+
+def disagreement_examples(inp: PaperInputs) -> str:
+    """The appendix: a few disagreeing items per cause, with both predictions and an excerpt."""
+    if inp.disagreements is None:
+        return ""
+    head = "\\section{Extraction disagreements: examples}\\label{app:disagreements}\n"
+    if inp.disagreements.empty:
+        return head + "The two extractions agree on every question.\n"
+    return head + latex_table(
+        tables.disagreement_examples(inp.disagreements, per_cause=2),
+        long=True,
+        label="tab:disagreement-examples",
+        hide=("id",),
+        widths={"method": "1.6cm", "paper-faithful": "2.4cm", "robust": "2.4cm", "excerpt": "5cm"},
+        caption="Examples of disagreeing items, two per cause: gold, each extraction's prediction and verdict, "
+        "and the text around the answers.",
+    )
+
+
 def failures_table(inp: PaperInputs) -> str:
     """Failure fractions per task, model and method."""
     return latex_table(
@@ -439,6 +482,8 @@ FRAGMENTS = {
     "calibration.tex": calibration_table,
     "all.tex": all_methods_table,
     "styles.tex": style_table,
+    "disagreements.tex": disagreements_table,
+    "disagreement_examples.tex": disagreement_examples,
     "failures.tex": failures_table,
     "compute.tex": compute_table,
     "transcripts.tex": transcripts,
