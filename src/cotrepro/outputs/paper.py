@@ -369,9 +369,9 @@ def disagreements_table(inp: PaperInputs) -> str:
             label="tab:disagreements",
             widths={"method": "2.4cm", "by cause": "3.4cm"},
             caption="Where the two extractions disagree: accuracy (\\%) under each, the questions (of $n$) whose "
-            "predictions differ, and those by cause: the same number written differently; an option named by its "
-            "text, not its letter; no answer found by one; both answers in the text, different ones taken "
-            "(first vs last); other.",
+            "predictions differ, and those by cause (the first that holds): number format, the same value written "
+            "differently; letter vs text, a choice named by its option's text, not its letter; no answer, one "
+            "extraction found none; first vs last, both answers in the text, different ones taken; other.",
         )
     )
 

@@ -256,7 +256,7 @@ def disagreement_examples(dis: pd.DataFrame, per_cause: int = 2) -> pd.DataFrame
 
     def verdict(pred, right) -> str:
         # A random model's "answer" can be a whole line run together; the CSV keeps it whole.
-        shown = pred if len(pred) <= 16 else pred[:15] + "…"
+        shown = pred if len(pred) <= 12 else pred[:11] + "…"
         return f"{shown or '(none)'} ({'right' if bool(right) else 'wrong'})"
 
     return pd.DataFrame(
