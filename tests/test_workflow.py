@@ -171,6 +171,24 @@ def test_disagreement_csv_rows_are_exactly_the_items_whose_styles_differ(demo):
     assert "Extraction disagreements: examples" in text and f"({len(dis)} in all)" in text
 
 
+def test_editing_the_disagreement_classifier_reruns_its_table_and_documents_only(demo):
+    """The classifier is a declared code input of the disagreements rule and of the documents that show
+    its labels: an edit plans those jobs and no extraction or generation (dry run; the file is put
+    back as it was, so the demo stays up to date for the other tests)."""
+    w, module = demo["workdir"], demo["workflow"] / "src/cotrepro/scoring/disagreements.py"
+    text, stat = module.read_text(), module.stat()
+    module.write_text(text + "\n# an edit to the classifier\n")
+    try:
+        plan = run_snakemake(demo["workflow"], w, demo["config"], "--dry-run")
+    finally:
+        module.write_text(text)
+        os.utime(module, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    jobs = planned_jobs(plan.stdout + plan.stderr)
+    assert jobs == {"disagreements": 1, "report": 1, "paper_fragments": 1, "paper": 1, "all": 1}, jobs
+    again = run_snakemake(demo["workflow"], w, demo["config"], "--dry-run")
+    assert planned_jobs(again.stdout + again.stderr) == {}
+
+
 def test_each_model_is_loaded_once_for_all_its_units(demo):
     w = demo["workdir"]
     for model in MODELS:
