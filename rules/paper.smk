@@ -12,6 +12,7 @@ rule paper_fragments:
         published=repo_file(REPO / config["published"]),
         meta=GENERATION_META,
         tasks=TASK_PROVENANCE,
+        disagreements="results/extraction_disagreements.csv",
         code=code(
             "outputs/paper.py",
             "outputs/calibration.py",
@@ -20,6 +21,7 @@ rule paper_fragments:
             "outputs/ablations.py",
             "outputs/published.py",
             "outputs/plots.py",
+            "scoring/disagreements.py",
             "methods.py",
         ),
     output:

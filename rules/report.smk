@@ -79,6 +79,7 @@ rule report:
         paths="results/accuracy_vs_paths.csv",
         calibration=CALIBRATION,
         agreement=AGREEMENT_FILES,
+        disagreements="results/extraction_disagreements.csv",
         code=code(
             "outputs/report.py",
             "outputs/calibration.py",
@@ -89,6 +90,7 @@ rule report:
             "outputs/published.py",
             "outputs/plots.py",
             "outputs/transcripts.py",
+            "scoring/disagreements.py",
             "methods.py",
         ),
     output:

@@ -59,3 +59,23 @@ rule paths_curve:
         seed=config["sampling"]["seed"],
     script:
         "../scripts/paths_curve.py"
+
+
+# The items whose two extraction styles disagree, each with its cause, read from the text the
+# extractors saw; the report and the paper count them beside each accuracy.
+rule disagreements:
+    input:
+        generations=GENERATIONS,
+        scores=SCORES,
+        tasks=TASK_RECORDS,
+        code=code("scoring/disagreements.py", "scoring/extract.py", "scoring/score.py", "methods.py"),
+    output:
+        report(
+            "results/extraction_disagreements.csv",
+            caption="../report/disagreements.rst",
+            category="Tables",
+        ),
+    log:
+        "logs/disagreements.log",
+    script:
+        "../scripts/disagreements.py"

@@ -20,6 +20,7 @@ write_fragments(
         paths=Path(i.paths),
         # Made only with a published-completions model (a list of one file, else empty).
         calibration=Path(i.calibration[0]) if i.calibration else None,
+        disagreements=Path(i.disagreements),
     ),
     Path(snakemake.output[0]),
 )

@@ -24,6 +24,7 @@ write_report(
         # Made only with a published-completions model (a list of one file, else empty).
         calibration=Path(i.calibration[0]) if i.calibration else None,
         agreement=[Path(p) for p in i.agreement],
+        disagreements=Path(i.disagreements),
     ),
     Path(snakemake.output[0]),
 )

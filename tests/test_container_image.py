@@ -216,8 +216,9 @@ def test_only_writes_outside_volumes_count():
 def test_demo_in_the_image_scores_exactly_as_on_the_host(demos):
     host, inside = tree_files(demos["host"], "scores/**/*.jsonl"), tree_files(demos["demo"], "scores/**/*.jsonl")
     demo = load_config(REPO / "config/demo.yaml", REPO)
-    units = len(demo["models"]) * len(run_units(demo))  # 2 models x (4 tasks x 4 methods + 2 x 2 sampled)
-    assert len(host) == units == 40 and sorted(inside) == sorted(host)
+    # 2 models x (4 tasks x 4 methods + 2 x 2 sampled + 9 ablation variants on one task)
+    units = len(demo["models"]) * len(run_units(demo))
+    assert len(host) == units == 58 and sorted(inside) == sorted(host)
     assert [k for k in host if host[k] != inside[k]] == []
     assert (demos["demo"] / "accuracy.csv").read_bytes() == (demos["host"] / "accuracy.csv").read_bytes()
     assert (demos["demo"] / "paper/paper.pdf").read_bytes().startswith(b"%PDF")

@@ -205,6 +205,60 @@ def test_self_consistency_votes_and_curves_come_from_the_stored_paths(demo):
     assert "Test-time compute" in html and "few-shot CoT + self-consistency" in html
 
 
+def test_disagreement_csv_rows_are_exactly_the_items_whose_styles_differ(demo):
+    """On the demo's real output: one CSV row per item whose two predictions differ in its score
+    file (and no other), with that file's gold, predictions and verdicts; the report and the paper
+    show the counts and the examples."""
+    from cotrepro.io import run_key
+    from cotrepro.scoring.disagreements import CAUSES, disagreement_table, read_disagreements
+
+    w = demo["workdir"]
+    dis = read_disagreements(w / "results/extraction_disagreements.csv")
+    fields = ("gold", "pred_kojima", "pred_robust", "correct_kojima", "correct_robust")
+    expected, units = [], []
+    for path in sorted((w / "results/scores").rglob("*.jsonl")):
+        model, task, method = run_key(path)
+        scores = read_jsonl(path)
+        expected += [
+            (model, task, method, s["id"], *(s[f] for f in fields))
+            for s in scores
+            if s["pred_kojima"] != s["pred_robust"]
+        ]
+        generations = read_jsonl(w / f"results/generations/{model}/{task}/{method}.jsonl")
+        units.append(((model, task, method), generations, scores, read_jsonl(w / f"results/tasks/{task}.jsonl")))
+    got = list(zip(dis["model"], dis["task"], dis["method"], dis["id"], *(dis[f] for f in fields), strict=True))
+    assert expected and sorted(got) == sorted(expected) and len(set(got)) == len(got)
+    assert set(dis["cause"]) <= set(CAUSES) and dis["excerpt"].str.len().gt(0).all()
+    # Deterministic: the same files classified again give the same rows.
+    again = disagreement_table(units)
+    assert sorted(again.astype(str).itertuples(index=False)) == sorted(dis.astype(str).itertuples(index=False))
+    html = unescape((w / "results/report.html").read_text())
+    assert "Where the two extractions disagree" in html and f"{len(dis)} in all" in html
+    assert 'id="disagreement-counts"' in html and 'id="disagreement-examples"' in html
+    text = subprocess.run(
+        ["pdftotext", str(w / "results/paper/paper.pdf"), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "Extraction disagreements: examples" in text and f"({len(dis)} in all)" in text
+
+
+def test_editing_the_disagreement_classifier_reruns_its_table_and_documents_only(demo):
+    """The classifier is a declared code input of the disagreements rule and of the documents that show
+    its labels: an edit plans those jobs and no extraction or generation (dry run; the file is put
+    back as it was, so the demo stays up to date for the other tests)."""
+    w, module = demo["workdir"], demo["workflow"] / "src/cotrepro/scoring/disagreements.py"
+    text, stat = module.read_text(), module.stat()
+    module.write_text(text + "\n# an edit to the classifier\n")
+    try:
+        plan = run_snakemake(demo["workflow"], w, demo["config"], "--dry-run")
+    finally:
+        module.write_text(text)
+        os.utime(module, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    jobs = planned_jobs(plan.stdout + plan.stderr)
+    assert jobs == {"disagreements": 1, "report": 1, "paper_fragments": 1, "paper": 1, "all": 1}, jobs
+    again = run_snakemake(demo["workflow"], w, demo["config"], "--dry-run")
+    assert planned_jobs(again.stdout + again.stderr) == {}
+
+
 def test_each_model_is_loaded_once_for_all_its_units(demo):
     w = demo["workdir"]
     for model in MODELS:

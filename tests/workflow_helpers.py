@@ -14,6 +14,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 AFTER_SCORES = {
     "aggregate": 1,
+    "disagreements": 1,
     "paths_curve": 1,
     "significance": 1,
     "transcripts": 1,

@@ -20,6 +20,7 @@ from cotrepro.io import atomic_write_text, read_json
 from cotrepro.outputs import ablations, exemplar_sources, tables
 from cotrepro.outputs.calibration import display as calibration_cells
 from cotrepro.outputs.transcripts import example_prompts, transcript_text, transcript_title
+from cotrepro.scoring.disagreements import read_disagreements
 
 _TEX_SPECIAL = {
     "\\": r"\textbackslash{}",
@@ -174,6 +175,7 @@ class PaperInputs:
     paths: pd.DataFrame | None = None  # results/accuracy_vs_paths.csv (self-consistency curves)
     calibration: pd.DataFrame | None = None
     not_applicable: list[dict] = field(default_factory=list)  # metadata of units that did not apply to their model
+    disagreements: pd.DataFrame | None = None  # results/extraction_disagreements.csv
 
     @classmethod
     def from_paths(
@@ -189,6 +191,7 @@ class PaperInputs:
         model_notes: dict,
         paths: Path | None = None,
         calibration: Path | None = None,
+        disagreements: Path | None = None,
     ) -> PaperInputs:
         """Read every input file."""
         every_meta = [read_json(p) for p in metas]
@@ -204,6 +207,7 @@ class PaperInputs:
             model_notes=model_notes,
             paths=None if paths is None else pd.read_csv(paths),
             calibration=None if calibration is None else pd.read_csv(calibration),
+            disagreements=None if disagreements is None else read_disagreements(disagreements),
         )
 
     def robust(self) -> pd.DataFrame:
@@ -381,6 +385,45 @@ def style_table(inp: PaperInputs) -> str:
     )
 
 
+def disagreements_table(inp: PaperInputs) -> str:
+    """Per task, model and method: both accuracies beside the number of questions the two extraction
+    styles disagree on, by cause (empty when the disagreements were not computed)."""
+    if inp.disagreements is None:
+        return ""
+    return (
+        f"Table~\\ref{{tab:disagreements}} counts the questions whose two extractions differ "
+        f"({len(inp.disagreements):,} in all), by cause; Appendix~\\ref{{app:disagreements}} shows examples.\n"
+        + latex_table(
+            tables.disagreement_counts(inp.accuracy, inp.disagreements, compact=True),
+            long=True,
+            label="tab:disagreements",
+            widths={"method": "2.4cm", "by cause": "3.4cm"},
+            caption="Where the two extractions disagree: accuracy (\\%) under each, the questions (of $n$) whose "
+            "predictions differ, and those by cause (the first that holds): number format, the same value written "
+            "differently; letter vs text, a choice named by its option's text, not its letter; no answer, one "
+            "extraction found none; first vs last, both answers in the text, different ones taken; other.",
+        )
+    )
+
+
+def disagreement_examples(inp: PaperInputs) -> str:
+    """The appendix: a few disagreeing items per cause, with both predictions and an excerpt."""
+    if inp.disagreements is None:
+        return ""
+    head = "\\section{Extraction disagreements: examples}\\label{app:disagreements}\n"
+    if inp.disagreements.empty:
+        return head + "The two extractions agree on every question.\n"
+    return head + latex_table(
+        tables.disagreement_examples(inp.disagreements, per_cause=2),
+        long=True,
+        label="tab:disagreement-examples",
+        hide=("id",),
+        widths={"method": "1.6cm", "paper-faithful": "2.4cm", "robust": "2.4cm", "excerpt": "5cm"},
+        caption="Examples of disagreeing items, two per cause: gold, each extraction's prediction and verdict, "
+        "and the text around the answers.",
+    )
+
+
 def failures_table(inp: PaperInputs) -> str:
     """Failure fractions per task, model and method."""
     return latex_table(
@@ -510,6 +553,8 @@ FRAGMENTS = {
     "calibration.tex": calibration_table,
     "all.tex": all_methods_table,
     "styles.tex": style_table,
+    "disagreements.tex": disagreements_table,
+    "disagreement_examples.tex": disagreement_examples,
     "failures.tex": failures_table,
     "compute.tex": compute_table,
     "ablations.tex": ablation_tables,

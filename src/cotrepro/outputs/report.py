@@ -20,6 +20,7 @@ from cotrepro.io import atomic_write_text, read_json
 from cotrepro.outputs import ablations, exemplar_sources, tables
 from cotrepro.outputs.calibration import display as calibration_cells
 from cotrepro.outputs.transcripts import example_prompts, transcript_text, transcript_title
+from cotrepro.scoring.disagreements import read_disagreements
 
 DEMO_WARNING = (
     "This is the offline demo. Its models have random weights, so every accuracy below is "
@@ -45,6 +46,7 @@ class ReportInputs:
     paths: Path | None = None  # results/accuracy_vs_paths.csv
     calibration: Path | None = None
     agreement: list[Path] = field(default_factory=list)  # backend agreement summaries (generation/agreement.py)
+    disagreements: Path | None = None  # results/extraction_disagreements.csv
 
 
 def _template() -> jinja2.Template:
@@ -94,6 +96,18 @@ def _over_context(acc: pd.DataFrame) -> list[dict]:
     ]
 
 
+def _disagreements(acc: pd.DataFrame, path: Path | None) -> dict | None:
+    """The extraction-disagreement tables: counts beside each accuracy, and examples per cause."""
+    if path is None:
+        return None
+    dis = read_disagreements(path)
+    return {
+        "total": len(dis),
+        "counts": tables.disagreement_counts(acc, dis),
+        "examples": tables.disagreement_examples(dis, per_cause=3),
+    }
+
+
 def render_report(inputs: ReportInputs) -> str:
     """The report as one HTML string with the figures embedded."""
     acc = pd.read_csv(inputs.accuracy)
@@ -120,6 +134,7 @@ def render_report(inputs: ReportInputs) -> str:
         orders=ablations.order_spread(acc, metas, "robust"),
         formats=ablations.format_comparison(acc, sig, every_meta, "robust"),
         styles=tables.extraction_styles(acc),
+        disagreements=_disagreements(acc, inputs.disagreements),
         transcripts=None if chosen is None else [(transcript_title(t), transcript_text(t)) for t in chosen],
         prompts=[
             (methods.label(m["method"]), m["model"]["slug"], m["task"]["key"], text)

@@ -18,6 +18,7 @@ import pandas as pd
 from cotrepro import methods
 from cotrepro.outputs.plots import human_count, models_by_size
 from cotrepro.outputs.published import main_rows
+from cotrepro.scoring.disagreements import CAUSES
 
 STYLE_LABELS = {"robust": "robust", "kojima": "paper-faithful"}
 """Extraction style key -> how tables name it, in display order (the project's own style first)."""
@@ -218,6 +219,71 @@ def extraction_styles(acc: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"task": means["task"], "method": means["method"].map(methods.label), **per_style}).reset_index(
         drop=True
     )
+
+
+def disagreement_counts(acc: pd.DataFrame, dis: pd.DataFrame, compact: bool = False) -> pd.DataFrame:
+    """Per task, model (by size) and method: the accuracy under each extraction style beside how many
+    questions the two styles' predictions differ on, in all and by cause: a column per cause of
+    :data:`cotrepro.scoring.disagreements.CAUSES` (zeros shown, so a row with none says so), or with
+    ``compact`` one column naming the causes that occur (``no answer 5, other 2``) for a narrow page."""
+    got = dis.groupby(["model", "task", "method", "cause"]).size().to_dict()
+    wide = acc.pivot_table(
+        index=["task", "model", "parameters", "method", "n"], columns="style", values="accuracy", aggfunc="first"
+    ).reset_index()
+    wide = wide.assign(order=_method_order(wide["method"])).sort_values(["task", "parameters", "model", "order"])
+    by_cause = {
+        label: [got.get((r.model, r.task, r.method, cause), 0) for r in wide.itertuples()]
+        for cause, label in CAUSES.items()
+    }
+    if compact:
+        rows = zip(*by_cause.values(), strict=True)
+        by_cause = {"by cause": [", ".join(f"{c} {k}" for c, k in zip(by_cause, r, strict=True) if k) for r in rows]}
+    return pd.DataFrame(
+        {
+            "task": wide["task"],
+            "model": wide["model"],
+            "method": wide["method"].map(methods.label),
+            "n": wide["n"],
+            **{label: wide[style].map(pct) for style, label in STYLE_LABELS.items() if style in wide},
+            "differ": [sum(got.get((r.model, r.task, r.method, c), 0) for c in CAUSES) for r in wide.itertuples()],
+            **by_cause,
+        }
+    ).reset_index(drop=True)
+
+
+def disagreement_examples(dis: pd.DataFrame, per_cause: int = 2) -> pd.DataFrame:
+    """A few disagreeing items per cause (the first ``per_cause`` in file order, one per (model, task,
+    method) where there are enough), with both predictions, their verdicts and an excerpt."""
+    picked = []
+    for cause in CAUSES:
+        rows = dis[dis["cause"] == cause]
+        # One per unit first, so the examples show several models and tasks rather than one file's.
+        spread = rows.drop_duplicates(["model", "task", "method"])
+        picked.append(pd.concat([spread, rows.drop(spread.index)]).head(per_cause))
+    rows = pd.concat(picked) if picked else dis.head(0)
+
+    def verdict(pred, right) -> str:
+        # A random model's "answer" can be a whole line run together; the CSV keeps it whole.
+        shown = pred if len(pred) <= 12 else pred[:11] + "…"
+        return f"{shown or '(none)'} ({'right' if bool(right) else 'wrong'})"
+
+    return pd.DataFrame(
+        {
+            "cause": rows["cause"].map(CAUSES),
+            "model": rows["model"],
+            "task": rows["task"],
+            "method": rows["method"].map(methods.label),
+            "id": rows["id"].astype(str),
+            "gold": rows["gold"].astype(str),
+            STYLE_LABELS["kojima"]: [
+                verdict(p, c) for p, c in zip(rows["pred_kojima"], rows["correct_kojima"], strict=True)
+            ],
+            STYLE_LABELS["robust"]: [
+                verdict(p, c) for p, c in zip(rows["pred_robust"], rows["correct_robust"], strict=True)
+            ],
+            "excerpt": rows["excerpt"],
+        }
+    ).reset_index(drop=True)
 
 
 def _files_summary(manifest: dict) -> str:

@@ -296,6 +296,20 @@ def _robust(text: str, fmt: str, chain: bool) -> str:
     return found[-1] if found else ""
 
 
+def answer_candidates(text: str, fmt: str) -> list[str]:
+    """Every answer-shaped piece of ``text`` in order, in canonical form, as the robust style reads a
+    reasoning chain with no answer statement (a bare "A" before a lower-case word is the article)."""
+    _check_format(fmt)
+    return _candidates(text, fmt, slot=False)
+
+
+def answer_slot(text: str) -> str:
+    """The text after the last answer statement ("The answer is", "Answer:", ...) of ``text``, or the
+    whole text when it holds none."""
+    statements = list(_STATEMENT.finditer(text))
+    return text[statements[-1].end() :] if statements else text
+
+
 def normalize_answer(answer: str, fmt: str) -> str | None:
     """Canonical form of an answer (gold or predicted) under the robust style; None if it does not parse.
 
