@@ -84,13 +84,28 @@ def test_first_vs_last_on_yes_no():
     "slot,kojima",
     [
         (" Among A through E, the answer is blotter.", "A"),  # the "A" of "Among"
-        (" Blotter.", "B"),  # the capital B of the option's own text
+        (" Desk drawer? No: blotter.", "D"),  # the capital D of another option's text
     ],
 )
 def test_choice_letter_vs_option_text(slot, kojima):
     rec = record("B", "choice:ABCDE", OPTIONS)
     item = disagreement(generation("Let me think.", slot), rec, "zero_shot_cot")
-    assert (item["pred_kojima"], item["cause"]) == (kojima, "letter_vs_text")
+    # The robust style reads the option named by its text as its letter (score.predict).
+    assert (item["pred_kojima"], item["pred_robust"], item["cause"]) == (kojima, "B", "letter_vs_text")
+
+
+def test_an_option_text_whose_capital_is_its_own_letter_is_no_disagreement():
+    # Kojima's cleansing takes the capital B of "Blotter."; the robust style the option "blotter".
+    rec = record("B", "choice:ABCDE", OPTIONS)
+    assert (
+        unit_disagreements(
+            [generation("Hm.", " Blotter.")],
+            [score_row(generation("Hm.", " Blotter."), rec, "zero_shot_cot")],
+            [rec],
+            "zero_shot_cot",
+        )
+        == []
+    )
 
 
 def test_an_option_named_by_its_letter_and_text_is_not_letter_vs_text():

@@ -6,7 +6,7 @@ The completions are the project's own. Each row says what the paper-faithful ext
 
 import pytest
 
-from cotrepro.scoring.extract import STYLES, extract_answer, is_correct, normalize_answer
+from cotrepro.scoring.extract import STYLES, extract_answer, is_correct, normalize_answer, option_named
 
 ABCDE = "choice:ABCDE"
 ABC = "choice:ABC"
@@ -308,3 +308,49 @@ def test_is_correct_and_normalize_reject_unknown_arguments():
         is_correct("18", "18", NUM, "lenient")
     with pytest.raises(ValueError, match="answer format"):
         normalize_answer("18", "date")
+
+
+DATE_CHOICES = {
+    "A": "10/11/2019",
+    "B": "10/12/2019",
+    "C": "10/16/2019",
+    "D": "10/10/2019",
+    "E": "10/11/1974",
+    "F": "10/11/2018",
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "letter"),
+    [
+        # Wei et al.'s date exemplars answer with the date: "So the answer is 01/05/2015."
+        (" Today is 10/11/2019, so tomorrow is 10/12/2019. So the answer is 10/12/2019.", "B"),
+        # After the statement the first option named wins ...
+        (" The answer is 10/11/2018, not 10/11/2019.", "F"),
+        # ... in a chain without one, the last (its result).
+        (" It was 10/11/2019 and a day earlier 10/10/2019", "D"),
+        # Only whole options count: 10/11/20190 is none of them; a next question is not read.
+        (" The answer is 10/11/20190.", ""),
+        (" The answer is unclear.\n\nQ: Is it 10/11/2019?", ""),
+    ],
+)
+def test_option_named_maps_an_answer_given_as_option_text_to_its_letter(text, letter):
+    assert option_named(text, DATE_CHOICES) == letter
+
+
+def test_robust_scoring_reads_option_text_but_paper_faithful_does_not():
+    from cotrepro.scoring.score import score_row
+
+    record = {"id": "d1", "answer": "B", "answer_format": "choice:ABCDEF", "choices": DATE_CHOICES}
+    row = {
+        "completion": " Tomorrow is one day later. So the answer is 10/12/2019.",
+        "generated_tokens": 12,
+        "hit_max_new_tokens": False,
+        "over_context": False,
+    }
+    scores = score_row(row, record, "few_shot_cot")
+    assert (scores["pred_robust"], scores["correct_robust"]) == ("B", True)
+    assert not scores["correct_kojima"]
+    # A letter, where there is one, still decides.
+    letter = {**row, "completion": " So the answer is (C), not 10/12/2019."}
+    assert score_row(letter, record, "few_shot_cot")["pred_robust"] == "C"

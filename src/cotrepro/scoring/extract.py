@@ -310,6 +310,25 @@ def answer_slot(text: str) -> str:
     return text[statements[-1].end() :] if statements else text
 
 
+def option_named(text: str, choices: dict[str, str]) -> str:
+    """The letter of the option ``text`` names by its text rather than its letter ("" when none): a
+    model that copies exemplars answering with the option itself (Wei et al.'s date exemplars end
+    "So the answer is 01/05/2015.") still chose one of the choices. After an answer statement the
+    first option named wins, in a chain without one the last (as the robust style reads letters)."""
+    text = _NEXT_QUESTION.split(text, 1)[0]
+    statements = list(_STATEMENT.finditer(text))
+    slot = text[statements[-1].end() :] if statements else text
+    hits = [
+        (m.start(), letter)
+        for letter, option in choices.items()
+        if option.strip()
+        for m in re.finditer(rf"(?<!\w){re.escape(option.strip())}(?!\w)", slot, re.I)
+    ]
+    if not hits:
+        return ""
+    return (min(hits) if statements else max(hits))[1]
+
+
 def normalize_answer(answer: str, fmt: str) -> str | None:
     """Canonical form of an answer (gold or predicted) under the robust style; None if it does not parse.
 

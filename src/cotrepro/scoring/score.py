@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from cotrepro import methods
 from cotrepro.generation.rows import row_generated_tokens, row_over_context
-from cotrepro.scoring.extract import STYLES, extract_answer, extract_from, is_correct
+from cotrepro.scoring.extract import STYLES, extract_answer, extract_from, is_correct, option_named
 from cotrepro.scoring.self_consistency import majority_vote
 
 
@@ -15,16 +15,24 @@ def answer_text(row: dict, method: str) -> str:
     return row["stage2_completion"] if methods.get(method).two_stage else row["completion"]
 
 
-def predict(row: dict, fmt: str, method: str, style: str) -> str:
+def predict(row: dict, fmt: str, method: str, style: str, choices: dict[str, str] | None = None) -> str:
     """The extracted answer of one generation row ("" when none).
 
     The robust style falls back to the stage-1 reasoning of zero-shot CoT when the stage-2 answer
     slot holds no answer (a model that ends its reasoning with "The answer is 18." and then
-    rambles); the paper-faithful style reads stage 2 only, as Kojima et al. did.
+    rambles), and, for a multiple-choice question (``choices``: letter -> option text) answered
+    with no letter, to the option the answer names by its text; the paper-faithful style reads
+    stage 2's letters only, as Kojima et al. did.
     """
-    pred = extract_answer(answer_text(row, method), fmt, method, style)
-    if not pred and style == "robust" and methods.get(method).two_stage:
+    text = answer_text(row, method)
+    pred = extract_answer(text, fmt, method, style)
+    if pred or style != "robust":
+        return pred
+    two_stage = methods.get(method).two_stage
+    if two_stage:
         pred = extract_from(row["completion"], fmt, style, chain=True)
+    if not pred and choices:
+        pred = option_named(text, choices) or (option_named(row["completion"], choices) if two_stage else "")
     return pred
 
 
@@ -40,9 +48,9 @@ def score_row(row: dict, record: dict, method: str) -> dict:
     paths = [{**row, **p} for p in row["paths"]] if methods.get(method).samples else None
     for style in STYLES:
         if paths is None:
-            pred = predict(row, fmt, method, style)
+            pred = predict(row, fmt, method, style, record.get("choices"))
         else:
-            votes = [predict(p, fmt, method, style) for p in paths]
+            votes = [predict(p, fmt, method, style, record.get("choices")) for p in paths]
             out[f"paths_pred_{style}"] = votes
             out[f"paths_correct_{style}"] = [bool(v) and is_correct(v, gold, fmt, style) for v in votes]
             pred = majority_vote(votes)
