@@ -79,6 +79,7 @@ rule report:
         paths="results/accuracy_vs_paths.csv",
         calibration=CALIBRATION,
         agreement=AGREEMENT_FILES,
+        batch_invariance=BATCH_INVARIANCE_TABLE,
         code=code(
             "outputs/report.py",
             "outputs/calibration.py",

@@ -45,6 +45,7 @@ class ReportInputs:
     paths: Path | None = None  # results/accuracy_vs_paths.csv
     calibration: Path | None = None
     agreement: list[Path] = field(default_factory=list)  # backend agreement summaries (generation/agreement.py)
+    batch_invariance: Path | None = None  # results/batch_invariance.csv, when the check ran
 
 
 def _template() -> jinja2.Template:
@@ -94,6 +95,20 @@ def _over_context(acc: pd.DataFrame) -> list[dict]:
     ]
 
 
+def batch_invariance_section(path: Path | None) -> dict | None:
+    """What the report's batch-size invariance section shows (None when the check did not run): the
+    table, and the totals over models of questions, differing completions and flipped answers."""
+    if path is None:
+        return None
+    frame = pd.read_csv(path)
+    return {
+        "table": tables.batch_invariance(frame),
+        "questions": int(frame["n"].sum()),
+        "differing": int(frame["differing_completions"].sum()),
+        "flipped": {label: int(frame[f"flipped_{s}"].sum()) for s, label in tables.STYLE_LABELS.items()},
+    }
+
+
 def render_report(inputs: ReportInputs) -> str:
     """The report as one HTML string with the figures embedded."""
     acc = pd.read_csv(inputs.accuracy)
@@ -129,6 +144,7 @@ def render_report(inputs: ReportInputs) -> str:
         units=len(metas),
         agreement=tables.agreement(checks) if checks else None,
         agreement_total=(sum(c["identical"] for c in checks), sum(c["rows"] for c in checks)),
+        batch_invariance=batch_invariance_section(inputs.batch_invariance),
     )
 
 
