@@ -39,6 +39,7 @@ if not FROM_ARCHIVE:
     include: "rules/data.smk"
     include: "rules/models.smk"
     include: "rules/generate.smk"
+    include: "rules/batch_invariance.smk"
 
 
 include: "rules/archive.smk"

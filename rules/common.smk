@@ -20,7 +20,14 @@ envvars:
 
 from cotrepro import methods
 from cotrepro.archive import ArchiveError, check_covers, read_index
-from cotrepro.config import ConfigError, exemplar_set_for, run_units, task_settings, validate_config
+from cotrepro.config import (
+    ConfigError,
+    batch_invariance,
+    exemplar_set_for,
+    run_units,
+    task_settings,
+    validate_config,
+)
 from cotrepro.variants import variant_settings
 from cotrepro.data.exemplars import REMOTE_SETS, project_set_path
 from cotrepro.data.tasks import TASKS
@@ -53,6 +60,10 @@ DATASETS = {d.key: d for d in TASK_DATASETS.values()}
 AGREEMENT = None if FROM_ARCHIVE else config["agreement"]
 """The backend agreement check (config key agreement), or None."""
 AGREEMENT_FILES = [f"results/agreement/{AGREEMENT['model']}.json"] if AGREEMENT else []
+BATCH_INVARIANCE = None if FROM_ARCHIVE else batch_invariance(config)
+"""The batch-size invariance check (config key batch_invariance, resolved: task, method, questions,
+seed, models), or None."""
+BATCH_INVARIANCE_TABLE = ["results/batch_invariance.csv"] if BATCH_INVARIANCE else []
 
 # A gated model (meta-llama) is downloaded only with a token of an account that accepted its licence:
 # checked here, once, before any job, for the gated models not downloaded yet (the main process

@@ -9,6 +9,7 @@ rule paper_fragments:
         transcripts="results/transcripts.json",
         paths="results/accuracy_vs_paths.csv",
         calibration=CALIBRATION,
+        batch_invariance=BATCH_INVARIANCE_TABLE,
         published=repo_file(REPO / config["published"]),
         meta=GENERATION_META,
         tasks=TASK_PROVENANCE,

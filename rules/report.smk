@@ -80,6 +80,7 @@ rule report:
         calibration=CALIBRATION,
         agreement=AGREEMENT_FILES,
         disagreements="results/extraction_disagreements.csv",
+        batch_invariance=BATCH_INVARIANCE_TABLE,
         code=code(
             "outputs/report.py",
             "outputs/calibration.py",

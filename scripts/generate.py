@@ -1,11 +1,10 @@
 """Snakemake script: generate every (task, method) of one model, loading it once, on the GPU(s) it
 claims or on the CPU."""
 
-import os
 from pathlib import Path
 
 from cotrepro import methods
-from cotrepro.generation.gpu_slots import claim, visible_devices
+from cotrepro.generation.gpu_slots import job_devices
 from cotrepro.generation.job import GenerationJob, GenerationUnit, run_job
 from cotrepro.io import run_key
 from cotrepro.joblog import log_to
@@ -13,8 +12,6 @@ from cotrepro.joblog import log_to
 log_to(snakemake.log[0])
 model, cfg = snakemake.wildcards.model, snakemake.config
 spec = cfg["model_specs"][model]
-wanted = int(snakemake.resources.get("gpu", 0))
-devices = visible_devices() if wanted else []
 records = {Path(p).stem: Path(p) for p in snakemake.input.tasks}
 exemplars = snakemake.params.exemplars  # task -> exemplar file, for tasks with few-shot units
 units = []
@@ -32,11 +29,8 @@ for rows, meta in zip(snakemake.output.rows, snakemake.output.meta, strict=True)
         )
     )
 
-with claim(wanted if devices else 0, devices) as slots:
-    if slots:
-        # Before torch is imported (run_job imports it), so this job sees only its own GPUs.
-        os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(slots)
-        print(f"GPU slot(s) {','.join(slots)} of {','.join(devices)}")
+# Entered before torch is imported (run_job imports it), so that this job sees only its own GPUs.
+with job_devices(int(snakemake.resources.get("gpu", 0))) as slots:
     run_job(
         GenerationJob(
             model=model,

@@ -21,6 +21,8 @@ write_fragments(
         # Made only with a published-completions model (a list of one file, else empty).
         calibration=Path(i.calibration[0]) if i.calibration else None,
         disagreements=Path(i.disagreements),
+        # Made only when the batch-invariance check runs (a list of one file, else empty).
+        batch_invariance=Path(i.batch_invariance[0]) if i.batch_invariance else None,
     ),
     Path(snakemake.output[0]),
 )

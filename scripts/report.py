@@ -25,6 +25,8 @@ write_report(
         calibration=Path(i.calibration[0]) if i.calibration else None,
         agreement=[Path(p) for p in i.agreement],
         disagreements=Path(i.disagreements),
+        # Made only when the batch-invariance check runs (a list of one file, else empty).
+        batch_invariance=Path(i.batch_invariance[0]) if i.batch_invariance else None,
     ),
     Path(snakemake.output[0]),
 )

@@ -102,6 +102,19 @@ CASES = {
         lambda c: c["agreement"].update(task="gsm8k"),
         "config key 'agreement.task' = 'gsm8k' is not one of the configured tasks; allowed values: arith_demo,",
     ),
+    "batch invariance on a method the run does not have": (
+        lambda c: c.update(methods=["zero_shot", "few_shot"], method_tasks={}),
+        "config key 'batch_invariance' asks for task 'arith_demo' with method 'few_shot_cot', which this run does "
+        "not generate; choose one of its units (arith_demo/zero_shot,",
+    ),
+    "batch invariance on a task the run does not have": (
+        lambda c: c["batch_invariance"].update(task="gsm8k"),
+        "config key 'batch_invariance' asks for task 'gsm8k' with method 'few_shot_cot', which this run does not",
+    ),
+    "batch invariance on a sampling method": (
+        lambda c: c["batch_invariance"].update(method="few_shot_cot_sc"),
+        "config key 'batch_invariance.method' = 'few_shot_cot_sc' samples reasoning paths; the check compares greedy",
+    ),
     "bad device": (
         lambda c: c["generation"].update(device="tpu"),
         "config key 'generation.device' = 'tpu' is not allowed; allowed values: auto, cuda, cpu",
@@ -166,3 +179,30 @@ def test_method_tasks_must_name_known_methods_and_tasks():
     cfg["sampling"] = {"paths": 0}
     with pytest.raises(ConfigError, match=r"'sampling.paths' = 0 is too small"):
         validate_config(cfg, REPO)
+
+
+def test_batch_invariance_is_on_by_default_for_the_generating_models_and_off_when_nothing_fits():
+    from cotrepro.config import batch_invariance
+
+    demo = validate_config(demo_config(), REPO)
+    assert batch_invariance(demo) == {
+        "task": "arith_demo",
+        "method": "few_shot_cot",
+        "questions": 10,
+        "seed": 0,
+        "models": ["tiny-t5", "tiny-llama"],
+    }
+    default = mutate(lambda c: c.pop("batch_invariance"))
+    default["tasks"] = ["coin_flip", "arith_demo"]
+    assert batch_invariance(validate_config(default, REPO)) | {"models": None} == {
+        "task": "coin_flip",  # the first configured task
+        "method": "few_shot_cot",
+        "questions": 50,
+        "seed": 0,
+        "models": None,
+    }
+    # The default unit not in the run, or the check switched off: no check and no error.
+    no_cot = mutate(lambda c: c.update(methods=["zero_shot"], method_tasks={}))
+    no_cot.pop("batch_invariance")
+    assert batch_invariance(validate_config(no_cot, REPO)) is None
+    assert batch_invariance(validate_config(mutate(lambda c: c.update(batch_invariance=None)), REPO)) is None

@@ -162,6 +162,8 @@ def test_dry_run_lists_the_expected_jobs(tmp_path):
         "exemplars": 10,
         "download_model": 6,
         "generate": 6,  # one a model, for all its (task, method) units
+        "batch_invariance": 6,  # on by default: gsm8k's few-shot CoT again at batch size 1
+        "batch_invariance_summary": 1,
         "extract": 6,
         **AFTER_SCORES,
     }, jobs
@@ -185,6 +187,8 @@ def test_dry_run_of_a_task_subset_named_on_the_command_line(tmp_path):
         "exemplars": 2,
         "download_model": 1,
         "generate": 1,
+        "batch_invariance": 1,
+        "batch_invariance_summary": 1,
         "extract": 1,
         **AFTER_SCORES,
     }, jobs

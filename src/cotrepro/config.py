@@ -188,6 +188,7 @@ def _check_references(config: dict, repo_root: Path) -> None:
             )
     _check_agreement(config)
     _check_variants(config)
+    batch_invariance(config)  # raises on an explicit task or method the run does not have
     if not (repo_root / config["published"]).is_file():
         raise ConfigError(f"config key 'published' = {config['published']!r}: no such file in the repository")
     for slug in config["models"]:
@@ -297,6 +298,47 @@ def _check_agreement(config: dict) -> None:
             f"config key 'agreement.task' = {check['task']!r} is not one of the configured tasks; "
             f"allowed values: {_allowed(config['tasks'])}"
         )
+
+
+BATCH_INVARIANCE_METHOD = "few_shot_cot"
+"""The method the batch-invariance check measures when config key batch_invariance.method is null."""
+
+
+def batch_invariance(config: dict) -> dict | None:
+    """The batch-invariance check a validated config asks for: its task, method, questions, seed and
+    the models it runs on (those that generate: source hub or tiny); None when it is off (config key
+    null, no generating model, or the default method not in the run). An explicit task or method the
+    run does not have is a ConfigError."""
+    check = config["batch_invariance"]
+    if check is None:
+        return None
+    method = check["method"] or BATCH_INVARIANCE_METHOD
+    if check["method"] is not None:
+        if method not in methods.REGISTRY:
+            raise ConfigError(
+                f"config key 'batch_invariance.method' = {method!r} is not allowed; allowed values: "
+                f"{_allowed(methods.all_keys())}"
+            )
+        if methods.get(method).samples:
+            raise ConfigError(
+                f"config key 'batch_invariance.method' = {method!r} samples reasoning paths; the check compares "
+                "greedy completions, so choose a greedy method (e.g. few_shot_cot) or set batch_invariance: null"
+            )
+    units = run_units(config)
+    tasks = [t for t, m in units if m == method]
+    task = check["task"] or (tasks[0] if tasks else None)
+    if (task, method) not in units:
+        if check["task"] is None and check["method"] is None:
+            return None  # the default unit is not in this run: nothing to measure, nothing asked for
+        raise ConfigError(
+            f"config key 'batch_invariance' asks for task {task!r} with method {method!r}, which this run does not "
+            f"generate; choose one of its units ({', '.join(f'{t}/{m}' for t, m in units)}) or set it to null"
+        )
+    specs = config["model_specs"]
+    models = [m for m in config["models"] if specs[m]["source"] in ("hub", "tiny")]
+    if not models:
+        return None
+    return {"task": task, "method": method, "questions": check["questions"], "seed": check["seed"], "models": models}
 
 
 def task_settings(config: dict, task: str) -> dict:

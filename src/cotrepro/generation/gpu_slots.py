@@ -108,3 +108,17 @@ def claim(
     finally:
         for fd in held.values():
             os.close(fd)
+
+
+@contextmanager
+def job_devices(wanted: int) -> Iterator[list[str]]:
+    """The GPUs of one job that asks for ``wanted`` (its Snakemake ``gpu`` resource), held for the
+    ``with`` block: claimed among the visible ones and made the only ones the job sees. None without
+    a visible GPU (the job runs on the CPU). Enter it before torch is imported: CUDA reads
+    ``CUDA_VISIBLE_DEVICES`` once, when it starts."""
+    devices = visible_devices() if wanted else []
+    with claim(wanted if devices else 0, devices) as slots:
+        if slots:
+            os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(slots)
+            print(f"GPU slot(s) {','.join(slots)} of {','.join(devices)}")
+        yield slots

@@ -84,6 +84,18 @@ def code_digest() -> str:
     return h.hexdigest()
 
 
+def unit_fingerprint(manifest: dict, settings: dict, backend) -> dict:
+    """Everything that shapes a unit's rows, hashed into every row's key: the model revision, the
+    unit's settings (its question limit aside: a row does not depend on how many others there are),
+    the dtype the backend resolved and the code. The batch size is not in it (speed, not results)."""
+    return {
+        "model": [manifest.get("repo"), manifest["resolved_revision"]],
+        "settings": {k: v for k, v in settings.items() if k != "limit"},
+        "dtype": str(backend.dtype),
+        "code": code_digest(),
+    }
+
+
 def model_dir(manifest: dict) -> Path:
     """The local directory holding a manifest's model files."""
     if manifest.get("source") == "tiny":
@@ -124,6 +136,25 @@ def backend_settings(units: tuple[GenerationUnit, ...] | list[GenerationUnit]) -
     return {k: first.settings[k] for k in BACKEND_SETTINGS}
 
 
+def load_unit_backend(settings: dict, manifest: dict, batch_size: int | str, *, devices: int = 1):
+    """The backend a unit's settings (those of :data:`BACKEND_SETTINGS`) configure, with the
+    manifest's model loaded, generating ``batch_size`` rows at a time."""
+    from cotrepro.generation.backend import load_backend
+
+    return load_backend(
+        settings["backend"],
+        model_dir(manifest),
+        settings["architecture"],
+        device=settings["device"],
+        dtype=settings["dtype"],
+        batch_size=batch_size,
+        stop=settings["stop"],
+        chat_template=settings["chat_template"],
+        max_context=settings["max_context"],
+        devices=devices,
+    )
+
+
 @dataclass(frozen=True)
 class _Inputs:
     """A unit's inputs, read before the model loads so that bad input fails before the expensive part."""
@@ -160,26 +191,16 @@ def run_job(job: GenerationJob) -> list[dict]:
     return the units' metadata. Journals are dropped only once every unit's files are written."""
     import torch
 
-    from cotrepro.generation.backend import load_backend
-
     shared = backend_settings(job.units)
     manifest = read_json(job.manifest)
     inputs = [_read_inputs(unit) for unit in job.units]
     torch.set_num_threads(job.threads)
     log.info("%s: loading the model (once, for %d units)", job.model, len(job.units))
     loaded_at, t0 = utc_now(), time.perf_counter()
-    backend = load_backend(
-        shared["backend"],
-        model_dir(manifest),
-        shared["architecture"],
-        device=shared["device"],
-        dtype=shared["dtype"],
-        batch_size=job.batch_size,
-        stop=shared["stop"],
-        chat_template=job.units[0].settings["chat_template"],
-        max_context=shared["max_context"],
-        devices=max(1, len(job.gpu_slots)),
-    )
+    # Loaded in the prompt format of the job's first unit (the model's own); a prompt-format
+    # variant's units get a view of it in the other format (_unit_backend).
+    chat = {"chat_template": job.units[0].settings["chat_template"]}
+    backend = load_unit_backend(shared | chat, manifest, job.batch_size, devices=max(1, len(job.gpu_slots)))
     load = {"count": 1, "seconds": round(time.perf_counter() - t0, 3), "at": loaded_at, "pid": os.getpid()}
     log.info("%s: model loaded in %.1f s", job.model, load["seconds"])
     metas = []
@@ -222,12 +243,7 @@ def _run_unit(job: GenerationJob, unit: GenerationUnit, inputs: _Inputs, backend
     backend = _unit_backend(backend, unit)
     if backend is None:
         return _not_applicable(job, unit, manifest, load, "the model's tokenizer has no chat template")
-    fingerprint = {
-        "model": [manifest.get("repo"), manifest["resolved_revision"]],
-        "settings": {k: v for k, v in s.items() if k != "limit"},
-        "dtype": str(backend.dtype),
-        "code": code_digest(),
-    }
+    fingerprint = unit_fingerprint(manifest, s, backend)
     rows, stats = runner.run_generation(
         backend,
         inputs.records,

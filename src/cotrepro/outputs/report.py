@@ -47,6 +47,7 @@ class ReportInputs:
     calibration: Path | None = None
     agreement: list[Path] = field(default_factory=list)  # backend agreement summaries (generation/agreement.py)
     disagreements: Path | None = None  # results/extraction_disagreements.csv
+    batch_invariance: Path | None = None  # results/batch_invariance.csv, when the check ran
 
 
 def _template() -> jinja2.Template:
@@ -108,6 +109,20 @@ def _disagreements(acc: pd.DataFrame, path: Path | None) -> dict | None:
     }
 
 
+def batch_invariance_section(path: Path | None) -> dict | None:
+    """What the report's batch-size invariance section shows (None when the check did not run): the
+    table, and the totals over models of questions, differing completions and flipped answers."""
+    if path is None:
+        return None
+    frame = pd.read_csv(path)
+    return {
+        "table": tables.batch_invariance(frame),
+        "questions": int(frame["n"].sum()),
+        "differing": int(frame["differing_completions"].sum()),
+        "flipped": {label: int(frame[f"flipped_{s}"].sum()) for s, label in tables.STYLE_LABELS.items()},
+    }
+
+
 def render_report(inputs: ReportInputs) -> str:
     """The report as one HTML string with the figures embedded."""
     acc = pd.read_csv(inputs.accuracy)
@@ -151,6 +166,7 @@ def render_report(inputs: ReportInputs) -> str:
         units=len(metas),
         agreement=tables.agreement(checks) if checks else None,
         agreement_total=(sum(c["identical"] for c in checks), sum(c["rows"] for c in checks)),
+        batch_invariance=batch_invariance_section(inputs.batch_invariance),
     )
 
 

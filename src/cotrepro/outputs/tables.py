@@ -464,3 +464,30 @@ def agreement(summaries: Sequence[dict]) -> pd.DataFrame:
         for method, m in s["methods"].items()
     ]
     return pd.DataFrame(rows, columns=["model", "task", "method", "questions", "identical", "differing ids"])
+
+
+def _of(count: int, n: int) -> str:
+    """``2 of 10 (20%)``."""
+    return f"{count} of {n} ({100 * count / n:.0f}%)" if n else "0 of 0"
+
+
+def batch_invariance(frame: pd.DataFrame) -> pd.DataFrame:
+    """results/batch_invariance.csv for reading: per model, the questions generated again at batch
+    size 1, the batched run's batch size (``16 (then 8)`` where out-of-memory errors halved it), and how
+    many completions differ and answers flip per extraction style; the earliest differing token
+    (counted in the completion), or "-" when none differs."""
+    rows = [
+        {
+            "model": r["model"],
+            "task": r["task"],
+            "method": methods.label(r["method"]),
+            "questions": r["n"],
+            "batch size": str(r["batch_size"])
+            + ("" if r["final_batch_size"] == r["batch_size"] else f" (then {r['final_batch_size']})"),
+            "differing completions": _of(r["differing_completions"], r["n"]),
+            **{f"flipped ({label})": _of(r[f"flipped_{s}"], r["n"]) for s, label in STYLE_LABELS.items()},
+            "first differing token": "-" if pd.isna(first := r["earliest_differing_token"]) else int(first),
+        }
+        for _, r in frame.iterrows()
+    ]
+    return pd.DataFrame(rows)

@@ -1,0 +1,19 @@
+"""Snakemake script: every model's batch-1 rows against its batched run's, counted (differing
+completions, flipped answers per extraction style) into results/batch_invariance.csv and a JSON of
+details per model."""
+
+from pathlib import Path
+
+from cotrepro.io import read_json, read_jsonl, write_json
+from cotrepro.joblog import log_to
+from cotrepro.scoring.batch_invariance import summarize, table
+
+log_to(snakemake.log[0])
+p, i = snakemake.params, snakemake.input
+records = read_jsonl(i.task)
+summaries = []
+for model, rows, batched, meta, out in zip(p.models, i.rows, i.batched, i.meta, snakemake.output.details, strict=True):
+    summary = summarize(model, p.task, p.method, read_jsonl(rows), read_jsonl(batched), records, read_json(meta))
+    write_json(Path(out), summary)
+    summaries.append(summary)
+table(summaries).to_csv(snakemake.output.table, index=False)
