@@ -29,6 +29,9 @@ rule build_tiny_model:
         "logs/build_tiny_model/{model}.log",
     wildcard_constraints:
         model=one_of(models_with_source("tiny")),
+    # The run's own models first: their generation jobs are the long path; a model only the
+    # agreement check uses can wait.
+    priority: lambda w: 1 if w.model in MODELS else 0
     params:
         architecture=lambda w: SPECS[w.model]["architecture"],
         shape=lambda w: SPECS[w.model]["tiny_shape"],

@@ -35,10 +35,10 @@ from cotrepro.outputs import FIGURE_NAMES
 pytestmark = pytest.mark.workflow
 MODELS, METHODS, STYLES = ("tiny-t5", "tiny-llama"), ("zero_shot", "zero_shot_cot", "few_shot", "few_shot_cot"), 2
 TASKS = ("arith_demo", "coin_flip", "last_letters", "logic")
-SAMPLED, SAMPLED_TASKS = ("few_shot_cot_sc", "zero_shot_cot_sc"), ("arith_demo", "coin_flip")  # 5 paths each
-# The prompt ablations on arith_demo: a second trigger, two more exemplar orders, the chat format
+SAMPLED, SAMPLED_TASKS = ("few_shot_cot_sc", "zero_shot_cot_sc"), ("arith_demo", "last_letters")  # 5 paths each
+# The prompt ablations on the logic puzzles: a second trigger, two more exemplar orders, the chat format
 # (tiny-llama has a chat template, tiny-t5 none: its chat units write no rows).
-ABLATION_TASK = "arith_demo"
+ABLATION_TASK = "logic"
 VARIANTS = (
     "zero_shot_cot@detective",
     "few_shot@reversed",
@@ -98,7 +98,7 @@ def test_generation_rows_and_metadata(demo):
         assert r["prompt"].startswith("<|user|>\nQ: ") is False  # plain completion format by default
         assert r["prompt"].endswith("A: Let's think step by step.")
         assert r["stage2_prompt"] == r["prompt"] + r["completion"] + " \nTherefore, the answer (arabic numerals) is"
-        assert r["generated_tokens"] <= 48 and r["stage2_generated_tokens"] <= 12
+        assert r["generated_tokens"] <= 32 and r["stage2_generated_tokens"] <= 12
         assert isinstance(r["hit_max_new_tokens"], bool) and r["seconds"] >= 0
     meta = read_json(w / "results/generations/tiny-llama/arith_demo/zero_shot_cot.meta.json")
     assert meta["backend"]["dtype"] == "float32" and meta["backend"]["device"] == "cpu"
@@ -128,7 +128,9 @@ def test_prompt_ablations_change_only_what_they_vary(demo):
         question = plain[r["id"]]["prompt"].removesuffix("Let's think step by step.")
         assert r["prompt"] == question + DETECTIVE
         # The answer step is zero-shot CoT's, after this trigger's reasoning.
-        assert r["stage2_prompt"] == r["prompt"] + r["completion"] + " \nTherefore, the answer (arabic numerals) is"
+        trigger = plain[r["id"]]["stage2_prompt"].removeprefix(plain[r["id"]]["prompt"] + plain[r["id"]]["completion"])
+        assert trigger.startswith(" \nTherefore, the answer")
+        assert r["stage2_prompt"] == r["prompt"] + r["completion"] + trigger
     meta = read_json(base / "zero_shot_cot@detective.meta.json")
     assert meta["variant"] == {
         "kind": "trigger",
@@ -199,7 +201,7 @@ def test_self_consistency_votes_and_curves_come_from_the_stored_paths(demo):
                     ]
                     assert float(mine["accuracy"].iloc[-1]) == float(full["accuracy"].iloc[0])
     assert checked == len(MODELS) * len(SAMPLED_TASKS) * len(SAMPLED) * 20 * 2
-    meta = read_json(w / "results/generations/tiny-t5/coin_flip/few_shot_cot_sc.meta.json")
+    meta = read_json(w / "results/generations/tiny-t5/last_letters/few_shot_cot_sc.meta.json")
     assert meta["sampling"] == {"paths": 5, "temperature": 0.7, "top_k": 40, "top_p": None, "seed": 0}
     html = (w / "results/report.html").read_text()
     assert "Test-time compute" in html and "few-shot CoT + self-consistency" in html
