@@ -87,17 +87,23 @@ def test_the_demo_config_runs_each_variant_on_the_ablation_task_only():
     ]
     assert variant_settings(config)["few_shot@shuffled"] == {"kind": "exemplar_order", "order": "shuffled", "seed": 0}
     ablated = [(t, m) for t, m in run_units(config) if "@" in m]
-    assert len(ablated) == 9 and {t for t, _ in ablated} == {"arith_demo"}
+    assert len(ablated) == 9 and {t for t, _ in ablated} == {"logic"}
 
 
 def test_an_ablation_of_a_method_the_run_leaves_out_is_not_run():
-    config = validate_config(_demo() | {"methods": ["zero_shot", "few_shot"], "method_tasks": {}}, REPO)
+    only = {"methods": ["zero_shot", "few_shot"], "method_tasks": {}, "batch_invariance": None}
+    config = validate_config(_demo() | only, REPO)
     assert list(variant_settings(config)) == [
         "zero_shot@chat",
         "few_shot@chat",
         "few_shot@reversed",
         "few_shot@shuffled",
     ]
+
+
+def test_ablations_on_a_task_the_run_leaves_out_are_not_run():
+    config = validate_config(_demo() | {"tasks": ["arith_demo", "coin_flip"]}, REPO)
+    assert variant_settings(config) and not [m for _, m in run_units(config) if "@" in m]
 
 
 def test_default_config_has_no_variants():
@@ -117,7 +123,7 @@ def test_default_config_has_no_variants():
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"ablation_tasks": ["gsm8k"]}, "'ablation_tasks[0]' = 'gsm8k' is not one of the configured tasks"),
+        ({"ablation_tasks": ["gsm9k"]}, "'ablation_tasks[0]' = 'gsm9k' is not a known task"),
         (
             {"triggers": [{"slug": "a", "text": "First,"}, {"slug": "a", "text": "Let's think"}]},
             "the slug 'a' appears twice",

@@ -171,6 +171,12 @@ def test_prompt_ablations_change_only_what_they_vary(demo):
     )
     assert "Exemplar order" in html and "Prompt format: plain against chat" in html
     assert "n/a (the model's tokenizer has no chat template)" in html
+    pdf = subprocess.run(
+        ["pdftotext", str(w / "results/paper/paper.pdf"), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    text = " ".join(pdf.split())
+    for caption in ("Reasoning triggers in place of", "Exemplar order: accuracy", "Prompt format: the plain"):
+        assert caption in text, caption
 
 
 def test_self_consistency_votes_and_curves_come_from_the_stored_paths(demo):

@@ -235,15 +235,16 @@ def run_units(config: dict) -> list[tuple[str, str]]:
 
 
 def _check_variants(config: dict) -> None:
-    """The ablations name what the run has (tasks it runs; models that generate). An ablation of a
-    method the run leaves out is not run, as ``method_tasks`` of such a method is ignored: a
-    command-line override of ``methods`` keeps the file's ablations for the methods it keeps."""
-    tasks = config["tasks"]
+    """The ablations name known tasks and models that generate. An ablation of a method or on a task
+    the run leaves out is not run, as ``method_tasks`` of such a method is ignored: a command-line
+    override of ``methods`` or ``tasks`` keeps the file's ablations for what it keeps."""
+    # Like method_tasks, ablation_tasks may name tasks the run leaves out (a command-line override of
+    # `tasks` keeps the file's ablations), but not unknown ones: a typo would be silently ignored.
     for i, task in enumerate(config["ablation_tasks"] or []):
-        if task not in tasks:
+        if task not in TASKS:
             raise ConfigError(
-                f"config key 'ablation_tasks[{i}]' = {task!r} is not one of the configured tasks; "
-                f"allowed values: {_allowed(tasks)}"
+                f"config key 'ablation_tasks[{i}]' = {task!r} is not a known task; "
+                f"allowed values: {_allowed(sorted(TASKS))}"
             )
     slugs = [t["slug"] for t in config["triggers"]]
     texts = [t["text"] for t in config["triggers"]]
