@@ -103,8 +103,11 @@ CASES = {
         "config key 'agreement.task' = 'gsm8k' is not one of the configured tasks; allowed values: arith_demo,",
     ),
     "batch invariance on a method the run does not have": (
-        lambda c: c.update(methods=["zero_shot", "few_shot"], method_tasks={}),
-        "config key 'batch_invariance' asks for task 'arith_demo' with method 'few_shot_cot', which this run does "
+        lambda c: (
+            c.update(methods=["zero_shot", "few_shot"], method_tasks={})
+            or c["batch_invariance"].update(method="few_shot_cot")
+        ),
+        "config key 'batch_invariance' asks for any task with method 'few_shot_cot', which this run does "
         "not generate; choose one of its units (arith_demo/zero_shot,",
     ),
     "batch invariance on a task the run does not have": (

@@ -331,8 +331,9 @@ def batch_invariance(config: dict) -> dict | None:
     if (task, method) not in units:
         if check["task"] is None and check["method"] is None:
             return None  # the default unit is not in this run: nothing to measure, nothing asked for
+        asked = f"task {task!r}" if task else "any task"
         raise ConfigError(
-            f"config key 'batch_invariance' asks for task {task!r} with method {method!r}, which this run does not "
+            f"config key 'batch_invariance' asks for {asked} with method {method!r}, which this run does not "
             f"generate; choose one of its units ({', '.join(f'{t}/{m}' for t, m in units)}) or set it to null"
         )
     specs = config["model_specs"]
