@@ -73,6 +73,25 @@ def test_context_overflow_is_flagged_and_skip_policy_generates_nothing(tiny_mode
     assert all(r["generated_tokens"] > 0 for r in rows)
     rows, _ = runner.run_generation(b, RECORDS, on_overflow="skip", out_path=tmp_path / "skip.jsonl", **common)
     assert all(r["completion"] == "" and r["stop_reason"] == "skipped" and r["generated_tokens"] == 0 for r in rows)
+    # Self-consistency under the skip policy: every path of an over-context question is skipped, and
+    # the answer step of zero-shot CoT still reads each (empty) path.
+    from cotrepro.generation.sampling import Sampling
+
+    sampled, stats = runner.run_generation(
+        b,
+        RECORDS,
+        **(common | {"method": "zero_shot_cot_sc"}),
+        on_overflow="skip",
+        out_path=tmp_path / "sc.jsonl",
+        sampling=Sampling(3, 0.7, 40, None, 0),
+    )
+    for row in sampled:
+        assert row["over_context"] and len(row["paths"]) == 3, row
+        assert row["prompt_tokens"] == b.count_tokens([row["prompt"]])[0] > 20
+        for path in row["paths"]:
+            assert (path["completion"], path["stop_reason"], path["generated_tokens"]) == ("", "skipped", 0)
+            assert path["stage2_prompt"].startswith(row["prompt"] + " \nTherefore")
+    assert stats["over_context_rows"] == len(RECORDS)
 
 
 class _Crash(Exception):

@@ -18,7 +18,6 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,10 +26,10 @@ from tqdm import tqdm
 from cotrepro import methods, prompts
 from cotrepro.generation.backend import Backend, Completion
 from cotrepro.generation.rows import row_generated_tokens, row_over_context
+from cotrepro.io import jsonl_line, write_jsonl
 
 if TYPE_CHECKING:
     from cotrepro.generation.sampling import Sampling
-from cotrepro.io import jsonl_line, write_jsonl
 
 
 def digest(data) -> str:
@@ -102,34 +101,35 @@ class _Generator:
         limit = self.backend.context_length
         return limit is not None and n_tokens > limit
 
+    def _to_generate(self, inputs: list[list[int]]) -> tuple[list[bool], list[int]]:
+        """Each input's over-context flag, and the indices of those to generate (an over-context
+        input is left out when the policy is to skip it)."""
+        flags = [self.over(len(ids)) for ids in inputs]
+        return flags, [i for i, f in enumerate(flags) if not (f and self.on_overflow == "skip")]
+
     def run(self, inputs: list[list[int]], max_new_tokens: int) -> list[tuple[Completion, bool]]:
         """Completions of encoded inputs, each with whether it is over the model's context."""
-        flags = [self.over(len(ids)) for ids in inputs]
-        todo = [i for i, f in enumerate(flags) if not (f and self.on_overflow == "skip")]
-        done = dict(
-            zip(todo, self.backend.generate([inputs[i] for i in todo], max_new_tokens) if todo else [], strict=True)
-        )
-        skipped = {
-            i: Completion(text="", prompt_tokens=len(inputs[i]), generated_tokens=0, stop_reason="skipped")
-            for i in range(len(inputs))
-            if i not in done
-        }
-        return [(done[i] if i in done else skipped[i], flags[i]) for i in range(len(inputs))]
+        flags, todo = self._to_generate(inputs)
+        got = self.backend.generate([inputs[i] for i in todo], max_new_tokens) if todo else []
+        done = dict(zip(todo, got, strict=True))
+        return [(done[i] if i in done else _skipped(len(ids)), flags[i]) for i, ids in enumerate(inputs)]
 
     def sample(
         self, inputs: list[list[int]], names: list[str], max_new_tokens: int, sampling: Sampling
     ) -> list[tuple[list[Completion], bool]]:
         """Sampled paths of encoded inputs (``sampling.paths`` each), with whether each input is over
         the model's context; a skipped input's paths are all skipped."""
-        flags = [self.over(len(ids)) for ids in inputs]
-        todo = [i for i, f in enumerate(flags) if not (f and self.on_overflow == "skip")]
+        flags, todo = self._to_generate(inputs)
         got = self.backend.sample([inputs[i] for i in todo], [names[i] for i in todo], max_new_tokens, sampling)
         done = dict(zip(todo, got, strict=True))
-        skipped = [Completion(text="", prompt_tokens=0, generated_tokens=0, stop_reason="skipped")] * sampling.paths
         return [
-            (done.get(i, [replace(c, prompt_tokens=len(inputs[i])) for c in skipped]), flags[i])
-            for i in range(len(inputs))
+            (done[i] if i in done else [_skipped(len(ids))] * sampling.paths, flags[i]) for i, ids in enumerate(inputs)
         ]
+
+
+def _skipped(prompt_tokens: int) -> Completion:
+    """The completion of an input skipped for being over the model's context: nothing generated."""
+    return Completion(text="", prompt_tokens=prompt_tokens, generated_tokens=0, stop_reason="skipped")
 
 
 def run_generation(
