@@ -166,7 +166,8 @@ REMOTE_SETS: dict[str, RemoteSet] = {
         notes=(
             "The exemplars show no answer choices and answer with the date itself (MM/DD/YYYY), as in the "
             "paper, while the task's questions list options (A)-(F) and are scored by letter: a model that "
-            "follows the exemplars answers with a date, which neither extraction style maps to a letter.",
+            "follows the exemplars answers with a date, which the robust style reads as the letter of the "
+            "option with that text and the paper-faithful style does not.",
             "Exemplar 5's rationale has no closing full stop in the source; it is kept so.",
             _ANSWER_SENTENCE,
         ),
