@@ -30,7 +30,7 @@ if BATCH_INVARIANCE:
             questions=BATCH_INVARIANCE["questions"],
             seed=BATCH_INVARIANCE["seed"],
             # The batched unit's own settings, so that the batch size is all that differs.
-            settings=lambda w: unit_settings(w.model, BI_METHOD),
+            settings=lambda w: unit_settings(config, w.model, BI_METHOD),
         script:
             "../scripts/batch_invariance.py"
 

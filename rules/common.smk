@@ -20,14 +20,9 @@ envvars:
 
 from cotrepro import methods
 from cotrepro.archive import ArchiveError, check_covers, read_index
-from cotrepro.config import (
-    ConfigError,
-    batch_invariance,
-    exemplar_set_for,
-    run_units,
-    task_settings,
-    validate_config,
-)
+from cotrepro.config import validate_config
+from cotrepro.errors import ConfigError
+from cotrepro.plan import batch_invariance, exemplar_set_for, generation_units, run_units, task_settings, unit_settings
 from cotrepro.variants import variant_settings
 from cotrepro.data.exemplars import REMOTE_SETS, project_set_path
 from cotrepro.data.tasks import TASKS
@@ -221,28 +216,6 @@ def agreement_exemplar_files():
     return [f"results/exemplars/{exemplar_set_for(config, AGREEMENT['task'])}.json"]
 
 
-def unit_settings(model, method):
-    """Everything that shapes one (task, method) unit's generated text; a change here reruns the
-    model's generation job, which regenerates the rows whose settings changed (batch size does not)."""
-    spec, gen = SPECS[model], config["generation"]
-    return {
-        "backend": spec["backend"],
-        "architecture": spec.get("architecture"),
-        "chat_template": spec["chat_template"] or VARIANTS.get(method, {}).get("format") == "chat",
-        "max_context": spec.get("max_context"),
-        "max_new_tokens": gen["max_new_tokens"],
-        "dtype": gen["dtype"],
-        "device": gen["device"],
-        "on_overflow": gen["on_overflow"],
-        "stop": gen["stop"],
-        "limit": config["limit"],
-        "shots": config["shots"] if methods.get(method).few_shot else 0,
-        "method": methods.get(method).shaping(),
-        # Only a sampling method's rows depend on the sampling settings.
-        "sampling": config["sampling"] if methods.get(method).samples else None,
-    } | ({"variant": VARIANTS[method]} if method in VARIANTS else {})
-
-
 def published_log_files():
     """The pinned published logs this run's tasks and methods read (for published-source models)."""
     return {published.log_file(t, m).filename: published.log_file(t, m) for t in TASK_KEYS for m in METHODS}
@@ -251,8 +224,3 @@ def published_log_files():
 def published_logs(wildcards):
     """A published-source model's log files, downloaded under resources/published/{model}/."""
     return [f"resources/published/{wildcards.model}/{name}" for name in published_log_files()]
-
-
-def generation_units(wildcards):
-    """The settings of every unit of a model's generation job, keyed "task/method"."""
-    return {f"{t}/{m}": unit_settings(wildcards.model, m) for t, m in UNITS}

@@ -25,7 +25,7 @@ rule generate:
     params:
         # The batch size is read from the config by the script, so changing it (speed, not
         # results) reruns nothing.
-        units=generation_units,
+        units=lambda w: generation_units(config, w.model),
         exemplars=generation_exemplar_files(),
     script:
         "../scripts/generate.py"
