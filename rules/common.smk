@@ -28,7 +28,7 @@ from cotrepro.data.exemplars import REMOTE_SETS, project_set_path
 from cotrepro.data.tasks import TASKS
 from cotrepro.generation import published
 from cotrepro.generation.gpu_slots import visible_devices
-from cotrepro.generation.job import OUTPUT_SHAPING
+from cotrepro.code_digest import import_closure
 from cotrepro.models.hub import ModelDownloadError, check_gated_access, gated_not_downloaded
 from cotrepro.outputs import figure_names
 
@@ -77,11 +77,18 @@ if workflow.is_main_process and not FROM_ARCHIVE:
 def code(*modules):
     """Library modules that decide a rule's output, declared as inputs so that editing one reruns the rule.
 
-    Plumbing that cannot change an output's content (file I/O, logging, provenance, locating
-    downloaded files) is left out on purpose: Snakemake reruns everything downstream of a rerun
-    job, and a refactor there must not cost a regeneration on the GPU.
+    A rule lists the modules its script imports, directly or through each other, less the plumbing
+    that cannot change an output's content (cotrepro.code_digest.PLUMBING: file I/O, logging,
+    provenance, locating downloaded files): Snakemake reruns everything downstream of a rerun job.
+    tests/workflow/test_cache_lists.py holds every list to the imports.
     """
     return [repo_file(SRC / "cotrepro" / m) for m in modules]
+
+
+def script_code(script):
+    """The inputs code(...) of a rule whose script's every import shapes its output: the generation
+    jobs, whose rows also carry a digest of that code in their keys (cotrepro.code_digest)."""
+    return code(*import_closure([REPO / "scripts" / script], SRC / "cotrepro"))
 
 
 def repo_file(path):

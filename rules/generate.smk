@@ -11,7 +11,7 @@ rule generate:
         manifest="resources/models/{model}.json",
         tasks=TASK_RECORDS,
         exemplars=sorted(set(generation_exemplar_files().values())),
-        code=code(*OUTPUT_SHAPING),
+        code=script_code("generate.py"),
     output:
         rows=kept_for_reuse(UNIT_GENERATIONS),
         meta=kept_for_reuse(UNIT_GENERATION_META),
@@ -62,7 +62,7 @@ if AGREEMENT:
             manifest="resources/models/{model}.json",
             task=f"results/tasks/{AGREEMENT['task']}.jsonl",
             exemplars=agreement_exemplar_files(),
-            code=code(*OUTPUT_SHAPING, "generation/agreement.py"),
+            code=script_code("agreement.py"),
         output:
             summary="results/agreement/{model}.json",
             rows=directory("results/agreement/{model}"),

@@ -3,7 +3,6 @@ run; each unit's rows and metadata are written to its own files."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import time
@@ -11,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cotrepro import methods
+from cotrepro.code_digest import installed_code_digest
 from cotrepro.generation import meta, runner
 from cotrepro.io import read_json, read_jsonl, write_json
 from cotrepro.models import model_dir
@@ -18,27 +18,6 @@ from cotrepro.provenance import utc_now
 from cotrepro.variants import order_exemplars
 
 log = logging.getLogger("cotrepro.generation")
-
-OUTPUT_SHAPING = (
-    "prompts.py",
-    "variants.py",
-    "generation/backend.py",
-    "generation/tokens.py",
-    "generation/completions.py",
-    "generation/hf.py",
-    "generation/engine.py",
-    "generation/scratch.py",
-    "generation/scratch_llama.py",
-    "generation/shared_prefix.py",
-    "generation/sampling.py",
-    "generation/encoder_rows.py",
-    "generation/runner.py",
-    "generation/job.py",
-)
-"""The library modules whose code shapes a generated row, relative to the package. The generate
-rule declares them as inputs, and their digest is part of every row's key, so a journal written by
-other code is never resumed. The method's own declaration reaches both through its settings."""
-
 
 BACKEND_SETTINGS = ("backend", "architecture", "max_context", "dtype", "device", "stop")
 """The unit settings that configure the loaded model rather than a unit's prompts. They are per
@@ -76,15 +55,6 @@ class GenerationJob:
     gpu_slots: tuple[str, ...] = ()  # the devices this job holds (gpu_slots.claim), empty on CPU
 
 
-def code_digest() -> str:
-    """sha256 over the source of the modules that shape generated text."""
-    root = Path(__file__).resolve().parents[1]
-    h = hashlib.sha256()
-    for name in OUTPUT_SHAPING:
-        h.update((root / name).read_bytes())
-    return h.hexdigest()
-
-
 def unit_fingerprint(manifest: dict, settings: dict, backend) -> dict:
     """Everything that shapes a unit's rows, hashed into every row's key: the model revision, the
     unit's settings (its question limit aside: a row does not depend on how many others there are),
@@ -93,7 +63,7 @@ def unit_fingerprint(manifest: dict, settings: dict, backend) -> dict:
         "model": [manifest.get("repo"), manifest["resolved_revision"]],
         "settings": {k: v for k, v in settings.items() if k != "limit"},
         "dtype": str(backend.dtype),
-        "code": code_digest(),
+        "code": installed_code_digest(),
     }
 
 
