@@ -77,17 +77,18 @@ if workflow.is_main_process and not FROM_ARCHIVE:
 def code(*modules):
     """Library modules that decide a rule's output, declared as inputs so that editing one reruns the rule.
 
-    A rule lists the modules its script imports, directly or through each other, less the plumbing
-    that cannot change an output's content (cotrepro.code_digest.PLUMBING: file I/O, logging,
-    provenance, locating downloaded files): Snakemake reruns everything downstream of a rerun job.
-    tests/workflow/test_cache_lists.py holds every list to the imports.
+    Each rule lists the modules its script imports, directly or through each other, less the
+    plumbing that cannot change an output's content (cotrepro.code_digest.PLUMBING, that is file
+    I/O, logging, provenance, locating downloaded files), since Snakemake reruns everything
+    downstream of a rerun job. tests/workflow/test_cache_lists.py holds every list to the imports.
     """
     return [repo_file(SRC / "cotrepro" / m) for m in modules]
 
 
 def script_code(script):
-    """The inputs code(...) of a rule whose script's every import shapes its output: the generation
-    jobs, whose rows also carry a digest of that code in their keys (cotrepro.code_digest)."""
+    """code(...) of every module a script imports, for the generation jobs (every import of theirs
+    shapes their output, and their rows carry a digest of that code in their keys, see
+    cotrepro.code_digest)."""
     return code(*import_closure([REPO / "scripts" / script], SRC / "cotrepro"))
 
 
