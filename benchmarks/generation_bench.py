@@ -350,8 +350,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--exemplar-file", type=Path, help="a prepared exemplar set (results/exemplars/*.json)")
     parser.add_argument(
         "--cotrepro-command",
-        default=f"{sys.executable} -m cotrepro.generation.cli",
-        help="the command that stands for `cotrepro` (default: this Python, -m cotrepro.generation.cli)",
+        default=f"{sys.executable} -m cotrepro.engine.cli",
+        help="the command that stands for `cotrepro` (default: this Python, -m cotrepro.engine.cli)",
     )
     parser.add_argument(
         "--threads",
@@ -391,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     ours_env = {**env, "PYTHONPATH": str(REPO / "src")}
     # Read each side's libraries from disk once, untimed, so that neither run pays a cold page cache.
     subprocess.run([str(bin_dir / "python"), "-c", "import lm_eval.evaluator, lm_eval.models.huggingface"], env=env)
-    subprocess.run([sys.executable, "-c", "import cotrepro.generation.hf"], env=ours_env)
+    subprocess.run([sys.executable, "-c", "import cotrepro.engine.hf.backend"], env=ours_env)
 
     runs: list[Run] = []
     for b in args.batch_sizes:  # the sides alternate, so that a neighbour's load falls on both alike

@@ -37,8 +37,8 @@ from generation_bench import make_prompts  # the CPU bench's 8-shot CoT prompts 
 
 from cotrepro import methods
 from cotrepro.data.tasks import get_task
+from cotrepro.engine.hf.backend import HFBackend
 from cotrepro.generation import runner
-from cotrepro.generation.hf import HFBackend
 from cotrepro.models.tiny import build_tiny_model, build_tokenizer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -262,7 +262,7 @@ def engine_vs_plain(model_dir: Path, device: str, n_prompts: int, new_tokens: in
     model and prompts, in one process."""
     from transformers import GenerationConfig
 
-    from cotrepro.generation.engine import GREEDY
+    from cotrepro.engine.hf.engine import GREEDY
 
     texts = [row["prompt"] for row in make_prompts(n_prompts, None, None)[0]]
     base = HFBackend(model_dir, "causal", device=device, dtype="bfloat16", batch_size=16, stop=())

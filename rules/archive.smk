@@ -8,6 +8,7 @@ ARCHIVE_MEMBERS = GENERATIONS + GENERATION_META + TASK_RECORDS + TASK_PROVENANCE
 rule archive:
     input:
         ARCHIVE_MEMBERS,
+        code=code("archive.py"),
     output:
         "results/archive/generations.tar.gz",
     log:
@@ -22,6 +23,7 @@ if FROM_ARCHIVE:
     rule restore_from_archive:
         input:
             archive=FROM_ARCHIVE,
+            code=code("archive.py"),
         output:
             ARCHIVE_MEMBERS,
         log:

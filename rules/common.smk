@@ -26,7 +26,7 @@ from cotrepro.plan import batch_invariance, exemplar_set_for, generation_units, 
 from cotrepro.variants import variant_settings
 from cotrepro.data.exemplars import REMOTE_SETS, project_set_path
 from cotrepro.data.tasks import TASKS
-from cotrepro.generation import published
+from cotrepro.models import published
 from cotrepro.generation.gpu_slots import visible_devices
 from cotrepro.code_digest import import_closure
 from cotrepro.models.hub import ModelDownloadError, check_gated_access, gated_not_downloaded
@@ -83,6 +83,12 @@ def code(*modules):
     downstream of a rerun job. tests/workflow/test_cache_lists.py holds every list to the imports.
     """
     return [repo_file(SRC / "cotrepro" / m) for m in modules]
+
+
+EXTRACTOR = ("scoring/extract.py", "answers.py", "prompts.py", "methods.py")
+"""The answer extraction in both styles, with the answer formats and prompt phrases it reads."""
+SCORER = (*EXTRACTOR, "scoring/score.py", "scoring/self_consistency.py", "scoring/metrics.py", "rows.py")
+"""Scoring a generations file: the extraction, the correctness test, the self-consistency vote."""
 
 
 def script_code(script):
@@ -199,7 +205,14 @@ def task_code(wildcards):
     """The library modules that turn a task's raw files into records."""
     # The task's own module and the shared record helpers decide the records; the registry in
     # data/tasks/__init__.py does not, so declaring a new task reruns nothing that exists.
-    return code("data/tasks/prepare.py", "data/tasks/records.py", f"data/tasks/{TASKS[wildcards.task].module}")
+    return code(
+        "data/tasks/prepare.py",
+        "data/tasks/__init__.py",
+        "data/tasks/records.py",
+        "data/sources.py",
+        "prompts.py",
+        f"data/tasks/{TASKS[wildcards.task].module}",
+    )
 
 
 def exemplar_source(wildcards):

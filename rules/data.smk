@@ -18,9 +18,10 @@ rule download_dataset:
 rule prepare_task:
     input:
         data=dataset_inputs,
-        # extract.py only checks that gold answers parse; it shapes no record, so it is not listed
-        # (editing the extractor must not rerun generation through here).
         code=task_code,
+        # answers.py only checks that gold answers parse; it shapes no record, so its edits must not
+        # rerun this (and generation after it): ancient, declared for what it is.
+        checks=ancient(code("answers.py")),
     output:
         records="results/tasks/{task}.jsonl",
         provenance="results/tasks/{task}.provenance.json",
@@ -47,7 +48,7 @@ rule download_exemplars:
 rule exemplars:
     input:
         source=exemplar_source,
-        code=code("data/exemplars.py", "data/exemplar_parsers.py"),
+        code=code("data/exemplars.py", "data/exemplar_parsers.py", "data/sources.py"),
     output:
         "results/exemplars/{exset}.json",
     log:

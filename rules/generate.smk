@@ -38,7 +38,17 @@ rule import_published:
         manifest="resources/models/{model}.json",
         tasks=TASK_RECORDS,
         logs=published_logs,
-        code=code("generation/published.py", "prompts.py"),
+        code=code(
+            "generation/imported.py",
+            "generation/meta.py",
+            "models/published.py",
+            "data/tasks/__init__.py",
+            "data/tasks/records.py",
+            "data/sources.py",
+            "prompts.py",
+            "methods.py",
+            "rows.py",
+        ),
     output:
         rows=UNIT_GENERATIONS,
         meta=UNIT_GENERATION_META,

@@ -57,6 +57,14 @@ rule download_published_log:
 rule published_manifest:
     input:
         logs=published_logs,
+        code=code(
+            "models/published.py",
+            "data/tasks/__init__.py",
+            "data/tasks/records.py",
+            "data/sources.py",
+            "prompts.py",
+            "methods.py",
+        ),
     output:
         "resources/models/{model}.json",
     log:

@@ -11,7 +11,7 @@ rule extract:
     input:
         rows=UNIT_GENERATIONS,
         tasks=TASK_RECORDS,
-        code=code("scoring/extract.py", "scoring/score.py", "scoring/self_consistency.py", "rows.py", "methods.py"),
+        code=code(*SCORER),
     output:
         UNIT_SCORES,
     log:
@@ -24,7 +24,7 @@ rule aggregate:
     input:
         scores=SCORES,
         meta=GENERATION_META,
-        code=code("scoring/aggregate.py", "scoring/metrics.py"),
+        code=code("scoring/aggregate.py", "scoring/metrics.py", *EXTRACTOR),
     output:
         report("results/accuracy.csv", caption="../report/accuracy.rst", category="Tables"),
     log:
@@ -36,7 +36,7 @@ rule aggregate:
 rule significance:
     input:
         scores=SCORES,
-        code=code("scoring/significance.py", "scoring/metrics.py", "methods.py"),
+        code=code("scoring/significance.py", "scoring/metrics.py", *EXTRACTOR),
     output:
         "results/significance.csv",
     log:
@@ -48,7 +48,7 @@ rule significance:
 rule paths_curve:
     input:
         scores=SAMPLED_SCORES,
-        code=code("scoring/self_consistency.py", "scoring/metrics.py"),
+        code=code("scoring/self_consistency.py", "scoring/metrics.py", *EXTRACTOR),
     output:
         report("results/accuracy_vs_paths.csv", caption="../report/paths_table.rst", category="Tables"),
     log:
@@ -66,7 +66,7 @@ rule disagreements:
         generations=GENERATIONS,
         scores=SCORES,
         tasks=TASK_RECORDS,
-        code=code("scoring/disagreements.py", "scoring/extract.py", "scoring/score.py", "methods.py"),
+        code=code("scoring/disagreements.py", *SCORER),
     output:
         report(
             "results/extraction_disagreements.csv",

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import torch
 
-from cotrepro.generation.agreement import backend_agreement
+from cotrepro.checks.agreement import backend_agreement
 from cotrepro.io import read_json, read_jsonl, write_json
 from cotrepro.joblog import log_to
 from cotrepro.models import model_dir

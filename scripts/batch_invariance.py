@@ -3,8 +3,8 @@
 
 from pathlib import Path
 
+from cotrepro.checks.batch_invariance import measure
 from cotrepro.generation import runner
-from cotrepro.generation.batch_invariance import measure
 from cotrepro.generation.gpu_slots import job_devices
 from cotrepro.generation.job import select_exemplars
 from cotrepro.io import read_json, read_jsonl

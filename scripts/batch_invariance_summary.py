@@ -4,9 +4,9 @@ details per model."""
 
 from pathlib import Path
 
+from cotrepro.checks.batch_invariance_summary import summarize, table
 from cotrepro.io import read_json, read_jsonl, write_json
 from cotrepro.joblog import log_to
-from cotrepro.scoring.batch_invariance import summarize, table
 
 log_to(snakemake.log[0])
 p, i = snakemake.params, snakemake.input

@@ -3,9 +3,9 @@
 from pathlib import Path
 
 from cotrepro.generation.imported import import_unit
-from cotrepro.generation.published import log_file
 from cotrepro.io import read_json, run_key
 from cotrepro.joblog import log_to
+from cotrepro.models.published import log_file
 
 log_to(snakemake.log[0])
 model = snakemake.wildcards.model

@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from cotrepro.generation.published import manifest
 from cotrepro.io import write_json
 from cotrepro.joblog import log_to
+from cotrepro.models.published import manifest
 
 log_to(snakemake.log[0])
 write_json(

@@ -5,11 +5,11 @@ import pytest
 from transformers import AutoTokenizer
 
 from cotrepro import methods
-from cotrepro.generation.batch_invariance import compare_rows, first_difference, measure, question_subset
+from cotrepro.checks.batch_invariance import compare_rows, first_difference, measure, question_subset
+from cotrepro.checks.batch_invariance_summary import COLUMNS, summarize, table
 from cotrepro.generation.job import GenerationJob, GenerationUnit, run_job
 from cotrepro.io import read_json, read_jsonl, write_json, write_jsonl
 from cotrepro.models.tiny import tiny_manifest
-from cotrepro.scoring.batch_invariance import COLUMNS, summarize, table
 from cotrepro.variants import prompt_settings
 
 RECORDS = [

@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from cotrepro import methods, prompts
-from cotrepro.generation import encoder_rows as encoder_attention
-from cotrepro.generation.completions import cut_at_stop
-from cotrepro.generation.encoder_rows import encoder_rows, right_padding_lengths
-from cotrepro.generation.engine import GREEDY, Engine, common_prefix
-from cotrepro.generation.hf import HFBackend
+from cotrepro.engine.completion import cut_at_stop
+from cotrepro.engine.hf import encoder_rows as encoder_attention
+from cotrepro.engine.hf.backend import HFBackend
+from cotrepro.engine.hf.encoder_rows import encoder_rows, right_padding_lengths
+from cotrepro.engine.hf.engine import GREEDY, Engine, common_prefix
 from cotrepro.io import read_jsonl
 
 EXEMPLARS = [
@@ -183,7 +183,7 @@ def test_cli_generates_a_prompt_file_in_input_order(tiny_models, tmp_path):
         args = ["--model-dir", str(tiny_models[arch]), "--architecture", arch, "--prompts", str(src)]
         args += ["--out", str(out), "--max-new-tokens", "12", "--batch-size", "2", "--stop", "Q:", "--device", "cpu"]
         proc = subprocess.run(
-            [sys.executable, "-m", "cotrepro.generation.cli", "generate", *args], capture_output=True, text=True
+            [sys.executable, "-m", "cotrepro.engine.cli", "generate", *args], capture_output=True, text=True
         )
         assert proc.returncode == 0, proc.stderr
         got = read_jsonl(out)
@@ -195,7 +195,7 @@ def test_cli_generates_a_prompt_file_in_input_order(tiny_models, tmp_path):
             (c.text, c.generated_tokens, c.stop_reason) for c in expected
         ]
         again = subprocess.run(
-            [sys.executable, "-m", "cotrepro.generation.cli", "generate", *args], capture_output=True, text=True
+            [sys.executable, "-m", "cotrepro.engine.cli", "generate", *args], capture_output=True, text=True
         )
         assert again.returncode == 2 and "--overwrite" in again.stderr  # never silently overwritten
 
@@ -205,7 +205,7 @@ def test_cli_names_the_bad_line_before_loading_a_model(tmp_path):
     src.write_text('{"id": 1, "prompt": "Q: a\\nA:"}\n{"id": 1, "prompt": "Q: b\\nA:"}\n')
     args = ["generate", "--model-dir", str(tmp_path / "nowhere"), "--architecture", "causal"]
     args += ["--prompts", str(src), "--out", str(tmp_path / "o.jsonl"), "--max-new-tokens", "4"]
-    proc = subprocess.run([sys.executable, "-m", "cotrepro.generation.cli", *args], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "cotrepro.engine.cli", *args], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "line 2: id 1 appears twice" in proc.stderr
 
@@ -218,7 +218,7 @@ def test_shared_prefix_attention_equals_attention_over_the_whole_sequence(groups
 
     import torch.nn.functional as F
 
-    from cotrepro.generation import shared_prefix
+    from cotrepro.engine.hf import shared_prefix
 
     torch.manual_seed(0)
     batch, kv_heads, d, n_prefix, n_own, queries = 3, 2, 16, 11, 5, 2

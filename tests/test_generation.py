@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from cotrepro.data.tasks import get_task
+from cotrepro.engine.hf.backend import HFBackend
+from cotrepro.engine.hf.engine import GREEDY
 from cotrepro.generation import runner
-from cotrepro.generation.engine import GREEDY
-from cotrepro.generation.hf import HFBackend
 from cotrepro.io import read_jsonl
 from cotrepro.variants import prompt_settings
 
@@ -76,7 +76,7 @@ def test_context_overflow_is_flagged_and_skip_policy_generates_nothing(tiny_mode
     assert all(r["completion"] == "" and r["stop_reason"] == "skipped" and r["generated_tokens"] == 0 for r in rows)
     # Self-consistency under the skip policy: every path of an over-context question is skipped, and
     # the answer step of zero-shot CoT still reads each (empty) path.
-    from cotrepro.generation.sampling import Sampling
+    from cotrepro.engine.sampling import Sampling
 
     sampled, stats = runner.run_generation(
         b,
@@ -322,7 +322,8 @@ def _job(tmp_path, tiny_models, units):
 
 
 def test_a_job_loads_the_model_once_and_keeps_journals_until_every_unit_is_written(tiny_models, tmp_path, monkeypatch):
-    from cotrepro.generation import hf, job
+    from cotrepro.engine.hf import backend as hf
+    from cotrepro.generation import job
     from cotrepro.io import write_jsonl
 
     records = tmp_path / "t.jsonl"

@@ -24,7 +24,7 @@ from cotrepro import prompts
 from cotrepro.config import ConfigError, validate_config
 from cotrepro.data.tasks import get_task, task_params
 from cotrepro.data.tasks.records import KOJIMA_REPO, KOJIMA_REVISION
-from cotrepro.generation import published
+from cotrepro.models import published
 from cotrepro.outputs.calibration import calibration_table, display
 from cotrepro.scoring.score import score_rows
 
@@ -252,7 +252,7 @@ def test_calibration_run_from_a_local_mirror(tmp_path, monkeypatch):
     served, sha = _mirror_files()
     workflow = copy_workflow(tmp_path / "wf")
     # The pins name the real files' sha256; the copy's pins name the fixtures'.
-    pub = workflow / "src/cotrepro/generation/published.py"
+    pub = workflow / "src/cotrepro/models/published.py"
     text = pub.read_text()
     for name in ("coin_flip_zero_shot", "coin_flip_zero_shot_cot"):
         text = text.replace(published._LOG_SHA256[name], sha[f"log/{name}.log"])

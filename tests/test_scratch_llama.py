@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from cotrepro.generation import scratch_llama
-from cotrepro.generation.engine import GREEDY
-from cotrepro.generation.hf import HFBackend
-from cotrepro.generation.scratch import ScratchBackend
-from cotrepro.generation.scratch_llama import LlamaConfig, load_scratch_llama, rope_frequencies
+from cotrepro.engine.hf.backend import HFBackend
+from cotrepro.engine.hf.engine import GREEDY
+from cotrepro.engine.scratch import llama as scratch_llama
+from cotrepro.engine.scratch.backend import ScratchBackend
+from cotrepro.engine.scratch.llama import LlamaConfig, load_scratch_llama, rope_frequencies
 from cotrepro.io import read_jsonl
 
 LLAMA3_ROPE = {
@@ -155,7 +155,7 @@ def test_backend_rows_equal_the_transformers_backends_with_stop_sequences(llamas
 
 
 def test_cli_backend_scratch_writes_what_backend_hf_writes(llamas, tmp_path):
-    from cotrepro.generation.cli import main
+    from cotrepro.engine.cli import main
 
     _, model_dir = llamas["plain-rope-gqa-tied"]
     src = tmp_path / "prompts.jsonl"
@@ -173,7 +173,7 @@ def test_a_scratch_process_imports_no_transformers_model_code(llamas):
     _, model_dir = llamas["plain-rope-mha-untied"]
     code = (
         "import sys\n"
-        "from cotrepro.generation.backend import load_backend\n"
+        "from cotrepro.engine.loader import load_backend\n"
         f"b = load_backend('scratch', {str(model_dir)!r}, 'causal', device='cpu')\n"
         "assert b.generate(['Q: Hi\\nA:'], 4)[0].generated_tokens == 4\n"
         "names = ('modeling_utils', 'modeling_llama', 'generation.utils')\n"

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from cotrepro import methods
+from cotrepro.engine.hf.backend import HFBackend
+from cotrepro.engine.sampling import Sampling
 from cotrepro.generation import runner
-from cotrepro.generation.hf import HFBackend
-from cotrepro.generation.sampling import Sampling
 from cotrepro.io import read_jsonl
 from cotrepro.scoring.score import score_rows
 from cotrepro.scoring.self_consistency import (

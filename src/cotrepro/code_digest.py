@@ -37,18 +37,21 @@ PLUMBING = (
     "joblog.py",
     "errors.py",
     "code_digest.py",
+    "data/download.py",
     "generation/gpu_slots.py",
+    "models/__init__.py",
     "models/hub.py",
 )
 """Modules that cannot change an output's content: the package's version, file I/O, checksums and
-provenance, logging, the error type, this module, the GPU slot a job holds, locating and downloading a model's files. No
+provenance, logging, the error type, this module, downloading a pinned file (its sha256 is
+checked), the GPU slot a job holds, locating and downloading a model's files. No
 rule declares them and no digest covers them (a refactor there reruns nothing); the closure does not
 follow their imports."""
 
-KEYED_OTHERWISE = ("methods.py", "generation/meta.py", "models/__init__.py")
+KEYED_OTHERWISE = ("methods.py", "generation/meta.py")
 """Modules of the generation job's closure that shape no row's text, or whose effect reaches a row's
-key another way: a method's declaration through the unit's settings (``MethodSpec.shaping()``), the
-unit's metadata, and where a model's files lie (the manifest's resolved revision is in the key).
+key another way: a method's declaration through the unit's settings (``MethodSpec.shaping()``) and
+the unit's metadata.
 The generation rules still declare them (editing one rewrites the metadata); the digest leaves them
 out, so that a method's label or colour changes no key."""
 

@@ -191,7 +191,7 @@ def _check_references(config: dict, repo_root: Path) -> None:
 
 def _check_published(config: dict, slug: str, spec: dict) -> None:
     """A published-completions model: a pinned set of logs that holds every task and method asked for."""
-    from cotrepro.generation import published
+    from cotrepro.models import published
 
     where = f"config key 'model_specs.{slug}'"
     pinned = (spec.get("repo"), spec["revision"])

@@ -1,13 +1,14 @@
 """The generations files of a published-completions source: each (task, method) unit's rows parsed
-from the pinned log (:mod:`cotrepro.generation.published`), with the same metadata as a generated
+from the pinned log (:mod:`cotrepro.models.published`), with the same metadata as a generated
 unit's, so extraction, scoring, the report and the paper treat them as any model's."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from cotrepro.generation import meta, published
+from cotrepro.generation import meta
 from cotrepro.io import read_jsonl, write_json, write_jsonl
+from cotrepro.models import published
 from cotrepro.provenance import digest, utc_now
 
 

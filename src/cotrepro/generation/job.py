@@ -111,7 +111,7 @@ def backend_settings(units: tuple[GenerationUnit, ...] | list[GenerationUnit]) -
 def load_unit_backend(settings: dict, manifest: dict, batch_size: int | str, *, devices: int = 1):
     """The backend a unit's settings (those of :data:`BACKEND_SETTINGS`) configure, with the
     manifest's model loaded, generating ``batch_size`` rows at a time."""
-    from cotrepro.generation.backend import load_backend
+    from cotrepro.engine.loader import load_backend
 
     return load_backend(
         settings["backend"],
@@ -202,7 +202,7 @@ def run_job(job: GenerationJob) -> list[dict]:
 
 def _run_unit(job: GenerationJob, unit: GenerationUnit, inputs: _Inputs, backend, manifest: dict, load: dict) -> dict:
     """Generate one unit with the loaded backend; write its metadata, then its rows."""
-    from cotrepro.generation.sampling import Sampling
+    from cotrepro.engine.sampling import Sampling
 
     s = unit.settings
     started = utc_now()

@@ -23,13 +23,14 @@ from typing import TYPE_CHECKING
 from tqdm import tqdm
 
 from cotrepro import methods, prompts
-from cotrepro.generation.backend import Backend, Completion
+from cotrepro.engine.backend import Backend
+from cotrepro.engine.completion import Completion
 from cotrepro.io import jsonl_line, write_jsonl
 from cotrepro.provenance import digest
 from cotrepro.rows import row_generated_tokens, row_over_context
 
 if TYPE_CHECKING:
-    from cotrepro.generation.sampling import Sampling
+    from cotrepro.engine.sampling import Sampling
 
 
 def journal_path(out_path: Path) -> Path:

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from cotrepro.generation.backend import BACKENDS, load_backend
+from cotrepro.engine.loader import BACKENDS, load_backend
 from cotrepro.io import write_jsonl
 
 

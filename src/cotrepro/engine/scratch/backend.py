@@ -1,11 +1,11 @@
-"""The from-scratch backend: the plain-PyTorch Llama of :mod:`cotrepro.generation.scratch_llama`
+"""The from-scratch backend: the plain-PyTorch Llama of :mod:`cotrepro.engine.scratch.llama`
 behind the runner's backend protocol, with batched greedy decoding written out here.
 
 Rows are padded on the left so that every row's next token comes from the same column; a
 preallocated KV cache holds the prompt and the whole token budget. A row ends at an end-of-sequence
 token or once its text holds a stop sequence (checked on the host, on the decoded last tokens);
 its :class:`Completion` is made by the same function as the transformers backend's
-(:func:`cotrepro.generation.completions.row_completion`), so the two backends' rows differ only where
+(:func:`cotrepro.engine.completion.row_completion`), so the two backends' rows differ only where
 their tokens do. This module never imports a transformers model class.
 """
 
@@ -17,10 +17,9 @@ from pathlib import Path
 
 import torch
 
-from cotrepro.generation.backend import Completion
-from cotrepro.generation.completions import cut_at_stop, eos_token_ids, row_completion
-from cotrepro.generation.scratch_llama import load_scratch_llama
-from cotrepro.generation.tokens import TokenizedBackend
+from cotrepro.engine.completion import Completion, cut_at_stop, eos_token_ids, row_completion
+from cotrepro.engine.scratch.llama import load_scratch_llama
+from cotrepro.engine.tokens import TokenizedBackend
 
 _STOP_WINDOW = 8  # tokens decoded beyond a stop sequence's length when looking for it in a row's tail
 

@@ -1,28 +1,14 @@
-"""What the runner needs from a generation backend, independent of the library behind it."""
+"""The backend protocol: what the workflow's runner needs from a generation backend, whatever
+library or server is behind it. The backends themselves are named in :mod:`cotrepro.engine.loader`."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from cotrepro.generation.sampling import Sampling
-
-
-@dataclass(frozen=True)
-class Completion:
-    """One generated continuation and how it ended."""
-
-    text: str  # decoded, cut at the first stop sequence
-    prompt_tokens: int
-    generated_tokens: int  # tokens the model produced for this row (up to the stop or end of sequence)
-    stop_reason: str  # "eos", "stop_sequence" or "max_new_tokens"
-
-    @property
-    def hit_max_new_tokens(self) -> bool:
-        """True when generation ran out of budget rather than ending by itself."""
-        return self.stop_reason == "max_new_tokens"
+    from cotrepro.engine.completion import Completion
+    from cotrepro.engine.sampling import Sampling
 
 
 class Backend(Protocol):
@@ -58,22 +44,3 @@ class Backend(Protocol):
 
     def describe(self) -> dict:
         """Provenance: dtype, device, batch size, parameter count, library versions."""
-
-
-BACKENDS = ("hf", "scratch")
-"""``hf``: transformers' model classes and ``generate``; ``scratch``: the from-scratch Llama
-(:mod:`cotrepro.generation.scratch_llama`), which runs Llama-architecture models only."""
-
-
-def load_backend(name: str, model_dir, architecture: str, *, devices: int = 1, **settings) -> Backend:
-    """The backend ``name`` with the model of ``model_dir`` loaded; ``settings`` are the keyword
-    arguments both backends take (device, dtype, batch_size, stop, chat_template, max_context)."""
-    if name == "hf":
-        from cotrepro.generation.hf import HFBackend
-
-        return HFBackend(model_dir, architecture, devices=devices, **settings)
-    if name == "scratch":
-        from cotrepro.generation.scratch import ScratchBackend
-
-        return ScratchBackend(model_dir, architecture, **settings)  # one device: it spreads over no more
-    raise ValueError(f"unknown backend {name!r}; allowed values: {', '.join(BACKENDS)}")

@@ -2,7 +2,7 @@
 directory's tokenizer, format prompts (plain or in the chat template) and encode them.
 
 Only the tokenizer is imported from transformers here, never a model class, so that a backend
-without transformers models (:mod:`cotrepro.generation.scratch`) starts without that import.
+without transformers models (:mod:`cotrepro.engine.scratch.backend`) starts without that import.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from cotrepro.generation.completions import BatchSizer
+from cotrepro.engine.batching import BatchSizer
 
 _DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 _CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length")

@@ -1,6 +1,6 @@
 """Hugging Face transformers backend: loads a seq2seq or causal LM from a local directory (its
-tokenizer and prompt formatting come from :mod:`cotrepro.generation.tokens`) and hands token ids to
-the decoding engine (:mod:`cotrepro.generation.engine`: shared prefix, static cache, stops on the
+tokenizer and prompt formatting come from :mod:`cotrepro.engine.tokens`) and hands token ids to
+the decoding engine (:mod:`cotrepro.engine.hf.engine`: shared prefix, static cache, stops on the
 device, batch sizing).
 """
 
@@ -12,10 +12,10 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
 
-from cotrepro.generation.backend import Completion
-from cotrepro.generation.engine import Engine
-from cotrepro.generation.sampling import Sampling
-from cotrepro.generation.tokens import TokenizedBackend
+from cotrepro.engine.completion import Completion
+from cotrepro.engine.hf.engine import Engine
+from cotrepro.engine.sampling import Sampling
+from cotrepro.engine.tokens import TokenizedBackend
 
 
 class HFBackend(TokenizedBackend):

@@ -2,8 +2,8 @@
 batch size halved on out-of-memory errors, the ``auto`` batch-size probe, and the turning of a
 row's generated tokens into a :class:`Completion` (end of sequence, stop sequences, budget).
 
-Both backends (transformers' ``generate`` in :mod:`cotrepro.generation.engine`, the from-scratch
-Llama in :mod:`cotrepro.generation.scratch`) go through these functions, so that their rows can
+Both backends (transformers' ``generate`` in :mod:`cotrepro.engine.hf.engine`, the from-scratch
+Llama in :mod:`cotrepro.engine.scratch.backend`) go through these functions, so that their rows can
 only differ where their tokens do. Nothing here imports transformers.
 """
 
@@ -13,8 +13,6 @@ import logging
 from collections.abc import Callable, Sequence
 
 import torch
-
-from cotrepro.generation.backend import Completion
 
 log = logging.getLogger("cotrepro.generation")
 
@@ -28,18 +26,6 @@ RunBatch = Callable[..., list]
 
 class GenerationOOM(RuntimeError):
     """Out of memory even at batch size one: the model does not fit this device."""
-
-
-def cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
-    """``text`` up to the first stop sequence, and whether one was found."""
-    cuts = [i for i in (text.find(s) for s in stops) if i >= 0]
-    return (text[: min(cuts)], True) if cuts else (text, False)
-
-
-def eos_token_ids(generation_eos, tokenizer_eos: int | None) -> set[int]:
-    """The ids that end a row: the generation config's (one id or a list) and the tokenizer's."""
-    ids = generation_eos if isinstance(generation_eos, list) else [generation_eos]
-    return {i for i in [*ids, tokenizer_eos] if i is not None}
 
 
 def in_batches(items: list, run, batch_size: int, device: torch.device, align: int = 1) -> tuple[list, int]:
@@ -139,39 +125,3 @@ def probe_batch_size(run_batch: RunBatch, longest: list[int], max_new_tokens: in
         best, size = size, size * 2
     log.info("batch_size auto: %d rows fit at %d prompt tokens", best, len(longest))
     return best
-
-
-def row_completion(
-    tokens: list[int], n_prompt: int, max_new_tokens: int, decode: Callable, stop: Sequence[str], eos_ids: set[int]
-) -> Completion:
-    """A row's text and how it ended. Rows that finished early are padded after their last token;
-    the row ends at its first end-of-sequence token or at the first token that completes a stop
-    sequence, whichever comes first. ``decode`` turns token ids into text (special tokens skipped)."""
-    first_eos = next((i for i, t in enumerate(tokens) if t in eos_ids), None)
-    n = len(tokens) if first_eos is None else first_eos + 1
-    stopped_at = stop_position(tokens[:n], decode, stop)
-    n = min(n, stopped_at) if stopped_at is not None else n
-    text, cut = cut_at_stop(decode(tokens[:n]), stop)
-    if cut:
-        reason = "stop_sequence"
-    elif first_eos is not None and first_eos < n:
-        reason = "eos"
-    else:
-        reason = "max_new_tokens" if n >= max_new_tokens else "eos"
-    return Completion(text=text, prompt_tokens=int(n_prompt), generated_tokens=n, stop_reason=reason)
-
-
-def stop_position(tokens: list[int], decode: Callable, stop: Sequence[str]) -> int | None:
-    """The fewest leading tokens whose text holds a stop sequence (None when none does): a binary
-    search, since a longer prefix of the row holds every stop a shorter one holds."""
-
-    def holds(k: int) -> bool:
-        return cut_at_stop(decode(tokens[:k]), stop)[1]
-
-    if not stop or not holds(len(tokens)):
-        return None
-    lo, hi = 1, len(tokens)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        lo, hi = (lo, mid) if holds(mid) else (mid + 1, hi)
-    return lo

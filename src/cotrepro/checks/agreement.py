@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from cotrepro.engine.loader import BACKENDS, load_backend
 from cotrepro.generation import runner
-from cotrepro.generation.backend import BACKENDS, load_backend
 from cotrepro.generation.job import select_exemplars
 
 COMPARED = ("completion", "generated_tokens", "stop_reason", "prompt_tokens")

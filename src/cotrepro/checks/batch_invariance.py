@@ -5,7 +5,7 @@ row set beside the batched run's row of the same question.
 Greedy decoding is not batch-invariant by itself: padding changes the shapes of the matrix products
 and so their rounding, and a flipped near-tie changes every later token (lm-eval #2498). Nothing is
 assumed here; this module generates and compares. The answers each style extracts are compared
-later (:mod:`cotrepro.scoring.batch_invariance`), so that an extractor edit does not regenerate.
+later (:mod:`cotrepro.checks.batch_invariance_summary`), so that an extractor edit does not regenerate.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import hashlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from cotrepro.checks.agreement import differing_fields
 from cotrepro.generation import runner
-from cotrepro.generation.agreement import differing_fields
 from cotrepro.generation.job import load_unit_backend, prompt_arguments, unit_fingerprint
 
 TEXT_FIELDS = ("completion", "stage2_completion")

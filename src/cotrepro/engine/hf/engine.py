@@ -3,7 +3,7 @@
 - **Shared prefix.** Few-shot prompts of one (model, task, method) all start with the same
   exemplars. For a causal model that prefix is run through the model once (:meth:`Engine.share_prefix`);
   its keys and values are kept once, and every row attends to them before its own tokens
-  (:mod:`cotrepro.generation.shared_prefix`), so neither the prefill nor the per-step reads of the
+  (:mod:`cotrepro.engine.hf.shared_prefix`), so neither the prefill nor the per-step reads of the
   prefix are repeated per row. Each row's own tokens are padded on the left and their positions
   continue after the prefix, as in the unshared prompt.
 - **Preallocated cache.** A static KV cache holds the prompt and the whole token budget from the
@@ -17,7 +17,7 @@
 
 Seq2seq models (Flan-T5) keep their encoder path: each batch encodes its questions, each row over
 its own tokens rather than under a padded [B, H, L, L] position-bias mask
-(:mod:`cotrepro.generation.encoder_rows`), and the decoder gets the static cache and the device
+(:mod:`cotrepro.engine.hf.encoder_rows`), and the decoder gets the static cache and the device
 stop check.
 """
 
@@ -31,11 +31,11 @@ import torch
 from transformers import DynamicCache, LogitsProcessorList, StaticCache
 from transformers.modeling_outputs import BaseModelOutput
 
-from cotrepro.generation.backend import Completion
-from cotrepro.generation.completions import CPU_BATCH_SIZE, BatchSizer, eos_token_ids, row_completion
-from cotrepro.generation.encoder_rows import encoder_rows
-from cotrepro.generation.sampling import PathSampler, Sampling, path_seed
-from cotrepro.generation.shared_prefix import shared_prefix
+from cotrepro.engine.batching import CPU_BATCH_SIZE, BatchSizer
+from cotrepro.engine.completion import Completion, eos_token_ids, row_completion
+from cotrepro.engine.hf.encoder_rows import encoder_rows
+from cotrepro.engine.hf.shared_prefix import shared_prefix
+from cotrepro.engine.sampling import PathSampler, Sampling, path_seed
 
 GREEDY = {"do_sample": False, "num_beams": 1, "temperature": None, "top_p": None, "top_k": None}
 """transformers' generate arguments for plain greedy decoding; the None values override any sampling
@@ -141,7 +141,7 @@ class Engine:
         self, inputs: Sequence[Sequence[int]], names: Sequence[str], max_new_tokens: int, sampling: Sampling
     ) -> list[list[Completion]]:
         """``sampling.paths`` sampled continuations of each input, in input order; path j of input
-        ``names[i]`` draws from its own generator (:mod:`cotrepro.generation.sampling`). A batch holds
+        ``names[i]`` draws from its own generator (:mod:`cotrepro.engine.sampling`). A batch holds
         whole inputs with all their paths (or, when the paths outnumber the batch, one input's next
         paths); each input is prefilled once — a causal model runs its tokens after the unit's shared
         prefix and the paths continue copies of that cache, a seq2seq model encodes it once."""
@@ -290,7 +290,7 @@ class Engine:
         return DynamicCache(config=self.model.config)
 
     def _completion(self, tokens: list[int], n_prompt: int, max_new_tokens: int) -> Completion:
-        """A row's text and how it ended (:func:`cotrepro.generation.completions.row_completion`)."""
+        """A row's text and how it ended (:func:`cotrepro.engine.completion.row_completion`)."""
         return row_completion(tokens, n_prompt, max_new_tokens, self._decode, self.stop, self.eos_ids)
 
     def _decode(self, tokens: list[int]) -> str:

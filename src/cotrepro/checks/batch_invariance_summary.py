@@ -1,4 +1,4 @@
-"""Batch-size invariance, counted: the batch-1 rows (:mod:`cotrepro.generation.batch_invariance`)
+"""Batch-size invariance, counted: the batch-1 rows (:mod:`cotrepro.checks.batch_invariance`)
 against the batched run's, as differing completions and as answers that flip under each extraction
 style (the real extractor, :func:`cotrepro.scoring.score.predict`)."""
 

@@ -1,0 +1,89 @@
+"""Every rule's cache list is true: the library modules a job declares as inputs (``code(...)`` in
+rules/*.smk) are exactly those its script imports, directly or through each other, less the
+plumbing (cotrepro.code_digest.PLUMBING). Adding an import and forgetting the rule fails here, as
+does a rule that declares a module its script no longer uses. Checked on Snakemake's own DAG of the
+demo, the calibration run, the full reproduction with its archive, and a rebuild from an archive,
+which between them plan every rule."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from archive_fixture import config as archive_config
+from archive_fixture import write_archive
+from workflow_helpers import REPO
+
+from cotrepro.code_digest import import_closure
+from cotrepro.data.tasks import TASKS
+
+SRC = REPO / "src" / "cotrepro"
+DAG_JOBS = Path(__file__).resolve().parent / "support" / "dag_jobs.py"
+TEMPLATE = re.compile(r"get_template\(\"([^\"]+)\"\)")
+
+
+def planned_jobs(configfile: Path, workdir: Path, *targets: str) -> list[dict]:
+    """The jobs of the whole DAG of ``configfile`` (forceall), from Snakemake itself."""
+    proc = subprocess.run(
+        [sys.executable, str(DAG_JOBS), str(REPO / "Snakefile"), str(configfile), str(workdir), *targets],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    line = next((x for x in proc.stdout.splitlines() if x.startswith("DAG_JOBS ")), None)
+    assert line, f"could not plan {configfile}:\n{proc.stderr[-3000:]}"
+    return json.loads(line.removeprefix("DAG_JOBS "))
+
+
+def imported(job: dict) -> set[str]:
+    """The library files a job's script really loads: its import closure, the task family module the
+    task registry imports by name for a prepare_task job, and the templates the modules load."""
+    entries = [Path(job["script"])]
+    if job["rule"] == "prepare_task":
+        entries.append(SRC / "data" / "tasks" / TASKS[job["wildcards"]["task"]].module)
+    modules = set(import_closure(entries, SRC))
+    templates = {
+        str(Path(m).parent / name) for m in modules for name in TEMPLATE.findall((SRC / m).read_text(encoding="utf-8"))
+    }
+    return modules | templates
+
+
+def declared(job: dict) -> set[str]:
+    """The library files a job declares as inputs."""
+    return {Path(f).relative_to(SRC).as_posix() for f in job["input"] if Path(f).is_relative_to(SRC)}
+
+
+@pytest.fixture(scope="module")
+def jobs(tmp_path_factory) -> list[dict]:
+    found = []
+    for config in ("demo", "calibrate"):
+        found += planned_jobs(REPO / f"config/{config}.yaml", tmp_path_factory.mktemp(config))
+    found += planned_jobs(REPO / "config/config.yaml", tmp_path_factory.mktemp("full"), "all", "archive")
+    rebuild = tmp_path_factory.mktemp("rebuild")
+    (rebuild / "config.yaml").write_text(yaml.safe_dump(archive_config(write_archive(rebuild))))
+    found += planned_jobs(rebuild / "config.yaml", rebuild)
+    return [j for j in found if j["script"]]
+
+
+def test_the_dags_plan_every_rule_with_a_script(jobs):
+    rules = {j["rule"] for j in jobs}
+    smk = "".join(p.read_text() for p in (REPO / "rules").glob("*.smk"))
+    with_scripts = set(re.findall(r"^\s*rule (\w+):(?:(?!^\s*rule ).)*?^\s*script:", smk, re.M | re.S))
+    assert with_scripts - rules == set(), "rules the test configs never plan"
+
+
+def test_every_rule_declares_exactly_the_modules_its_script_imports(jobs):
+    wrong = {}
+    for job in jobs:
+        want, have = imported(job), declared(job)
+        if want != have:
+            wrong[job["rule"]] = {
+                "imported, not declared": sorted(want - have),
+                "declared, not imported": sorted(have - want),
+            }
+    assert wrong == {}
