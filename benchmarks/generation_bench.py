@@ -69,14 +69,8 @@ TARGET_SPEEDUP, TARGET_IDENTICAL = 3.0, 62 / 64  # issue 10's bar: ours >= 3x lm
 # ~15M parameters over the demo tokenizer's 1,024-token vocabulary (the demo's own shape has 0.4M).
 # Weights drawn with std 0.05, not transformers' 0.02: at 0.02 this model answers " 542 542 ..." to
 # every prompt, and 64 equal completions would make the identity check say nothing.
-SHAPE = dict(
-    hidden_size=384,
-    intermediate_size=1024,
-    num_hidden_layers=8,
-    num_attention_heads=6,
-    num_key_value_heads=6,
-    initializer_range=0.05,
-)
+SHAPE = dict(hidden_size=384, intermediate_size=1024, num_hidden_layers=8, num_attention_heads=6,
+             num_key_value_heads=6, initializer_range=0.05)  # fmt: skip
 
 
 @dataclass

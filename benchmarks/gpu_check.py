@@ -109,29 +109,28 @@ def check_runner(tiny: dict[str, Path], device: str, workdir: Path) -> dict:
     return out
 
 
-def medium_model(path: Path, device: str, hidden: int, layers: int) -> Path:
-    """A Llama-shaped random model of roughly ``12 * layers * hidden**2`` parameters, saved as safetensors."""
+def random_llama(path: Path, device: str, shape: dict) -> Path:
+    """A random-weight Llama of ``shape`` in bf16 with the demo's tokenizer, saved as safetensors. A
+    shape with a larger vocabulary pads the tokenizer with extra tokens, so that every id the random
+    model emits decodes."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
     tok = build_tokenizer()
-    cfg = LlamaConfig(
-        vocab_size=len(tok),
-        hidden_size=hidden,
-        intermediate_size=4 * hidden,
-        num_hidden_layers=layers,
-        num_attention_heads=hidden // 128,
-        num_key_value_heads=hidden // 128,
-        max_position_embeddings=4096,
-        pad_token_id=0,
-        bos_token_id=3,
-        eos_token_id=1,
-    )
+    tok.add_tokens([f"<x{i}>" for i in range(shape.get("vocab_size", len(tok)) - len(tok))])
+    cfg = LlamaConfig(**{"vocab_size": len(tok), **shape}, pad_token_id=0, bos_token_id=3, eos_token_id=1)
     with torch.device(device):
         model = LlamaForCausalLM(cfg).to(torch.bfloat16)
     model.save_pretrained(path, safe_serialization=True)
     tok.save_pretrained(path)
     del model
     return path
+
+
+def medium_shape(hidden: int, layers: int) -> dict:
+    """A Llama shape of roughly ``12 * layers * hidden**2`` parameters."""
+    heads = hidden // 128
+    return dict(hidden_size=hidden, intermediate_size=4 * hidden, num_hidden_layers=layers,
+                num_attention_heads=heads, num_key_value_heads=heads, max_position_embeddings=4096)  # fmt: skip
 
 
 def long_prompts(n: int, words: int) -> list[str]:
@@ -200,46 +199,12 @@ def throughput(
     return rows
 
 
-TINYLLAMA = dict(  # TinyLlama-1.1B's config.json
-    vocab_size=32000,
-    hidden_size=2048,
-    intermediate_size=5632,
-    num_hidden_layers=22,
-    num_attention_heads=32,
-    num_key_value_heads=4,
-    max_position_embeddings=2048,
-    rms_norm_eps=1e-5,
-    rope_theta=10000.0,
-)
-
-
-def tinyllama_like(path: Path, device: str, smoke: bool) -> Path:
-    """A random-weight Llama with TinyLlama-1.1B's shape (a much smaller one for ``--smoke``). The
-    locally trained tokenizer is padded with extra tokens to the model's vocabulary, so every id
-    the random model emits decodes."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    tok = build_tokenizer()
-    shape = dict(TINYLLAMA) | (
-        dict(
-            vocab_size=4096,
-            hidden_size=128,
-            intermediate_size=256,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-        )
-        if smoke
-        else {}
-    )
-    tok.add_tokens([f"<x{i}>" for i in range(shape["vocab_size"] - len(tok))])
-    cfg = LlamaConfig(**shape, pad_token_id=0, bos_token_id=3, eos_token_id=1, tie_word_embeddings=False)
-    with torch.device(device):
-        model = LlamaForCausalLM(cfg).to(torch.bfloat16)
-    model.save_pretrained(path, safe_serialization=True)
-    tok.save_pretrained(path)
-    del model
-    return path
+# TinyLlama-1.1B's config.json, and a much smaller one of the same kind for --smoke.
+TINYLLAMA = dict(vocab_size=32000, hidden_size=2048, intermediate_size=5632, num_hidden_layers=22,
+                 num_attention_heads=32, num_key_value_heads=4, max_position_embeddings=2048, rms_norm_eps=1e-5,
+                 rope_theta=10000.0, tie_word_embeddings=False)  # fmt: skip
+SMOKE_SHAPE = dict(TINYLLAMA, vocab_size=4096, hidden_size=128, intermediate_size=256, num_hidden_layers=2,
+                   num_attention_heads=4, num_key_value_heads=2)  # fmt: skip
 
 
 def bandwidth(device: str) -> float:
@@ -388,7 +353,7 @@ def main() -> None:
         log("runner, four methods")
         report["runner"] = check_runner(tiny, device, tmp / "runs")
         hidden, layers = (256, 2) if args.smoke else (2048, 16)
-        model = medium_model(tmp / "medium", device, hidden, layers)
+        model = random_llama(tmp / "medium", device, medium_shape(hidden, layers))
         log("out-of-memory back-off")
         report["oom_backoff"] = (
             check_oom_backoff(model, device, 0, 8, 40, 8)
@@ -403,7 +368,9 @@ def main() -> None:
         )
         log("engine against plain generate")
         report["engine_vs_plain"] = engine_vs_plain(
-            tinyllama_like(tmp / "tinyllama", device, args.smoke), device, *((16, 16) if args.smoke else (256, 256))
+            random_llama(tmp / "tinyllama", device, SMOKE_SHAPE if args.smoke else TINYLLAMA),
+            device,
+            *((16, 16) if args.smoke else (256, 256)),
         )
     args.out.write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))

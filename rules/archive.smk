@@ -7,7 +7,7 @@ ARCHIVE_MEMBERS = GENERATIONS + GENERATION_META + TASK_RECORDS + TASK_PROVENANCE
 
 rule archive:
     input:
-        ARCHIVE_MEMBERS,
+        members=ARCHIVE_MEMBERS,
         code=code("archive.py"),
     output:
         "results/archive/generations.tar.gz",

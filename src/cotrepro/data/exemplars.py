@@ -104,6 +104,20 @@ SELF_VERIFICATION_UTILS = GitHubFile(
     sha256="1924acf3b7ced114c1c64696e2f59b9ad2df37b31a4f631e2c2df703467ed031",
 )
 """Kojima et al.'s ``create_demo_text`` as Self-Verification keeps it: Wei et al.'s AQuA, CSQA and date sets."""
+LM_EVAL_GSM8K_COT = GitHubFile(
+    repo="EleutherAI/lm-evaluation-harness",
+    revision="4e7e0d47f33bc71070c1d38394bafbb52b117163",
+    path="lm_eval/tasks/gsm8k/gsm8k-cot.yaml",
+    sha256="7c9dd2561fe334a55f62bdc6a876f045e6dc7f53714c7a9db506b89c6de6bc96",
+)
+"""lm-evaluation-harness's GSM8K chain-of-thought task: Wei et al.'s eight GSM8K exemplars."""
+OPENCOMPASS_STRATEGYQA = GitHubFile(
+    repo="open-compass/opencompass",
+    revision="a5acc4bba3b658f151617a3b393602110fb7a740",
+    path="opencompass/configs/datasets/strategyqa/strategyqa_gen_1180a7.py",
+    sha256="7f5ae7cb687cd182e2562791871a8c9b8807fd983796de7eb6006f2001513515",
+)
+"""OpenCompass's StrategyQA template, whose chat turns hold Wei et al.'s six StrategyQA exemplars."""
 
 
 _ANSWER_SENTENCE = (
@@ -129,12 +143,7 @@ def _self_verification_set(dataset: str, **known) -> RemoteSet:
 REMOTE_SETS: dict[str, RemoteSet] = {
     # Wei et al. (2022)'s eight GSM8K chain-of-thought exemplars, as lm-evaluation-harness ships them.
     "wei2022-gsm8k": RemoteSet(
-        file=GitHubFile(
-            repo="EleutherAI/lm-evaluation-harness",
-            revision="4e7e0d47f33bc71070c1d38394bafbb52b117163",
-            path="lm_eval/tasks/gsm8k/gsm8k-cot.yaml",
-            sha256="7c9dd2561fe334a55f62bdc6a876f045e6dc7f53714c7a9db506b89c6de6bc96",
-        ),
+        file=LM_EVAL_GSM8K_COT,
         licence="MIT",
         parse=lambda text: parse_lm_eval_fewshot(text),  # defined below
         count=8,
@@ -174,12 +183,7 @@ REMOTE_SETS: dict[str, RemoteSet] = {
     ),
     # Wei et al. (2022)'s six StrategyQA exemplars, as OpenCompass's chat-turn template holds them.
     "wei2022-strategyqa": RemoteSet(
-        file=GitHubFile(
-            repo="open-compass/opencompass",
-            revision="a5acc4bba3b658f151617a3b393602110fb7a740",
-            path="opencompass/configs/datasets/strategyqa/strategyqa_gen_1180a7.py",
-            sha256="7f5ae7cb687cd182e2562791871a8c9b8807fd983796de7eb6006f2001513515",
-        ),
+        file=OPENCOMPASS_STRATEGYQA,
         licence="Apache-2.0",
         parse=partial(parse_chat_rounds, variable="strategyqa_infer_cfg"),
         count=6,
