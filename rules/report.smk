@@ -16,7 +16,14 @@ rule figures:
         accuracy="results/accuracy.csv",
         paths="results/accuracy_vs_paths.csv",
         published=repo_file(REPO / config["published"]),
-        code=code("outputs/plots.py", "outputs/published.py", "methods.py"),
+        code=code(
+            "outputs/plots.py",
+            "__init__.py",
+            "methods.py",
+            "outputs/__init__.py",
+            "outputs/published.py",
+            "outputs/sizes.py",
+        ),
     output:
         # Marked for `snakemake --report`, each with its caption from report/.
         [
@@ -39,7 +46,12 @@ rule transcripts:
         generations=COT_GENERATIONS,
         scores=scores_of(COT_GENERATIONS),
         records=TASK_RECORDS,
-        code=code("outputs/transcripts.py", "methods.py"),
+        code=code(
+            "outputs/transcripts.py",
+            "__init__.py",
+            "methods.py",
+            "outputs/__init__.py",
+        ),
     output:
         "results/transcripts.json",
     log:
@@ -56,7 +68,12 @@ rule calibration:
         generations=PUBLISHED_GENERATIONS,
         scores=scores_of(PUBLISHED_GENERATIONS),
         published=repo_file(REPO / config["published"]),
-        code=code("outputs/calibration.py", "methods.py"),
+        code=code(
+            "outputs/calibration.py",
+            "__init__.py",
+            "methods.py",
+            "outputs/__init__.py",
+        ),
     output:
         "results/calibration.csv",
     log:
@@ -83,16 +100,26 @@ rule report:
         batch_invariance=BATCH_INVARIANCE_TABLE,
         code=code(
             "outputs/report.py",
-            "outputs/calibration.py",
             "outputs/report.html.j2",
-            "outputs/exemplar_sources.py",
-            "outputs/tables.py",
-            "outputs/ablations.py",
-            "outputs/published.py",
-            "outputs/plots.py",
-            "outputs/transcripts.py",
-            "scoring/disagreements.py",
+            "__init__.py",
+            "generation/rows.py",
             "methods.py",
+            "outputs/__init__.py",
+            "outputs/ablations.py",
+            "outputs/calibration.py",
+            "outputs/exemplar_sources.py",
+            "outputs/loader.py",
+            "outputs/published.py",
+            "outputs/sizes.py",
+            "outputs/tables.py",
+            "outputs/transcripts.py",
+            "prompts.py",
+            "scoring/disagreements.py",
+            "scoring/extract.py",
+            "scoring/metrics.py",
+            "scoring/score.py",
+            "scoring/self_consistency.py",
+            "variants.py",
         ),
     output:
         "results/report.html",
