@@ -55,6 +55,7 @@ from transformers import AutoTokenizer
 from cotrepro.data.exemplars import parse_project_set, project_set_path
 from cotrepro.data.tasks import get_task
 from cotrepro.io import read_json, read_jsonl, write_json, write_jsonl
+from cotrepro.methods import get as method_spec
 from cotrepro.models import tiny
 from cotrepro.prompts import build_prompt
 
@@ -138,7 +139,9 @@ def make_prompts(n: int, task_file: Path | None, exemplar_file: Path | None) -> 
     rows = [
         {
             "id": f"{i:03d}-{r['id']}",  # unique even when the questions cycle
-            "prompt": build_prompt("few_shot_cot", r["question"], answer_format="number", exemplars=exemplars),
+            "prompt": build_prompt(
+                method_spec("few_shot_cot"), r["question"], answer_format="number", exemplars=exemplars
+            ),
             "answer": r["answer"],
         }
         for i, r in zip(range(n), itertools.cycle(records))

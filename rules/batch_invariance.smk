@@ -14,7 +14,7 @@ if BATCH_INVARIANCE:
             task=f"results/tasks/{BI_TASK}.jsonl",
             exemplars=[generation_exemplar_files()[BI_TASK]] if methods.get(BI_METHOD).few_shot else [],
             batched=BI_BATCHED,
-            code=code(*OUTPUT_SHAPING, "generation/agreement.py", "generation/batch_invariance.py"),
+            code=script_code("batch_invariance.py"),
         output:
             rows="results/batch_invariance/{model}.jsonl",
         log:
@@ -30,7 +30,7 @@ if BATCH_INVARIANCE:
             questions=BATCH_INVARIANCE["questions"],
             seed=BATCH_INVARIANCE["seed"],
             # The batched unit's own settings, so that the batch size is all that differs.
-            settings=lambda w: unit_settings(w.model, BI_METHOD),
+            settings=lambda w: unit_settings(config, w.model, BI_METHOD),
         script:
             "../scripts/batch_invariance.py"
 

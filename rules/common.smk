@@ -20,20 +20,15 @@ envvars:
 
 from cotrepro import methods
 from cotrepro.archive import ArchiveError, check_covers, read_index
-from cotrepro.config import (
-    ConfigError,
-    batch_invariance,
-    exemplar_set_for,
-    run_units,
-    task_settings,
-    validate_config,
-)
+from cotrepro.config import validate_config
+from cotrepro.errors import ConfigError
+from cotrepro.plan import batch_invariance, exemplar_set_for, generation_units, run_units, task_settings, unit_settings
 from cotrepro.variants import variant_settings
 from cotrepro.data.exemplars import REMOTE_SETS, project_set_path
 from cotrepro.data.tasks import TASKS
 from cotrepro.generation import published
 from cotrepro.generation.gpu_slots import visible_devices
-from cotrepro.generation.job import OUTPUT_SHAPING
+from cotrepro.code_digest import import_closure
 from cotrepro.models.hub import ModelDownloadError, check_gated_access, gated_not_downloaded
 from cotrepro.outputs import figure_names
 
@@ -82,11 +77,19 @@ if workflow.is_main_process and not FROM_ARCHIVE:
 def code(*modules):
     """Library modules that decide a rule's output, declared as inputs so that editing one reruns the rule.
 
-    Plumbing that cannot change an output's content (file I/O, logging, provenance, locating
-    downloaded files) is left out on purpose: Snakemake reruns everything downstream of a rerun
-    job, and a refactor there must not cost a regeneration on the GPU.
+    Each rule lists the modules its script imports, directly or through each other, less the
+    plumbing that cannot change an output's content (cotrepro.code_digest.PLUMBING, that is file
+    I/O, logging, provenance, locating downloaded files), since Snakemake reruns everything
+    downstream of a rerun job. tests/workflow/test_cache_lists.py holds every list to the imports.
     """
     return [repo_file(SRC / "cotrepro" / m) for m in modules]
+
+
+def script_code(script):
+    """code(...) of every module a script imports, for the generation jobs (every import of theirs
+    shapes their output, and their rows carry a digest of that code in their keys, see
+    cotrepro.code_digest)."""
+    return code(*import_closure([REPO / "scripts" / script], SRC / "cotrepro"))
 
 
 def repo_file(path):
@@ -221,28 +224,6 @@ def agreement_exemplar_files():
     return [f"results/exemplars/{exemplar_set_for(config, AGREEMENT['task'])}.json"]
 
 
-def unit_settings(model, method):
-    """Everything that shapes one (task, method) unit's generated text; a change here reruns the
-    model's generation job, which regenerates the rows whose settings changed (batch size does not)."""
-    spec, gen = SPECS[model], config["generation"]
-    return {
-        "backend": spec["backend"],
-        "architecture": spec.get("architecture"),
-        "chat_template": spec["chat_template"] or VARIANTS.get(method, {}).get("format") == "chat",
-        "max_context": spec.get("max_context"),
-        "max_new_tokens": gen["max_new_tokens"],
-        "dtype": gen["dtype"],
-        "device": gen["device"],
-        "on_overflow": gen["on_overflow"],
-        "stop": gen["stop"],
-        "limit": config["limit"],
-        "shots": config["shots"] if methods.get(method).few_shot else 0,
-        "method": methods.get(method).shaping(),
-        # Only a sampling method's rows depend on the sampling settings.
-        "sampling": config["sampling"] if methods.get(method).samples else None,
-    } | ({"variant": VARIANTS[method]} if method in VARIANTS else {})
-
-
 def published_log_files():
     """The pinned published logs this run's tasks and methods read (for published-source models)."""
     return {published.log_file(t, m).filename: published.log_file(t, m) for t in TASK_KEYS for m in METHODS}
@@ -251,8 +232,3 @@ def published_log_files():
 def published_logs(wildcards):
     """A published-source model's log files, downloaded under resources/published/{model}/."""
     return [f"resources/published/{wildcards.model}/{name}" for name in published_log_files()]
-
-
-def generation_units(wildcards):
-    """The settings of every unit of a model's generation job, keyed "task/method"."""
-    return {f"{t}/{m}": unit_settings(wildcards.model, m) for t, m in UNITS}

@@ -11,7 +11,7 @@ rule generate:
         manifest="resources/models/{model}.json",
         tasks=TASK_RECORDS,
         exemplars=sorted(set(generation_exemplar_files().values())),
-        code=code(*OUTPUT_SHAPING),
+        code=script_code("generate.py"),
     output:
         rows=kept_for_reuse(UNIT_GENERATIONS),
         meta=kept_for_reuse(UNIT_GENERATION_META),
@@ -25,7 +25,7 @@ rule generate:
     params:
         # The batch size is read from the config by the script, so changing it (speed, not
         # results) reruns nothing.
-        units=generation_units,
+        units=lambda w: generation_units(config, w.model),
         exemplars=generation_exemplar_files(),
     script:
         "../scripts/generate.py"
@@ -62,7 +62,7 @@ if AGREEMENT:
             manifest="resources/models/{model}.json",
             task=f"results/tasks/{AGREEMENT['task']}.jsonl",
             exemplars=agreement_exemplar_files(),
-            code=code(*OUTPUT_SHAPING, "generation/agreement.py"),
+            code=script_code("agreement.py"),
         output:
             summary="results/agreement/{model}.json",
             rows=directory("results/agreement/{model}"),

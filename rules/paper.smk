@@ -16,8 +16,7 @@ rule paper_fragments:
         disagreements="results/extraction_disagreements.csv",
         code=code(
             "outputs/paper.py",
-            "__init__.py",
-            "generation/rows.py",
+            "answers.py",
             "methods.py",
             "outputs/__init__.py",
             "outputs/ablations.py",
@@ -30,6 +29,7 @@ rule paper_fragments:
             "outputs/tables.py",
             "outputs/transcripts.py",
             "prompts.py",
+            "rows.py",
             "scoring/disagreements.py",
             "scoring/extract.py",
             "scoring/metrics.py",
@@ -56,7 +56,6 @@ rule paper:
         figures=[f for f in FIGURES if f.endswith(".pdf")],
         code=code(
             "outputs/latex.py",
-            "__init__.py",
             "methods.py",
             "outputs/__init__.py",
         ),

@@ -18,7 +18,6 @@ rule figures:
         published=repo_file(REPO / config["published"]),
         code=code(
             "outputs/plots.py",
-            "__init__.py",
             "methods.py",
             "outputs/__init__.py",
             "outputs/published.py",
@@ -48,7 +47,6 @@ rule transcripts:
         records=TASK_RECORDS,
         code=code(
             "outputs/transcripts.py",
-            "__init__.py",
             "methods.py",
             "outputs/__init__.py",
         ),
@@ -70,7 +68,6 @@ rule calibration:
         published=repo_file(REPO / config["published"]),
         code=code(
             "outputs/calibration.py",
-            "__init__.py",
             "methods.py",
             "outputs/__init__.py",
         ),
@@ -101,8 +98,7 @@ rule report:
         code=code(
             "outputs/report.py",
             "outputs/report.html.j2",
-            "__init__.py",
-            "generation/rows.py",
+            "answers.py",
             "methods.py",
             "outputs/__init__.py",
             "outputs/ablations.py",
@@ -114,6 +110,7 @@ rule report:
             "outputs/tables.py",
             "outputs/transcripts.py",
             "prompts.py",
+            "rows.py",
             "scoring/disagreements.py",
             "scoring/extract.py",
             "scoring/metrics.py",

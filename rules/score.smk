@@ -11,9 +11,7 @@ rule extract:
     input:
         rows=UNIT_GENERATIONS,
         tasks=TASK_RECORDS,
-        code=code(
-            "scoring/extract.py", "scoring/score.py", "scoring/self_consistency.py", "generation/rows.py", "methods.py"
-        ),
+        code=code("scoring/extract.py", "scoring/score.py", "scoring/self_consistency.py", "rows.py", "methods.py"),
     output:
         UNIT_SCORES,
     log:

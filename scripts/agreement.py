@@ -6,9 +6,9 @@ from pathlib import Path
 import torch
 
 from cotrepro.generation.agreement import backend_agreement
-from cotrepro.generation.job import model_dir
 from cotrepro.io import read_json, read_jsonl, write_json
 from cotrepro.joblog import log_to
+from cotrepro.models import model_dir
 
 log_to(snakemake.log[0])
 p = snakemake.params

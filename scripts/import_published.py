@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from cotrepro.generation.published import import_unit, log_file
+from cotrepro.generation.imported import import_unit
+from cotrepro.generation.published import log_file
 from cotrepro.io import read_json, run_key
 from cotrepro.joblog import log_to
 

@@ -61,7 +61,7 @@ EXEMPLARS = parse_project_set(project_set_path(REPO, "cotrepro-coin-flip").read_
 def _row(record: dict, method: str, right: bool) -> dict:
     texts = _completion(method, record["answer"], right)
     prompt = prompts.build_prompt(
-        method, record["question"], answer_format=record["answer_format"], exemplars=EXEMPLARS
+        methods.get(method), record["question"], answer_format=record["answer_format"], exemplars=EXEMPLARS
     )
     row = {
         "id": record["id"],

@@ -10,6 +10,7 @@ from cotrepro.generation.job import GenerationJob, GenerationUnit, run_job
 from cotrepro.io import read_json, read_jsonl, write_json, write_jsonl
 from cotrepro.models.tiny import tiny_manifest
 from cotrepro.scoring.batch_invariance import COLUMNS, summarize, table
+from cotrepro.variants import prompt_settings
 
 RECORDS = [
     {
@@ -49,6 +50,7 @@ def _settings(arch):
         "shots": 2,
         "method": methods.get(METHOD).shaping(),
         "sampling": None,
+        "prompt": prompt_settings(None),
     }
 
 

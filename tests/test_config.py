@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cotrepro.config import ConfigError, exemplar_set_for, validate_config
+from cotrepro.config import ConfigError, validate_config
+from cotrepro.plan import exemplar_set_for
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -185,7 +186,7 @@ def test_method_tasks_must_name_known_methods_and_tasks():
 
 
 def test_batch_invariance_is_on_by_default_for_the_generating_models_and_off_when_nothing_fits():
-    from cotrepro.config import batch_invariance
+    from cotrepro.plan import batch_invariance
 
     demo = validate_config(demo_config(), REPO)
     assert batch_invariance(demo) == {

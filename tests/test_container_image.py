@@ -29,7 +29,8 @@ from pathlib import Path, PurePosixPath
 import pytest
 from workflow_helpers import REPO, planned_jobs, run_snakemake
 
-from cotrepro.config import load_config, run_units
+from cotrepro.config import load_config
+from cotrepro.plan import run_units
 
 
 def in_image(test):

@@ -38,7 +38,9 @@ MAX_NEW = 20
 
 def method_prompts(method: str) -> list[str]:
     """The first-stage prompts of a method for the test questions."""
-    return [prompts.build_prompt(method, q, answer_format="number", exemplars=EXEMPLARS) for q in QUESTIONS]
+    return [
+        prompts.build_prompt(methods.get(method), q, answer_format="number", exemplars=EXEMPLARS) for q in QUESTIONS
+    ]
 
 
 def free_run(b: HFBackend, ids: list[list[int]]) -> list[list[int]]:

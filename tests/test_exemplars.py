@@ -117,10 +117,10 @@ def test_multiple_choice_exemplars_show_choices_as_the_task_records_do():
 
 
 def test_wei_exemplars_render_in_the_papers_q_a_format():
-    from cotrepro import prompts
+    from cotrepro import methods, prompts
 
     items = exemplars.REMOTE_SETS["wei2022-strategyqa"].read("wei2022-strategyqa", _fixture_text("wei2022-strategyqa"))
-    prompt = prompts.build_prompt("few_shot_cot", "Is water wet?", answer_format="yes_no", exemplars=items)
+    prompt = prompts.build_prompt(methods.get("few_shot_cot"), "Is water wet?", answer_format="yes_no", exemplars=items)
     blocks = prompt.split("\n\n")
     assert blocks[0] == (
         "Q: Could a goldfish read a newspaper?\n"

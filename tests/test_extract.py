@@ -6,7 +6,8 @@ The completions are the project's own. Each row says what the paper-faithful ext
 
 import pytest
 
-from cotrepro.scoring.extract import STYLES, extract_answer, is_correct, normalize_answer, option_named
+from cotrepro.answers import normalize_answer
+from cotrepro.scoring.extract import STYLES, extract_answer, is_correct, option_named
 
 ABCDE = "choice:ABCDE"
 ABC = "choice:ABC"

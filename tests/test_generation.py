@@ -10,6 +10,7 @@ from cotrepro.generation import runner
 from cotrepro.generation.engine import GREEDY
 from cotrepro.generation.hf import HFBackend
 from cotrepro.io import read_jsonl
+from cotrepro.variants import prompt_settings
 
 PROMPTS = [
     "Q: Ben has 3 apples and buys 4 more. How many apples does he have now?\nA:",
@@ -296,6 +297,7 @@ def _unit(tmp_path, task_records, method, **settings):
         "limit": 3,
         "shots": 0,
         "method": {},
+        "prompt": prompt_settings(None),
     }
     rows = tmp_path / "gen" / f"{method}.jsonl"
     return GenerationUnit(

@@ -76,7 +76,7 @@ def test_a_declaration_that_cannot_be_run_is_refused():
 
 def test_prompts_and_config_pick_up_a_new_method(twin):
     question = "What is 3 + 3?"
-    assert prompts.build_prompt(twin, question, answer_format="number", exemplars=EXEMPLARS) == (
+    assert prompts.build_prompt(methods.get(twin), question, answer_format="number", exemplars=EXEMPLARS) == (
         "Q: What is 1 + 1?\nA: 1 + 1 = 2. The answer is 2.\n\nQ: What is 3 + 3?\nA:"
     )
     assert methods.get(twin).first_stage_budget == "reasoning"
@@ -156,7 +156,7 @@ def test_a_figure_and_a_table_pick_up_a_new_method(twin):
 
 def test_methods_not_in_the_registry_are_refused_by_every_consumer():
     with pytest.raises(ValueError, match="unknown method 'tree_of_thought'"):
-        prompts.build_prompt("tree_of_thought", "q", answer_format="number")
+        methods.get("tree_of_thought")
     with pytest.raises(ValueError, match="unknown method 'tree_of_thought'"):
         score_rows([{"id": "q0", "completion": "1"}], RECORDS, "tree_of_thought")
     assert yaml.safe_load((REPO / "config/schema.yaml").read_text())["definitions"]["method"] == {"type": "string"}

@@ -22,13 +22,13 @@ GSM8K = get_task("gsm8k")
 
 
 def test_zero_shot_is_kojima_baseline():
-    assert prompts.build_prompt("zero_shot", QUESTION, answer_format="number") == (
+    assert prompts.build_prompt(methods.get("zero_shot"), QUESTION, answer_format="number") == (
         "Q: A shop has 12 red and 7 blue kites. How many kites does it have?\nA: The answer (arabic numerals) is"
     )
 
 
 def test_zero_shot_cot_two_stages():
-    stage1 = prompts.build_prompt("zero_shot_cot", QUESTION, answer_format="number")
+    stage1 = prompts.build_prompt(methods.get("zero_shot_cot"), QUESTION, answer_format="number")
     assert stage1 == (
         "Q: A shop has 12 red and 7 blue kites. How many kites does it have?\nA: Let's think step by step."
     )
@@ -41,7 +41,7 @@ def test_zero_shot_cot_two_stages():
 
 
 def test_few_shot_keeps_only_the_answer_sentence():
-    assert prompts.build_prompt("few_shot", QUESTION, answer_format="number", exemplars=EXEMPLARS) == (
+    assert prompts.build_prompt(methods.get("few_shot"), QUESTION, answer_format="number", exemplars=EXEMPLARS) == (
         "Q: Ann has 2 cats and gets 3 more. How many cats?\nA: The answer is 5.\n\n"
         "Q: A box has 10 pens; 4 are used. How many are left?\nA: The answer is 6.\n\n"
         "Q: A shop has 12 red and 7 blue kites. How many kites does it have?\nA:"
@@ -49,7 +49,7 @@ def test_few_shot_keeps_only_the_answer_sentence():
 
 
 def test_few_shot_cot_puts_rationale_before_answer():
-    assert prompts.build_prompt("few_shot_cot", QUESTION, answer_format="number", exemplars=EXEMPLARS) == (
+    assert prompts.build_prompt(methods.get("few_shot_cot"), QUESTION, answer_format="number", exemplars=EXEMPLARS) == (
         "Q: Ann has 2 cats and gets 3 more. How many cats?\nA: Ann has 2 + 3 = 5 cats. The answer is 5.\n\n"
         "Q: A box has 10 pens; 4 are used. How many are left?\nA: 10 - 4 = 6 pens are left. The answer is 6.\n\n"
         "Q: A shop has 12 red and 7 blue kites. How many kites does it have?\nA:"
@@ -63,7 +63,7 @@ def test_direct_trigger_derived_like_kojima():
 
 def test_few_shot_without_exemplars_is_an_error():
     with pytest.raises(ValueError, match="needs exemplars"):
-        prompts.build_prompt("few_shot", QUESTION, answer_format="number")
+        prompts.build_prompt(methods.get("few_shot"), QUESTION, answer_format="number")
 
 
 @pytest.mark.parametrize(

@@ -12,13 +12,13 @@ import pytest
 from servers import StaticServer
 from task_fixtures import DIRECT_TRIGGERS, FIXTURES, TRIGGERS
 
-from cotrepro import prompts
+from cotrepro import methods, prompts
+from cotrepro.answers import normalize_answer
 from cotrepro.data.download import fetch_url, sha256_file
 from cotrepro.data.exemplars import REMOTE_SETS, parse_project_set, project_set_path
 from cotrepro.data.tasks import TASKS, get_task
 from cotrepro.data.tasks.prepare import prepare_records
 from cotrepro.data.tasks.symbolic import generate_coin_flip, generate_last_letters, read_names
-from cotrepro.scoring.extract import normalize_answer
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -108,16 +108,16 @@ def test_source_downloads_and_renders_exact_prompts(key, tmp_path):
     assert prov["files"][0]["sha256"] == sha256_file(dest)
 
     q, fmt = fx["question"], fx["format"]
-    assert prompts.build_prompt("zero_shot", q, answer_format=fmt) == f"Q: {q}\nA: {DIRECT_TRIGGERS[fmt]}"
-    stage1 = prompts.build_prompt("zero_shot_cot", q, answer_format=fmt)
+    assert prompts.build_prompt(methods.get("zero_shot"), q, answer_format=fmt) == f"Q: {q}\nA: {DIRECT_TRIGGERS[fmt]}"
+    stage1 = prompts.build_prompt(methods.get("zero_shot_cot"), q, answer_format=fmt)
     assert stage1 == f"Q: {q}\nA: Let's think step by step."
     assert prompts.zero_shot_cot_stage2(stage1, " R.", prompts.answer_trigger(fmt)) == (
         f"Q: {q}\nA: Let's think step by step. R. \n{TRIGGERS[fmt]}"
     )
-    assert prompts.build_prompt("few_shot", q, answer_format=fmt, exemplars=[EXEMPLAR]) == (
+    assert prompts.build_prompt(methods.get("few_shot"), q, answer_format=fmt, exemplars=[EXEMPLAR]) == (
         f"Q: Q-text\nA: The answer is X.\n\nQ: {q}\nA:"
     )
-    assert prompts.build_prompt("few_shot_cot", q, answer_format=fmt, exemplars=[EXEMPLAR]) == (
+    assert prompts.build_prompt(methods.get("few_shot_cot"), q, answer_format=fmt, exemplars=[EXEMPLAR]) == (
         f"Q: Q-text\nA: Because. The answer is X.\n\nQ: {q}\nA:"
     )
 
@@ -230,7 +230,7 @@ def test_logic_set_mixes_numbers_and_yes_no_with_matching_triggers(tmp_path):
     formats = {r["answer_format"] for r in records}
     assert len(records) == 20 and formats == {"number", "yes_no"}
     yes_no = next(r for r in records if r["answer_format"] == "yes_no")
-    assert prompts.build_prompt("zero_shot", yes_no["question"], answer_format="yes_no").endswith(
+    assert prompts.build_prompt(methods.get("zero_shot"), yes_no["question"], answer_format="yes_no").endswith(
         "\nA: The answer (Yes or No) is"
     )
 

@@ -12,10 +12,11 @@ import pytest
 import yaml
 
 from cotrepro import methods, prompts
-from cotrepro.config import ConfigError, load_config, run_units, validate_config
+from cotrepro.config import ConfigError, load_config, validate_config
 from cotrepro.outputs import ablations
 from cotrepro.outputs.published import main_rows, trigger_rows
 from cotrepro.outputs.tables import comparison, comparison_pairs
+from cotrepro.plan import run_units
 from cotrepro.variants import order_exemplars, variant_settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -46,10 +47,10 @@ def test_a_variant_key_behaves_as_its_method_with_its_own_label():
 
 def test_a_trigger_variant_prompt_replaces_only_the_trigger():
     question = "Ann has 3 apples and buys 2 more. How many apples does she have?"
-    assert prompts.build_prompt("zero_shot_cot@detective", question, answer_format="number", trigger=DETECTIVE) == (
-        f"Q: {question}\nA: Let's think like a detective step by step."
-    )
-    assert prompts.build_prompt("zero_shot_cot", question, answer_format="number") == (
+    assert prompts.build_prompt(
+        methods.get("zero_shot_cot@detective"), question, answer_format="number", trigger=DETECTIVE
+    ) == (f"Q: {question}\nA: Let's think like a detective step by step.")
+    assert prompts.build_prompt(methods.get("zero_shot_cot"), question, answer_format="number") == (
         f"Q: {question}\nA: Let's think step by step."
     )
 

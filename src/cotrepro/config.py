@@ -15,6 +15,8 @@ import yaml
 from cotrepro import methods
 from cotrepro.data.exemplars import known_sets
 from cotrepro.data.tasks import TASKS, task_params
+from cotrepro.errors import ConfigError, allowed
+from cotrepro.plan import batch_invariance, task_settings
 from cotrepro.variants import (
     CHAT_FORMAT,
     PAPER_ORDER,
@@ -24,10 +26,6 @@ from cotrepro.variants import (
 )
 
 SCHEMA_PATH = "config/schema.yaml"
-
-
-class ConfigError(ValueError):
-    """A configuration problem, with a message that names what to fix."""
 
 
 def _with_defaults(validator_class):
@@ -68,22 +66,18 @@ def _key(path) -> str:
     return out or "(top level)"
 
 
-def _allowed(values) -> str:
-    return ", ".join(str(v) for v in values)
-
-
 def describe_error(error: jsonschema.ValidationError) -> str:
     """One sentence for a schema violation: the config key, what is wrong, what is allowed."""
     key = _key(error.absolute_path)
     v, inst, schema = error.validator, error.instance, error.schema
     if v == "enum":
-        return f"config key '{key}' = {inst!r} is not allowed; allowed values: {_allowed(schema['enum'])}"
+        return f"config key '{key}' = {inst!r} is not allowed; allowed values: {allowed(schema['enum'])}"
     if v == "additionalProperties" and isinstance(inst, dict):
         known = set(schema.get("properties", {}))
         extra = sorted(set(inst) - known)
         where = f"'{key}'" if error.absolute_path else "the top level"
         return (
-            f"unknown config key '{extra[0]}' at {where}; allowed keys: {_allowed(sorted(known))}"
+            f"unknown config key '{extra[0]}' at {where}; allowed keys: {allowed(sorted(known))}"
             if known
             else f"config key '{key}': {error.message}"
         )
@@ -121,7 +115,7 @@ def _check_references(config: dict, repo_root: Path) -> None:
         if slug not in specs:
             raise ConfigError(
                 f"config key 'models[{i}]' = {slug!r} is not defined under model_specs; "
-                f"allowed values: {_allowed(sorted(specs))}"
+                f"allowed values: {allowed(sorted(specs))}"
             )
         spec = specs[slug]
         if spec["source"] == "hub" and "repo" not in spec:
@@ -150,12 +144,12 @@ def _check_references(config: dict, repo_root: Path) -> None:
     for i, task in enumerate(config["tasks"]):
         if task not in TASKS:
             raise ConfigError(
-                f"config key 'tasks[{i}]' = {task!r} is not a known task; allowed values: {_allowed(sorted(TASKS))}"
+                f"config key 'tasks[{i}]' = {task!r} is not a known task; allowed values: {allowed(sorted(TASKS))}"
             )
     for task, overrides in config["task_params"].items():
         if task not in TASKS:
             raise ConfigError(
-                f"config key 'task_params' names unknown task {task!r}; allowed values: {_allowed(sorted(TASKS))}"
+                f"config key 'task_params' names unknown task {task!r}; allowed values: {allowed(sorted(TASKS))}"
             )
         try:
             task_params(TASKS[task], overrides)
@@ -167,24 +161,23 @@ def _check_references(config: dict, repo_root: Path) -> None:
         if method not in methods.REGISTRY:
             raise ConfigError(
                 f"config key 'method_tasks' names unknown method {method!r}; allowed values: "
-                f"{_allowed(methods.all_keys())}"
+                f"{allowed(methods.all_keys())}"
             )
         for task in tasks:
             if task not in TASKS:
                 raise ConfigError(
                     f"config key 'method_tasks.{method}' names unknown task {task!r}; allowed values: "
-                    f"{_allowed(sorted(TASKS))}"
+                    f"{allowed(sorted(TASKS))}"
                 )
     sets = known_sets(repo_root)
     for task, name in config["exemplars"].items():
         if task not in TASKS:
             raise ConfigError(
-                f"config key 'exemplars' names unknown task {task!r}; allowed values: {_allowed(sorted(TASKS))}"
+                f"config key 'exemplars' names unknown task {task!r}; allowed values: {allowed(sorted(TASKS))}"
             )
         if name not in sets:
             raise ConfigError(
-                f"config key 'exemplars.{task}' = {name!r} is not a known exemplar set; "
-                f"allowed values: {_allowed(sets)}"
+                f"config key 'exemplars.{task}' = {name!r} is not a known exemplar set; allowed values: {allowed(sets)}"
             )
     _check_agreement(config)
     _check_variants(config)
@@ -217,23 +210,6 @@ def _check_published(config: dict, slug: str, spec: dict) -> None:
             )
 
 
-def run_units(config: dict) -> list[tuple[str, str]]:
-    """The (task, method) units a validated config runs: every task with every method, unless
-    ``method_tasks`` narrows a method to some tasks; then the ablation variants
-    (:mod:`cotrepro.variants`) on ``ablation_tasks`` where their method runs."""
-    narrowed = config["method_tasks"]
-    units = [(t, m) for t in config["tasks"] for m in config["methods"] if t in narrowed.get(m, config["tasks"])]
-    ablated = config["ablation_tasks"] or config["tasks"]
-    base = set(units)
-    units += [
-        (t, key)
-        for t in config["tasks"]
-        for key in variant_settings(config)
-        if t in ablated and (t, methods.get(key).base) in base
-    ]
-    return units
-
-
 def _check_variants(config: dict) -> None:
     """The ablations name known tasks and models that generate. An ablation of a method or on a task
     the run leaves out is not run, as ``method_tasks`` of such a method is ignored: a command-line
@@ -244,7 +220,7 @@ def _check_variants(config: dict) -> None:
         if task not in TASKS:
             raise ConfigError(
                 f"config key 'ablation_tasks[{i}]' = {task!r} is not a known task; "
-                f"allowed values: {_allowed(sorted(TASKS))}"
+                f"allowed values: {allowed(sorted(TASKS))}"
             )
     slugs = [t["slug"] for t in config["triggers"]]
     texts = [t["text"] for t in config["triggers"]]
@@ -292,65 +268,13 @@ def _check_agreement(config: dict) -> None:
         causal = [m for m, s in config["model_specs"].items() if s["architecture"] == "causal"]
         raise ConfigError(
             f"config key 'agreement.model' = {check['model']!r} must be a causal model under model_specs; "
-            f"allowed values: {_allowed(sorted(causal))}"
+            f"allowed values: {allowed(sorted(causal))}"
         )
     if check["task"] not in config["tasks"]:
         raise ConfigError(
             f"config key 'agreement.task' = {check['task']!r} is not one of the configured tasks; "
-            f"allowed values: {_allowed(config['tasks'])}"
+            f"allowed values: {allowed(config['tasks'])}"
         )
-
-
-BATCH_INVARIANCE_METHOD = "few_shot_cot"
-"""The method the batch-invariance check measures when config key batch_invariance.method is null."""
-
-
-def batch_invariance(config: dict) -> dict | None:
-    """The batch-invariance check a validated config asks for: its task, method, questions, seed and
-    the models it runs on (those that generate: source hub or tiny); None when it is off (config key
-    null, no generating model, or the default method not in the run). An explicit task or method the
-    run does not have is a ConfigError."""
-    check = config["batch_invariance"]
-    if check is None:
-        return None
-    method = check["method"] or BATCH_INVARIANCE_METHOD
-    if check["method"] is not None:
-        if method not in methods.REGISTRY:
-            raise ConfigError(
-                f"config key 'batch_invariance.method' = {method!r} is not allowed; allowed values: "
-                f"{_allowed(methods.all_keys())}"
-            )
-        if methods.get(method).samples:
-            raise ConfigError(
-                f"config key 'batch_invariance.method' = {method!r} samples reasoning paths; the check compares "
-                "greedy completions, so choose a greedy method (e.g. few_shot_cot) or set batch_invariance: null"
-            )
-    units = run_units(config)
-    tasks = [t for t, m in units if m == method]
-    task = check["task"] or (tasks[0] if tasks else None)
-    if (task, method) not in units:
-        if check["task"] is None and check["method"] is None:
-            return None  # the default unit is not in this run: nothing to measure, nothing asked for
-        asked = f"task {task!r}" if task else "any task"
-        raise ConfigError(
-            f"config key 'batch_invariance' asks for {asked} with method {method!r}, which this run does not "
-            f"generate; choose one of its units ({', '.join(f'{t}/{m}' for t, m in units)}) or set it to null"
-        )
-    specs = config["model_specs"]
-    models = [m for m in config["models"] if specs[m]["source"] in ("hub", "tiny")]
-    if not models:
-        return None
-    return {"task": task, "method": method, "questions": check["questions"], "seed": check["seed"], "models": models}
-
-
-def task_settings(config: dict, task: str) -> dict:
-    """The settings a task is prepared with under ``config`` (generator size, difficulty, seed)."""
-    return task_params(TASKS[task], config["task_params"].get(task))
-
-
-def exemplar_set_for(config: dict, task: str) -> str:
-    """The exemplar set a task uses under ``config``: its override, else the task's default."""
-    return config["exemplars"].get(task, TASKS[task].exemplars)
 
 
 def load_config(path: Path, repo_root: Path) -> dict:

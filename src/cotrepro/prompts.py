@@ -19,8 +19,10 @@ The strings here are the contract with the papers (tests pin them exactly):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from cotrepro import methods
+if TYPE_CHECKING:
+    from cotrepro.methods import MethodSpec
 
 COT_TRIGGER = "Let's think step by step."
 FEW_SHOT_ANSWER_PREFIX = "The answer is"
@@ -92,19 +94,19 @@ def few_shot(question: str, exemplars: Sequence[dict], cot: bool) -> str:
 
 
 def build_prompt(
-    method: str, question: str, *, answer_format: str, exemplars: Sequence[dict] = (), trigger: str = COT_TRIGGER
+    spec: MethodSpec, question: str, *, answer_format: str, exemplars: Sequence[dict] = (), trigger: str = COT_TRIGGER
 ) -> str:
-    """The (first-stage) prompt of ``method`` for one question whose answer has ``answer_format``.
+    """The (first-stage) prompt of the method ``spec`` declares (:mod:`cotrepro.methods`) for one
+    question whose answer has ``answer_format``.
 
-    The method's declaration (:mod:`cotrepro.methods`) decides the shape: exemplars first for a
-    few-shot method (with rationales when it reasons), else the reasoning ``trigger`` for a reasoning
-    method, else the direct answer trigger. ``exemplars`` must hold the k exemplars, in the order
-    the prompt shows them, for the few-shot methods and is ignored otherwise.
+    The declaration decides the shape: exemplars first for a few-shot method (with rationales when
+    it reasons), else the reasoning ``trigger`` for a reasoning method, else the direct answer
+    trigger. ``exemplars`` must hold the k exemplars, in the order the prompt shows them, for the
+    few-shot methods and is ignored otherwise.
     """
-    spec = methods.get(method)
     if spec.few_shot:
         if not exemplars:
-            raise ValueError(f"method {method} needs exemplars")
+            raise ValueError(f"method {spec.key} needs exemplars")
         return few_shot(question, exemplars, cot=spec.reasoning)
     if spec.reasoning:
         return zero_shot_cot_stage1(question, trigger)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
+import json
 import platform
 import sys
 from importlib import metadata
@@ -22,6 +24,11 @@ PACKAGES = (
     "numpy",
     "pandas",
 )
+
+
+def digest(data) -> str:
+    """A stable sha256 of JSON-serialisable data (keys sorted, text as UTF-8)."""
+    return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
 def package_versions(names=PACKAGES) -> dict[str, str | None]:

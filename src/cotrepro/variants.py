@@ -64,6 +64,19 @@ def variant_settings(config: dict) -> dict[str, dict]:
     return {k: found[k] for k in methods.ordered_with_variants(found)}
 
 
+def prompt_settings(variant: dict | None) -> dict:
+    """What a unit's variant (None: the method itself) changes in its prompt, the one place a
+    variant is read: the reasoning trigger, the order of the exemplars (and its seed), and whether the
+    prompt is the user turn of the chat template (``chat``)."""
+    kind = (variant or {}).get("kind")
+    return {
+        "trigger": variant["text"] if kind == "trigger" else COT_TRIGGER,
+        "exemplar_order": variant["order"] if kind == "exemplar_order" else PAPER_ORDER,
+        "exemplar_order_seed": variant["seed"] if kind == "exemplar_order" else None,
+        "chat": kind == "prompt_format" and variant["format"] == CHAT_FORMAT,
+    }
+
+
 def order_exemplars(exemplars: Sequence[dict], order: str, seed: int) -> list[dict]:
     """The exemplars in ``order``: as the set lists them (paper), reversed, or shuffled by ``seed``
     (the same permutation on every run and machine: Python's Mersenne Twister, seeded; never the

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from cotrepro.generation import runner
 from cotrepro.generation.agreement import differing_fields
-from cotrepro.generation.job import load_unit_backend, unit_fingerprint
+from cotrepro.generation.job import load_unit_backend, prompt_arguments, unit_fingerprint
 
 TEXT_FIELDS = ("completion", "stage2_completion")
 """The generated texts of a row, in stage order; a row's completion differs when one of them does."""
@@ -116,12 +116,12 @@ def measure(
         unit,
         subset,
         method=method,
-        exemplars=exemplars,
         max_new_tokens=settings["max_new_tokens"],
         on_overflow=settings["on_overflow"],
         out_path=out_path,
         fingerprint=unit_fingerprint(manifest, settings, backend),
         progress_label=f"batch 1: {Path(out_path).stem}",
+        **prompt_arguments(settings, exemplars),
     )
 
     def encode(text: str) -> list[int]:

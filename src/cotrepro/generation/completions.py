@@ -83,6 +83,48 @@ def generate_longest_first(
     return results, batch_size
 
 
+class BatchSizer:
+    """A backend's batch size, kept in one place for every backend: the setting (a number or
+    ``auto``), the size it started at (``auto``: 16 on a CPU, probed once on a GPU) and the size now,
+    after any out-of-memory halving."""
+
+    def __init__(self, setting: int | str):
+        self.auto = setting == "auto"
+        self.initial = self.current = CPU_BATCH_SIZE if self.auto else int(setting)
+        self.probed = False
+
+    def probe(self, run_batch: RunBatch, longest: list[int], max_new_tokens: int) -> int:
+        """Start at the largest batch of the longest input that fits the device (:func:`probe_batch_size`)."""
+        self.probed = True
+        self.initial = self.current = probe_batch_size(run_batch, longest, max_new_tokens)
+        return self.initial
+
+    def probe_once(self, run_batch: RunBatch, inputs: Sequence[Sequence[int]], max_new_tokens: int, device) -> None:
+        """With ``auto`` on a GPU, probe at the longest of ``inputs`` the first time only."""
+        if self.auto and not self.probed and device.type == "cuda" and inputs:
+            self.probe(run_batch, list(max(inputs, key=len)), max_new_tokens)
+
+    def longest_first(
+        self, inputs: Sequence[Sequence[int]], max_new_tokens: int, run_batch: RunBatch, device: torch.device
+    ) -> list:
+        """:func:`generate_longest_first` at the current size, which any halving lowers for later calls."""
+        results, self.current = generate_longest_first(inputs, max_new_tokens, self.current, run_batch, device)
+        return results
+
+    def batches(self, items: list, run, device: torch.device, align: int = 1) -> list:
+        """:func:`in_batches` at the current size, which any halving lowers for later calls."""
+        results, self.current = in_batches(items, run, self.current, device, align)
+        return results
+
+    def describe(self) -> dict:
+        """The batch-size fields of a backend's description."""
+        return {
+            "batch_size_setting": "auto" if self.auto else self.initial,
+            "batch_size": self.initial,
+            "final_batch_size": self.current,
+        }
+
+
 def probe_batch_size(run_batch: RunBatch, longest: list[int], max_new_tokens: int) -> int:
     """The largest power-of-two batch (up to 256) of the longest prompt whose prefill and full-length
     cache fit the device, found by generating two tokens at doubling sizes."""

@@ -32,14 +32,7 @@ from transformers import DynamicCache, LogitsProcessorList, StaticCache
 from transformers.modeling_outputs import BaseModelOutput
 
 from cotrepro.generation.backend import Completion
-from cotrepro.generation.completions import (
-    CPU_BATCH_SIZE,
-    eos_token_ids,
-    generate_longest_first,
-    in_batches,
-    probe_batch_size,
-    row_completion,
-)
+from cotrepro.generation.completions import CPU_BATCH_SIZE, BatchSizer, eos_token_ids, row_completion
 from cotrepro.generation.encoder_rows import encoder_rows
 from cotrepro.generation.sampling import PathSampler, Sampling, path_seed
 from cotrepro.generation.shared_prefix import shared_prefix
@@ -79,7 +72,7 @@ class Engine:
         architecture: str,
         *,
         stop: Sequence[str] = ("Q:",),
-        batch_size: int | str = CPU_BATCH_SIZE,
+        batch_size: int | str | BatchSizer = CPU_BATCH_SIZE,
         cache: str = "static",
         share_prefixes: bool = True,
         compile: bool = True,
@@ -91,11 +84,8 @@ class Engine:
         self.stop = tuple(stop)
         self.cache = cache
         self.share_prefixes = share_prefixes and architecture == "causal"
-        self.auto_batch = batch_size == "auto"
-        if self.auto_batch:
-            batch_size = CPU_BATCH_SIZE
-        self.batch_size = self.initial_batch_size = int(batch_size)
-        self.probed = False
+        # A backend hands over its own sizer, so that the batch size is kept in one place.
+        self.sizer = batch_size if isinstance(batch_size, BatchSizer) else BatchSizer(batch_size)
         self.prefix: _Prefix | None = None
         self.cache_tokens = 0
         self.eos_ids = self._eos_ids()
@@ -113,10 +103,13 @@ class Engine:
             "compiled": self.compiled,
             "shared_prefix_tokens": len(self.prefix.ids) if self.prefix else 0,
             "stop_check": "device (stop_strings)" if self.stop else None,
-            "batch_size_setting": "auto" if self.auto_batch else self.initial_batch_size,
-            "batch_size": self.initial_batch_size,
-            "final_batch_size": self.batch_size,
+            **self.sizer.describe(),
         }
+
+    @property
+    def batch_size(self) -> int:
+        """Rows generated together now (after any ``auto`` probe or out-of-memory halving)."""
+        return self.sizer.current
 
     def prepare(self, inputs: Sequence[Sequence[int]], max_new_tokens: int) -> None:
         """Get ready for a unit's inputs: share their common prefix, and on a GPU with ``batch_size:
@@ -124,9 +117,7 @@ class Engine:
         self.share_prefix(inputs)
         if self.compiled:  # one cache length for the whole unit, so that the compiled step keeps its shapes
             self.cache_tokens = max((len(x) for x in inputs), default=0) + max_new_tokens
-        if self.auto_batch and not self.probed and self.device.type == "cuda" and inputs:
-            longest = max(inputs, key=len)
-            self.batch_size = self.initial_batch_size = self.probe_batch_size(list(longest), max_new_tokens)
+        self.sizer.probe_once(self._generate_batch, inputs, max_new_tokens, self.device)
 
     def share_prefix(self, inputs: Sequence[Sequence[int]]) -> int:
         """Compute once the KV cache of the longest prefix common to ``inputs``; later batches whose
@@ -144,10 +135,7 @@ class Engine:
     def generate(self, inputs: Sequence[Sequence[int]], max_new_tokens: int) -> list[Completion]:
         """Greedy continuations of token ids, in input order, batched longest first, halving the batch
         size on out-of-memory errors."""
-        results, self.batch_size = generate_longest_first(
-            inputs, max_new_tokens, self.batch_size, self._generate_batch, self.device
-        )
-        return results
+        return self.sizer.longest_first(inputs, max_new_tokens, self._generate_batch, self.device)
 
     def sample(
         self, inputs: Sequence[Sequence[int]], names: Sequence[str], max_new_tokens: int, sampling: Sampling
@@ -169,7 +157,7 @@ class Engine:
             repeats = [sum(1 for i, _ in chunk if i == q) for q in questions]
             return self._sample_batch([inputs[q] for q in questions], repeats, max_new_tokens, sampler)
 
-        done, self.batch_size = in_batches(rows, run, self.batch_size, self.device, align=sampling.paths)
+        done = self.sizer.batches(rows, run, self.device, align=sampling.paths)
         flat = iter(done)
         return [[next(flat) for _ in range(sampling.paths)] for _ in inputs]
 
@@ -219,8 +207,7 @@ class Engine:
 
     def probe_batch_size(self, longest: list[int], max_new_tokens: int) -> int:
         """The largest power-of-two batch (up to 256) of the longest prompt that fits the device."""
-        self.probed = True
-        return probe_batch_size(self._generate_batch, longest, max_new_tokens)
+        return self.sizer.probe(self._generate_batch, longest, max_new_tokens)
 
     def _generate_batch(
         self,

@@ -15,7 +15,7 @@ from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
 from cotrepro.generation.backend import Completion
 from cotrepro.generation.engine import Engine
 from cotrepro.generation.sampling import Sampling
-from cotrepro.generation.tokens import TokenizedBackend, context_length
+from cotrepro.generation.tokens import TokenizedBackend
 
 
 class HFBackend(TokenizedBackend):
@@ -26,18 +26,15 @@ class HFBackend(TokenizedBackend):
         model_dir: Path,
         architecture: str,
         *,
-        device: str = "auto",
-        dtype: str = "auto",
-        batch_size: int | str = "auto",
-        stop: Sequence[str] = ("Q:",),
-        chat_template: bool = False,
-        max_context: int | None = None,
         devices: int = 1,
         cache: str = "static",
         share_prefixes: bool = True,
         compile: bool = True,
+        **settings,
     ):
-        super().__init__(model_dir, device=device, dtype=dtype, stop=stop, chat_template=chat_template)
+        """``settings``: those of :class:`TokenizedBackend` (device, dtype, batch_size, stop,
+        chat_template, max_context)."""
+        super().__init__(model_dir, **settings)
         self.architecture = architecture
         model_class = {"causal": AutoModelForCausalLM, "seq2seq": AutoModelForSeq2SeqLM}.get(architecture)
         if model_class is None:
@@ -57,22 +54,17 @@ class HFBackend(TokenizedBackend):
         else:
             self.model.to(self.device)
         self.model.eval()
-        self.context_length = max_context or context_length(self.model.config, self.tokenizer)
+        self.context_length = self.context_from(self.model.config)
         self.engine = Engine(
             self.model,
             self.tokenizer,
             architecture,
             stop=self.stop,
-            batch_size=batch_size,
+            batch_size=self.sizer,
             cache=cache,
             share_prefixes=share_prefixes,
             compile=compile,
         )
-
-    @property
-    def batch_size(self) -> int:
-        """Rows generated together now (after any ``auto`` probe or out-of-memory halving)."""
-        return self.engine.batch_size
 
     def engine_description(self) -> dict:
         """How the engine decodes (:meth:`Engine.describe`)."""

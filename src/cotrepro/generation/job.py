@@ -3,7 +3,6 @@ run; each unit's rows and metadata are written to its own files."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import time
@@ -11,33 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cotrepro import methods
-from cotrepro.generation import runner
+from cotrepro.code_digest import installed_code_digest
+from cotrepro.generation import meta, runner
 from cotrepro.io import read_json, read_jsonl, write_json
-from cotrepro.provenance import package_versions, utc_now
+from cotrepro.models import model_dir
+from cotrepro.provenance import utc_now
 from cotrepro.variants import order_exemplars
 
 log = logging.getLogger("cotrepro.generation")
-
-OUTPUT_SHAPING = (
-    "prompts.py",
-    "variants.py",
-    "generation/backend.py",
-    "generation/tokens.py",
-    "generation/completions.py",
-    "generation/hf.py",
-    "generation/engine.py",
-    "generation/scratch.py",
-    "generation/scratch_llama.py",
-    "generation/shared_prefix.py",
-    "generation/sampling.py",
-    "generation/encoder_rows.py",
-    "generation/runner.py",
-    "generation/job.py",
-)
-"""The library modules whose code shapes a generated row, relative to the package. The generate
-rule declares them as inputs, and their digest is part of every row's key, so a journal written by
-other code is never resumed. The method's own declaration reaches both through its settings."""
-
 
 BACKEND_SETTINGS = ("backend", "architecture", "max_context", "dtype", "device", "stop")
 """The unit settings that configure the loaded model rather than a unit's prompts. They are per
@@ -75,15 +55,6 @@ class GenerationJob:
     gpu_slots: tuple[str, ...] = ()  # the devices this job holds (gpu_slots.claim), empty on CPU
 
 
-def code_digest() -> str:
-    """sha256 over the source of the modules that shape generated text."""
-    root = Path(__file__).resolve().parents[1]
-    h = hashlib.sha256()
-    for name in OUTPUT_SHAPING:
-        h.update((root / name).read_bytes())
-    return h.hexdigest()
-
-
 def unit_fingerprint(manifest: dict, settings: dict, backend) -> dict:
     """Everything that shapes a unit's rows, hashed into every row's key: the model revision, the
     unit's settings (its question limit aside: a row does not depend on how many others there are),
@@ -92,17 +63,8 @@ def unit_fingerprint(manifest: dict, settings: dict, backend) -> dict:
         "model": [manifest.get("repo"), manifest["resolved_revision"]],
         "settings": {k: v for k, v in settings.items() if k != "limit"},
         "dtype": str(backend.dtype),
-        "code": code_digest(),
+        "code": installed_code_digest(),
     }
-
-
-def model_dir(manifest: dict) -> Path:
-    """The local directory holding a manifest's model files."""
-    if manifest.get("source") == "tiny":
-        return Path(manifest["path"])
-    from cotrepro.models.hub import model_dir as hub_model_dir
-
-    return hub_model_dir(manifest)
 
 
 def select_exemplars(doc: dict | None, method: str, shots: int | None) -> list[dict]:
@@ -118,6 +80,16 @@ def select_exemplars(doc: dict | None, method: str, shots: int | None) -> list[d
             f"for {shots}; lower 'shots' or choose another set under 'exemplars'"
         )
     return available[:shots] if shots is not None else list(available)
+
+
+def prompt_arguments(settings: dict, exemplars: list[dict]) -> dict:
+    """The runner's prompt arguments for a unit's settings (:func:`cotrepro.plan.unit_settings`):
+    the exemplars in the unit's order and its reasoning trigger."""
+    prompt = settings["prompt"]
+    return {
+        "exemplars": order_exemplars(exemplars, prompt["exemplar_order"], prompt["exemplar_order_seed"]),
+        "trigger": prompt["trigger"],
+    }
 
 
 def backend_settings(units: tuple[GenerationUnit, ...] | list[GenerationUnit]) -> dict:
@@ -167,12 +139,7 @@ class _Inputs:
 def _read_inputs(unit: GenerationUnit) -> _Inputs:
     records = read_jsonl(unit.task_records)[: unit.settings["limit"] or None]
     doc = read_json(unit.exemplars) if unit.exemplars else None
-    exemplars = select_exemplars(doc, unit.method, unit.settings["shots"])
-    variant = unit.settings.get("variant") or {}
-    if variant.get("kind") == "exemplar_order":
-        # The same k exemplars as the paper-order unit, in another order.
-        exemplars = order_exemplars(exemplars, variant["order"], variant["seed"])
-    return _Inputs(records, doc, exemplars)
+    return _Inputs(records, doc, select_exemplars(doc, unit.method, unit.settings["shots"]))
 
 
 def _unit_backend(backend, unit: GenerationUnit):
@@ -239,82 +206,53 @@ def _run_unit(job: GenerationJob, unit: GenerationUnit, inputs: _Inputs, backend
 
     s = unit.settings
     started = utc_now()
-    variant = s.get("variant")
+    model = meta.model_fields(job.model, manifest)
+    job_units = [u.label for u in job.units]
     backend = _unit_backend(backend, unit)
     if backend is None:
-        return _not_applicable(job, unit, manifest, load, "the model's tokenizer has no chat template")
-    fingerprint = unit_fingerprint(manifest, s, backend)
+        doc = meta.not_applicable_meta(
+            model=model,
+            task=unit.task,
+            method=unit.method,
+            variant=s.get("variant"),
+            reason="the model's tokenizer has no chat template",
+            model_load=load,
+            job_units=job_units,
+        )
+        write_json(unit.meta_path, doc)
+        runner.finish(unit.rows_path, [])
+        return doc
     rows, stats = runner.run_generation(
         backend,
         inputs.records,
         method=unit.method,
-        exemplars=inputs.exemplars,
         max_new_tokens=s["max_new_tokens"],
         on_overflow=s["on_overflow"],
         out_path=unit.rows_path,
-        fingerprint=fingerprint,
+        fingerprint=unit_fingerprint(manifest, s, backend),
         progress_label=f"{job.model}/{unit.label}",
         sampling=Sampling(**s["sampling"]) if s.get("sampling") else None,
-        **({"trigger": variant["text"]} if variant and variant["kind"] == "trigger" else {}),
+        **prompt_arguments(s, inputs.exemplars),
     )
-    task_provenance = unit.task_records.with_name(f"{unit.task}.provenance.json")
-    doc = inputs.exemplar_doc
-    meta = {
-        "model": {
-            "slug": job.model,
-            "repo": manifest.get("repo"),
-            "source": manifest.get("source", "hub"),
-            "requested_revision": manifest.get("requested_revision"),
-            "resolved_revision": manifest["resolved_revision"],
-        },
-        "task": {
-            "key": unit.task,
-            "records": len(inputs.records),
-            "limit": s["limit"],
-            "provenance": read_json(task_provenance) if task_provenance.exists() else None,
-        },
-        "method": unit.method,
-        "variant": variant,
-        "prompt_format": "chat_template" if s["chat_template"] else "plain",
-        "exemplars": None
-        if not inputs.exemplars
-        # The manifest (licence, pinned commit, differences from the paper) travels with the
-        # generations, so a rebuild from an archive can still report it.
-        else {k: doc[k] for k in ("name", "origin", "source", "sha256")}
-        | {"manifest": doc.get("manifest"), "shots": len(inputs.exemplars)},
-        "max_new_tokens": s["max_new_tokens"],
-        "on_overflow": s["on_overflow"],
-        "sampling": s.get("sampling"),
-        "backend": backend.describe(),
-        "gpu_slots": list(job.gpu_slots),
-        # The one load of the model that served every unit of the job (same pid and time in each).
-        "model_load": load,
-        "job_units": [u.label for u in job.units],
-        "stats": stats,
-        "example": {k: rows[0][k] for k in ("prompt", "stage2_prompt") if rows and k in rows[0]},
-        "started_at": started,
-        "finished_at": utc_now(),
-        "versions": package_versions(),
-    }
+    doc = meta.unit_meta(
+        model=model,
+        task=meta.task_fields(unit.task, unit.task_records, len(inputs.records), s["limit"]),
+        method=unit.method,
+        variant=s.get("variant"),
+        prompt_format="chat_template" if s["chat_template"] else "plain",
+        exemplars=meta.exemplar_fields(inputs.exemplar_doc, inputs.exemplars),
+        max_new_tokens=s["max_new_tokens"],
+        on_overflow=s["on_overflow"],
+        sampling=s.get("sampling"),
+        backend=backend.describe(),
+        stats=stats,
+        rows=rows,
+        job_units=job_units,
+        started_at=started,
+        gpu_slots=job.gpu_slots,
+        model_load=load,
+    )
     # Metadata first: a job killed between the two writes still has its journal to resume from.
-    write_json(unit.meta_path, meta)
+    write_json(unit.meta_path, doc)
     runner.finish(unit.rows_path, rows)
-    return meta
-
-
-def _not_applicable(job: GenerationJob, unit: GenerationUnit, manifest: dict, load: dict, reason: str) -> dict:
-    """A unit that does not apply to the model: no rows, and metadata that says why."""
-    meta = {
-        "model": {"slug": job.model, "repo": manifest.get("repo"), "resolved_revision": manifest["resolved_revision"]},
-        "task": {"key": unit.task},
-        "method": unit.method,
-        "variant": unit.settings.get("variant"),
-        "not_applicable": reason,
-        "model_load": load,
-        "job_units": [u.label for u in job.units],
-        "stats": {"rows": 0, "reused_rows": 0, "resumed_rows": 0, "generated_rows": 0, "wall_seconds": 0.0},
-        "finished_at": utc_now(),
-    }
-    write_json(unit.meta_path, meta)
-    runner.finish(unit.rows_path, [])
-    return meta
+    return doc

@@ -88,6 +88,8 @@ TASKS_REQUIRING_KOJIMA_SOURCE = ("coin_flip", "last_letters")
 """Generated tasks whose published completions answer Kojima et al.'s released questions only."""
 
 MODEL_NOTE = "text-davinci-002 (OpenAI API, greedy, 128 reasoning / 32 answer tokens)"
+MAX_TOKENS = {"reasoning": 128, "answer": 32}
+"""Their completion budgets (``max_length`` of their reasoning and answer calls)."""
 
 
 def log_file(task: str, method: str) -> GitHubFile:
@@ -173,7 +175,7 @@ def _split(entry: LogEntry, start: int, tail: str, where: str) -> int:
 def _row(record: dict, entry: LogEntry, method: str, key: str) -> dict:
     """The project's generation row for ``record`` from its log entry, checked character for character."""
     fmt = record["answer_format"]
-    stage1 = prompts.build_prompt(method, record["question"], answer_format=fmt)
+    stage1 = prompts.build_prompt(methods.get(method), record["question"], answer_format=fmt)
     where = f"{record['id']} (log entry {entry.number})"
     if not entry.transcript.startswith(stage1):
         raise ValueError(f"{where}: the transcript does not start with the project's prompt {stage1!r}")
@@ -253,77 +255,3 @@ def manifest(model: str, spec: dict, logs: Sequence[Path]) -> dict:
         "files": [{"name": p.name, "size": p.stat().st_size, "sha256": sha256_file(p)} for p in logs],
         "written_at": utc_now(),
     }
-
-
-def import_unit(
-    *,
-    model: str,
-    manifest_doc: dict,
-    spec: dict,
-    task: str,
-    method: str,
-    log: Path,
-    task_records: Path,
-    limit: int | None,
-    rows_path: Path,
-    meta_path: Path,
-) -> dict:
-    """Write one (task, method) unit's generation rows and metadata from the published log; return the metadata.
-
-    The rows are the project's usual rows (prompt, completion, stage-2 prompt and completion), so
-    extraction, scoring, the report and the paper treat them as any model's. Token counts are not
-    in the logs and are recorded as 0.
-    """
-    from cotrepro.generation.runner import digest
-    from cotrepro.io import read_json, read_jsonl, write_json, write_jsonl
-    from cotrepro.provenance import package_versions, utc_now
-
-    started = utc_now()
-    records = read_jsonl(task_records)[: limit or None]
-    key = digest(
-        {"log": log.name, "sha256": log_file(task, method).sha256, "revision": manifest_doc["resolved_revision"]}
-    )
-    rows = published_rows(parse_log(log.read_text(encoding="utf-8")), records, method, key)
-    provenance = task_records.with_name(f"{task}.provenance.json")
-    meta = {
-        "model": {
-            "slug": model,
-            "repo": manifest_doc["repo"],
-            "source": "published",
-            "requested_revision": manifest_doc["requested_revision"],
-            "resolved_revision": manifest_doc["resolved_revision"],
-        },
-        "task": {
-            "key": task,
-            "records": len(records),
-            "limit": limit,
-            "provenance": read_json(provenance) if provenance.exists() else None,
-        },
-        "method": method,
-        "prompt_format": "plain",
-        "exemplars": None,
-        "max_new_tokens": {"reasoning": 128, "answer": 32},
-        "on_overflow": "n/a",
-        "backend": backend_description(spec),
-        "gpu_slots": [],
-        "published_log": log_file(task, method).describe(),
-        "job_units": [f"{task}/{method}"],
-        "stats": {
-            "rows": len(rows),
-            "reused_rows": 0,
-            "resumed_rows": 0,
-            "generated_rows": 0,
-            "wall_seconds": 0.0,
-            "row_seconds": 0.0,
-            "generated_tokens": 0,
-            "over_context_rows": 0,
-            "fingerprint": key,
-        },
-        "example": {k: rows[0][k] for k in ("prompt", "stage2_prompt") if rows and k in rows[0]},
-        "started_at": started,
-        "finished_at": utc_now(),
-        "versions": package_versions(),
-    }
-    write_json(meta_path, meta)
-    write_jsonl(rows_path, rows)
-    return meta

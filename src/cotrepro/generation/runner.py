@@ -12,7 +12,6 @@ when a later unit fails.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
@@ -25,16 +24,12 @@ from tqdm import tqdm
 
 from cotrepro import methods, prompts
 from cotrepro.generation.backend import Backend, Completion
-from cotrepro.generation.rows import row_generated_tokens, row_over_context
 from cotrepro.io import jsonl_line, write_jsonl
+from cotrepro.provenance import digest
+from cotrepro.rows import row_generated_tokens, row_over_context
 
 if TYPE_CHECKING:
     from cotrepro.generation.sampling import Sampling
-
-
-def digest(data) -> str:
-    """A stable sha256 of JSON-serialisable data."""
-    return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
 def journal_path(out_path: Path) -> Path:
@@ -160,10 +155,11 @@ def run_generation(
     """
     out_path = Path(out_path)
     fp = digest(fingerprint)
+    spec = methods.get(method)
     inputs = {
         r["id"]: backend.format_prompt(
             prompts.build_prompt(
-                method, r["question"], answer_format=r["answer_format"], exemplars=exemplars, trigger=trigger
+                spec, r["question"], answer_format=r["answer_format"], exemplars=exemplars, trigger=trigger
             )
         )
         for r in records
@@ -183,7 +179,6 @@ def run_generation(
     encoded = dict(zip(pending, backend.encode([inputs[i] for i in pending]), strict=True))
     pending.sort(key=lambda i: -len(encoded[i]))  # longest first: memory trouble shows at once
     gen = _Generator(backend, on_overflow)
-    spec = methods.get(method)
     if spec.samples and sampling is None:
         raise ValueError(f"method {method} samples reasoning paths: it needs the config key 'sampling'")
     budget1 = max_new_tokens[spec.first_stage_budget]

@@ -18,16 +18,9 @@ from pathlib import Path
 import torch
 
 from cotrepro.generation.backend import Completion
-from cotrepro.generation.completions import (
-    CPU_BATCH_SIZE,
-    cut_at_stop,
-    eos_token_ids,
-    generate_longest_first,
-    probe_batch_size,
-    row_completion,
-)
+from cotrepro.generation.completions import cut_at_stop, eos_token_ids, row_completion
 from cotrepro.generation.scratch_llama import load_scratch_llama
-from cotrepro.generation.tokens import TokenizedBackend, context_length
+from cotrepro.generation.tokens import TokenizedBackend
 
 _STOP_WINDOW = 8  # tokens decoded beyond a stop sequence's length when looking for it in a row's tail
 
@@ -39,30 +32,23 @@ class ScratchBackend(TokenizedBackend):
         self,
         model_dir: Path,
         architecture: str = "causal",
-        *,
-        device: str = "auto",
-        dtype: str = "auto",
-        batch_size: int | str = "auto",
-        stop: Sequence[str] = ("Q:",),
-        chat_template: bool = False,
-        max_context: int | None = None,
+        **settings,
     ):
+        """``settings``: those of :class:`TokenizedBackend` (device, dtype, batch_size, stop,
+        chat_template, max_context)."""
         if architecture != "causal":
             raise ValueError(
                 f"backend 'scratch' runs decoder-only Llama models (architecture causal), not {architecture!r}; "
                 "use backend 'hf' for this model"
             )
-        super().__init__(model_dir, device=device, dtype=dtype, stop=stop, chat_template=chat_template)
+        super().__init__(model_dir, **settings)
         self.architecture = architecture
         self.model = load_scratch_llama(model_dir, self.dtype, self.device)
         config = _read_json(Path(model_dir) / "config.json")
         generation = _read_json(Path(model_dir) / "generation_config.json")
         eos = generation.get("eos_token_id", config.get("eos_token_id"))
         self.eos_ids = eos_token_ids(eos, self.tokenizer.eos_token_id)
-        self.context_length = max_context or context_length(config, self.tokenizer)
-        self.auto_batch = batch_size == "auto"
-        self.batch_size = self.initial_batch_size = CPU_BATCH_SIZE if self.auto_batch else int(batch_size)
-        self.probed = False
+        self.context_length = self.context_from(config)
         self.stop_window = max((len(s) for s in self.stop), default=0) + _STOP_WINDOW
 
     def engine_description(self) -> dict:
@@ -73,24 +59,16 @@ class ScratchBackend(TokenizedBackend):
             "compiled": False,
             "shared_prefix_tokens": 0,
             "stop_check": "host (decoded tail)" if self.stop else None,
-            "batch_size_setting": "auto" if self.auto_batch else self.initial_batch_size,
-            "batch_size": self.initial_batch_size,
-            "final_batch_size": self.batch_size,
+            **self.sizer.describe(),
         }
 
     def prepare(self, inputs: Sequence[Sequence[int]], max_new_tokens: int) -> None:
         """On a GPU with ``batch_size: auto``, size the batches once at the longest input (no prefix is shared)."""
-        if self.auto_batch and not self.probed and self.device.type == "cuda" and inputs:
-            self.probed = True
-            longest = list(max(inputs, key=len))
-            self.batch_size = self.initial_batch_size = probe_batch_size(self._generate_batch, longest, max_new_tokens)
+        self.sizer.probe_once(self._generate_batch, inputs, max_new_tokens, self.device)
 
     def generate(self, inputs: Sequence[str] | Sequence[Sequence[int]], max_new_tokens: int) -> list[Completion]:
         """Greedy continuations, in input order, of token ids from :meth:`encode` (or of texts, encoded here)."""
-        results, self.batch_size = generate_longest_first(
-            self.ids_of(inputs), max_new_tokens, self.batch_size, self._generate_batch, self.device
-        )
-        return results
+        return self.sizer.longest_first(self.ids_of(inputs), max_new_tokens, self._generate_batch, self.device)
 
     def _generate_batch(
         self, inputs: list[list[int]], max_new_tokens: int, cache_tokens: int | None = None

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import torch
 
+from cotrepro.generation.completions import BatchSizer
+
 _DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 _CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length")
 
@@ -48,9 +50,23 @@ class TokenizedBackend:
     prompts into the token ids the model sees. Subclasses set ``architecture``, ``model`` and
     ``context_length``, describe their engine and generate."""
 
-    def __init__(self, model_dir: Path, *, device: str, dtype: str, stop: Sequence[str], chat_template: bool):
+    def __init__(
+        self,
+        model_dir: Path,
+        *,
+        device: str = "auto",
+        dtype: str = "auto",
+        batch_size: int | str = "auto",
+        stop: Sequence[str] = ("Q:",),
+        chat_template: bool = False,
+        max_context: int | None = None,
+    ):
+        """Load ``model_dir``'s tokenizer. ``batch_size``: a number or ``auto``; ``max_context``:
+        the context in tokens when the model's own should not be used (:meth:`context_from`)."""
         from transformers import AutoTokenizer
 
+        self.sizer = BatchSizer(batch_size)
+        self.max_context = max_context
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
         self.stop = tuple(stop)
@@ -63,6 +79,15 @@ class TokenizedBackend:
         # A chat template that writes the BOS token itself must not get a second one from the tokenizer.
         bos = self.tokenizer.bos_token
         self.add_special_tokens = not (chat_template and bos and self.format_prompt("x").startswith(bos))
+
+    @property
+    def batch_size(self) -> int:
+        """Rows generated together now (after any ``auto`` probe or out-of-memory halving)."""
+        return self.sizer.current
+
+    def context_from(self, config) -> int | None:
+        """The context in tokens: ``max_context`` when given, else the model's (:func:`context_length`)."""
+        return self.max_context or context_length(config, self.tokenizer)
 
     def in_prompt_format(self, chat_template: bool):
         """This backend with prompts in the other format (chat template or plain): a shallow copy

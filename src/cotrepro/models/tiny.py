@@ -128,8 +128,7 @@ def tiny_manifest(model: str, architecture: str, weights_dir: Path, seed: int) -
 
     Its ``resolved_revision`` is a digest of the files, standing in for a hub commit.
     """
-    from cotrepro.generation.runner import digest
-    from cotrepro.provenance import file_entries
+    from cotrepro.provenance import digest, file_entries
 
     files = file_entries(weights_dir)
     return {

@@ -40,7 +40,8 @@ from fractions import Fraction
 import pandas as pd
 
 from cotrepro import methods
-from cotrepro.scoring.extract import answer_candidates, answer_slot, extract_answer, normalize_answer
+from cotrepro.answers import normalize_answer
+from cotrepro.scoring.extract import answer_candidates, answer_slot, extract_answer
 from cotrepro.scoring.score import answer_text
 
 CAUSES = {

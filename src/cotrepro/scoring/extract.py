@@ -25,20 +25,10 @@ from fractions import Fraction
 from functools import cache
 
 from cotrepro import methods
+from cotrepro.answers import NUMBER, canonical_number, canonical_value, check_format, letters_of, normalize_answer
 from cotrepro.prompts import FEW_SHOT_ANSWER_PREFIX as FEW_SHOT_TRIGGER
 
 STYLES = ("kojima", "robust")
-_FORMATS = ("number", "yes_no", "text", "choice:LETTERS")
-
-
-def _letters(fmt: str) -> str | None:
-    return fmt.split(":", 1)[1] if fmt.startswith("choice:") else None
-
-
-def _check_format(fmt: str) -> None:
-    letters = _letters(fmt)
-    if not (fmt in _FORMATS[:3] or (letters and letters.isalpha() and letters.isupper())):
-        raise ValueError(f"unknown answer format {fmt!r}; allowed: {', '.join(_FORMATS)}")
 
 
 def _check_style(style: str) -> None:
@@ -59,7 +49,7 @@ def extract_answer(text: str, fmt: str, method: str, style: str) -> str:
 
 def extract_from(text: str, fmt: str, style: str, *, chain: bool) -> str:
     """:func:`extract_answer` on a free reasoning chain (``chain``) or on the answer slot after a trigger."""
-    _check_format(fmt)
+    check_format(fmt)
     _check_style(style)
     return _kojima(text, fmt, chain) if style == "kojima" else _robust(text, fmt, chain)
 
@@ -72,7 +62,7 @@ def _kojima(text: str, fmt: str, few_shot: bool) -> str:
         parts = text.split(FEW_SHOT_TRIGGER)
         answer_flag = len(parts) > 1
         text = parts[-1]
-    letters = _letters(fmt)
+    letters = letters_of(fmt)
     if letters:
         # Any occurrence of the capital letters, even inside words ("Among" yields "A"): their quirk.
         candidates = re.findall("|".join(letters), text)
@@ -101,16 +91,6 @@ def _kojima(text: str, fmt: str, few_shot: bool) -> str:
 _NEXT_QUESTION = re.compile(r"\n\s*Q:")
 # "The answer is", "the final answer is", "Answer:", "answer (arabic numerals) is", "\boxed{".
 _STATEMENT = re.compile(r"\banswer(?:\s*\([^()\n]*\))?\s*(?:is\b|:)|\\boxed\{", re.I)
-# A number, with an optional sign, currency symbol and thousands separators; not part of a word
-# (an underscore, as in a blank "___8142___", is no part of one). "1, 2 and 3" stays a list: a
-# thousands separator is a comma followed by exactly three digits. A comma followed by one or two
-# digits that end the number ("2,5") is a decimal comma, unless a list goes on ("1,2,3").
-# "3/4" is a fraction.
-_NUMBER = re.compile(
-    r"(?<![^\W_])(?<![./])([-−])?(?:[$€£]\s?)?"
-    r"((?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+|,\d{1,2}(?![\d,]))?|\.\d+)"
-    r"(?:/(\d+)(?![\d/]))?(?!\d)"
-)
 _YES_NO = re.compile(r"\b(yes|no|true|false)\b", re.I)
 _WORD = re.compile(r"[^\W\d_]+")
 # A word spelled out letter by letter: single letters apart by spaces, commas or hyphens ("n a o a").
@@ -192,41 +172,6 @@ def _choices(text: str, letters: str, slot: bool) -> list[str]:
     return found
 
 
-def _decimal(digits: str) -> Decimal:
-    # "2,5" (a comma and one or two digits at the end) is a decimal comma; any other comma separates thousands.
-    if re.fullmatch(r"\d+,\d{1,2}", digits):
-        return Decimal(digits.replace(",", "."))
-    return Decimal(digits.replace(",", ""))
-
-
-def _canonical_value(value: Fraction) -> str:
-    """``18``, ``2.5``, ``-0.75``; a fraction with no finite decimal stays ``1/3``."""
-    if value.denominator == 1:
-        return str(value.numerator)  # also turns "-0" into "0"
-    if all(p in (2, 5) for p in _prime_factors(value.denominator)):
-        return format(Decimal(value.numerator) / Decimal(value.denominator), "f").rstrip("0")
-    return f"{value.numerator}/{value.denominator}"
-
-
-def _prime_factors(n: int) -> set[int]:
-    out, p = set(), 2
-    while p * p <= n:
-        while n % p == 0:
-            out.add(p)
-            n //= p
-        p += 1
-    return out | ({n} if n > 1 else set())
-
-
-def _canonical_number(sign: str | None, digits: str, denominator: str | None = None) -> str | None:
-    value = Fraction(_decimal(digits))
-    if denominator is not None:
-        if int(denominator) == 0:
-            return None
-        value /= int(denominator)
-    return _canonical_value(-value if sign else value)
-
-
 def _word_value(text: str) -> int:
     """The value of spelled-out number words: "one hundred fifty-seven thousand four hundred" -> 157400."""
     total = current = 0
@@ -253,11 +198,11 @@ def _word_number(m: re.Match) -> str:
         value += Fraction(Decimal("0." + (digits or str(_word_value(m["point"])))))
     elif m["cents"]:
         value += Fraction(_word_value(m["cents"]), 100)
-    return _canonical_value(value)
+    return canonical_value(value)
 
 
 def _numbers(text: str) -> list[str]:
-    found = [n for m in _NUMBER.finditer(text) if (n := _canonical_number(m[1], m[2], m[3])) is not None]
+    found = [n for m in NUMBER.finditer(text) if (n := canonical_number(m[1], m[2], m[3])) is not None]
     if found:
         return found
     # Number words count only where a text has no numerals: "one of them" beside a 7 is not a 1.
@@ -269,7 +214,7 @@ def _candidates(text: str, fmt: str, slot: bool = True) -> list[str]:
 
     ``slot``: ``text`` starts where an answer is expected (after a trigger or statement).
     """
-    letters = _letters(fmt)
+    letters = letters_of(fmt)
     if letters:
         return _choices(text, letters, slot)
     if fmt == "number":
@@ -299,7 +244,7 @@ def _robust(text: str, fmt: str, chain: bool) -> str:
 def answer_candidates(text: str, fmt: str) -> list[str]:
     """Every answer-shaped piece of ``text`` in order, in canonical form, as the robust style reads a
     reasoning chain with no answer statement (a bare "A" before a lower-case word is the article)."""
-    _check_format(fmt)
+    check_format(fmt)
     return _candidates(text, fmt, slot=False)
 
 
@@ -329,33 +274,6 @@ def option_named(text: str, choices: dict[str, str]) -> str:
     return (min(hits) if statements else max(hits))[1]
 
 
-def normalize_answer(answer: str, fmt: str) -> str | None:
-    """Canonical form of an answer (gold or predicted) under the robust style; None if it does not parse.
-
-    - number: "$1,250.00" -> "1250", "18.00" -> "18", "2.50" -> "2.5", "2,5" -> "2.5", "3/4" -> "0.75",
-      "1/3" -> "1/3", "-0" -> "0"; the whole string must be one number (currency symbols, spaces and
-      one final period aside).
-    - yes_no: "yes" or "no" ("True"/"False" count as yes/no).
-    - choice:LETTERS: the upper-case letter, which must be one of LETTERS ("(b)" -> "B").
-    - text: lower case, without quotes, whitespace and punctuation at the ends.
-    """
-    _check_format(fmt)
-    answer = answer.strip()
-    letters = _letters(fmt)
-    if fmt == "number":
-        # "1, 2" is a list, not a decimal comma once the spaces are gone.
-        m = None if re.search(r"\d,\s", answer) else _NUMBER.fullmatch(re.sub(r"[\s$€£]", "", answer).removesuffix("."))
-        return _canonical_number(m[1], m[2], m[3]) if m else None
-    if letters:
-        bare = answer.strip("()[]. ").upper()
-        return bare if len(bare) == 1 and bare in letters else None
-    if fmt == "yes_no":
-        word = answer.strip(" .!\"'").lower()
-        return {"yes": "yes", "true": "yes", "no": "no", "false": "no"}.get(word)
-    text = answer.strip(" \t\n.,!?;:\"'“”‘’").lower()
-    return text or None
-
-
 def is_correct(prediction: str, gold: str, fmt: str, style: str) -> bool:
     """Whether ``prediction`` (as extracted in ``style``) answers ``gold``.
 
@@ -365,7 +283,7 @@ def is_correct(prediction: str, gold: str, fmt: str, style: str) -> bool:
     robust: both sides normalised (``normalize_answer``); numbers compared by exact decimal
     value (18.00 == 18, "2,230" == "2230"); an empty or unparseable prediction is wrong.
     """
-    _check_format(fmt)
+    check_format(fmt)
     _check_style(style)
     if style == "kojima":
         return prediction == gold.strip()

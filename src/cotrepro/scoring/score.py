@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cotrepro import methods
-from cotrepro.generation.rows import row_generated_tokens, row_over_context
+from cotrepro.rows import row_generated_tokens, row_over_context
 from cotrepro.scoring.extract import STYLES, extract_answer, extract_from, is_correct, option_named
 from cotrepro.scoring.self_consistency import majority_vote
 

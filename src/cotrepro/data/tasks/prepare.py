@@ -16,8 +16,8 @@ def prepare_records(
     test set, or a generated task's ``size``), when ids repeat, or when a gold answer does not
     parse in its answer format.
     """
+    from cotrepro.answers import normalize_answer
     from cotrepro.io import sha256_file, write_json, write_jsonl
-    from cotrepro.scoring.extract import normalize_answer
 
     by_name = {Path(f).name: Path(f) for f in files}
     records = task.load(by_name, params)

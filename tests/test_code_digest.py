@@ -1,0 +1,104 @@
+"""The code digest in every row's key: it survives docstring edits, reformatting and moves, and
+changes with prompt text and engine numerics (cotrepro.code_digest)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cotrepro.code_digest import code_digest, output_shaping, package_root
+
+ROOT = package_root()
+
+
+@pytest.fixture
+def tree(tmp_path) -> Path:
+    """A private copy of the cotrepro package, to edit."""
+    dest = tmp_path / "cotrepro"
+    shutil.copytree(ROOT, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
+
+
+def edit(path: Path, old: str, new: str, count: int = 1) -> None:
+    """Replace ``old`` by ``new`` in ``path`` (it must be there)."""
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, count), encoding="utf-8")
+
+
+def shaping_file(tree: Path, defines: str) -> Path:
+    """The output-shaping module that defines ``defines`` (a function, class or constant), wherever it sits."""
+    pattern = re.compile(rf"^(def |class |){re.escape(defines)}\b", re.M)
+    found = [tree / m for m in output_shaping(tree) if pattern.search((tree / m).read_text(encoding="utf-8"))]
+    assert len(found) == 1, f"{defines} is defined in {found}"
+    return found[0]
+
+
+def test_a_copy_of_the_tree_has_the_installed_digest(tree):
+    assert code_digest(tree) == code_digest(ROOT)
+
+
+def test_docstring_and_comment_edits_change_no_key(tree):
+    before = code_digest(tree)
+    engine = shaping_file(tree, "common_prefix")
+    edit(engine, '"""', '"""A rewritten module docstring. ')
+    edit(engine, "    if not inputs:\n", "    # a new comment\n    if not inputs:\n")
+    runner = shaping_file(tree, "run_generation")
+    edit(runner, '"""Generate every record', '"""Generate, resumably, every record')
+    assert code_digest(tree) == before
+
+
+def test_reformatting_changes_no_key(tree):
+    before = code_digest(tree)
+    files = [str(tree / m) for m in output_shaping(tree)]
+    subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--no-cache", "--isolated", "--line-length", "60", *files],
+        check=True,
+        capture_output=True,
+    )
+    assert any(Path(f).read_text() != (ROOT / Path(f).relative_to(tree)).read_text() for f in files)
+    assert code_digest(tree) == before
+
+
+def test_a_function_moved_to_a_new_module_changes_no_key(tree):
+    before = code_digest(tree)
+    home = shaping_file(tree, "cut_at_stop")
+    text = home.read_text(encoding="utf-8")
+    start = text.index("def cut_at_stop(")
+    end = text.index("\ndef ", start + 1)
+    (home.parent / "stops.py").write_text(
+        "from collections.abc import Sequence\n\n\n" + text[start:end], encoding="utf-8"
+    )
+    package = ".".join(["cotrepro", *home.relative_to(tree).parent.parts])
+    home.write_text(text[:start] + text[end:] + f"\nfrom {package}.stops import cut_at_stop\n", encoding="utf-8")
+    assert "stops.py" in {Path(m).name for m in output_shaping(tree)}
+    assert code_digest(tree) == before
+
+
+def test_labels_and_plumbing_change_no_key(tree):
+    before = code_digest(tree)
+    edit(tree / "methods.py", '"few-shot CoT"', '"few-shot chain of thought"')
+    edit(tree / "io.py", "_CHUNK = 1 << 20", "_CHUNK = 1 << 16")
+    assert code_digest(tree) == before
+
+
+@pytest.mark.parametrize(
+    ("defines", "old", "new"),
+    [
+        ("COT_TRIGGER", 'COT_TRIGGER = "Let\'s think step by step."', 'COT_TRIGGER = "Let us think step by step."'),
+        ("STAGE2_JOIN", 'STAGE2_JOIN = " \\n"', 'STAGE2_JOIN = "\\n"'),
+        ("exemplar_block", "{exemplar['rationale']} {answer}", "{exemplar['rationale']}\\n{answer}"),
+        ("_CACHE_BUCKET", "_CACHE_BUCKET = 256", "_CACHE_BUCKET = 128"),
+        ("PathSampler", "torch.log_softmax(scores.float(), dim=-1)", "torch.log_softmax(scores, dim=-1)"),
+        ("row_completion", "first_eos + 1", "first_eos"),
+    ],
+)
+def test_prompt_text_and_engine_numerics_change_the_key(tree, defines, old, new):
+    before = code_digest(tree)
+    edit(shaping_file(tree, defines), old, new)
+    assert code_digest(tree) != before
