@@ -16,7 +16,13 @@ rule figures:
         accuracy="results/accuracy.csv",
         paths="results/accuracy_vs_paths.csv",
         published=repo_file(REPO / config["published"]),
-        code=code("outputs/plots.py", "outputs/published.py", "methods.py"),
+        code=code(
+            "outputs/plots.py",
+            "methods.py",
+            "outputs/__init__.py",
+            "outputs/published.py",
+            "outputs/sizes.py",
+        ),
     output:
         # Marked for `snakemake --report`, each with its caption from report/.
         [
@@ -39,7 +45,11 @@ rule transcripts:
         generations=COT_GENERATIONS,
         scores=scores_of(COT_GENERATIONS),
         records=TASK_RECORDS,
-        code=code("outputs/transcripts.py", "methods.py"),
+        code=code(
+            "outputs/transcripts.py",
+            "methods.py",
+            "outputs/__init__.py",
+        ),
     output:
         "results/transcripts.json",
     log:
@@ -56,7 +66,11 @@ rule calibration:
         generations=PUBLISHED_GENERATIONS,
         scores=scores_of(PUBLISHED_GENERATIONS),
         published=repo_file(REPO / config["published"]),
-        code=code("outputs/calibration.py", "methods.py"),
+        code=code(
+            "outputs/calibration.py",
+            "methods.py",
+            "outputs/__init__.py",
+        ),
     output:
         "results/calibration.csv",
     log:
@@ -83,16 +97,26 @@ rule report:
         batch_invariance=BATCH_INVARIANCE_TABLE,
         code=code(
             "outputs/report.py",
-            "outputs/calibration.py",
             "outputs/report.html.j2",
-            "outputs/exemplar_sources.py",
-            "outputs/tables.py",
-            "outputs/ablations.py",
-            "outputs/published.py",
-            "outputs/plots.py",
-            "outputs/transcripts.py",
-            "scoring/disagreements.py",
+            "answers.py",
             "methods.py",
+            "outputs/__init__.py",
+            "outputs/ablations.py",
+            "outputs/calibration.py",
+            "outputs/exemplar_sources.py",
+            "outputs/loader.py",
+            "outputs/published.py",
+            "outputs/sizes.py",
+            "outputs/tables.py",
+            "outputs/transcripts.py",
+            "prompts.py",
+            "rows.py",
+            "scoring/disagreements.py",
+            "scoring/extract.py",
+            "scoring/metrics.py",
+            "scoring/score.py",
+            "scoring/self_consistency.py",
+            "variants.py",
         ),
     output:
         "results/report.html",

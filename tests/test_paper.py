@@ -18,8 +18,7 @@ from archive_fixture import config as archive_config
 from workflow_helpers import AFTER_SCORES, REPO, planned_jobs, run_snakemake
 
 from cotrepro.archive import ArchiveError, check_covers, pack, read_index, restore
-from cotrepro.outputs.latex import LatexMissing, build_pdf
-from cotrepro.outputs.paper import ascii_text, tex
+from cotrepro.outputs.latex import LatexMissing, ascii_text, build_pdf, tex
 from cotrepro.outputs.transcripts import choose
 from cotrepro.scoring.significance import compare
 

@@ -12,8 +12,9 @@ from archive_fixture import REPO, write_archive
 from cotrepro import methods
 from cotrepro.io import read_json, read_jsonl, run_key, write_json
 from cotrepro.outputs import paper, tables
-from cotrepro.outputs.paper import PaperInputs, ascii_text, tex
-from cotrepro.outputs.report import ReportInputs, render_report
+from cotrepro.outputs.latex import ascii_text, tex
+from cotrepro.outputs.loader import RunOutputs
+from cotrepro.outputs.report import render_report
 from cotrepro.scoring.aggregate import accuracy_table
 from cotrepro.scoring.score import score_rows
 from cotrepro.scoring.significance import significance_table
@@ -39,32 +40,21 @@ def inputs(tmp_path_factory):
     acc, sig = accuracy_table(parts), significance_table(scores)
     acc.to_csv(root / "accuracy.csv", index=False)
     sig.to_csv(root / "significance.csv", index=False)
-    provenance = [root / "results/tasks/coin_flip.provenance.json"]
-    manifests = sorted((root / "resources/models").glob("*.json"))
-    html = render_report(
-        ReportInputs(
-            accuracy=root / "accuracy.csv",
-            figures=[],
-            published=REPO / "config/published.csv",
-            generation_meta=metas,
-            manifests=manifests,
-            task_provenance=provenance,
-            significance=root / "significance.csv",
-        )
+    # One loader for both documents, as in the workflow.
+    inp = RunOutputs.from_paths(
+        accuracy=root / "accuracy.csv",
+        published=REPO / "config/published.csv",
+        metas=metas,
+        significance=root / "significance.csv",
+        manifests=sorted((root / "resources/models").glob("*.json")),
+        tasks=[root / "results/tasks/coin_flip.provenance.json"],
     )
-    inp = PaperInputs(
-        accuracy=acc,
-        significance=sig,
-        published=pd.read_csv(REPO / "config/published.csv"),
-        metas=[read_json(p) for p in metas],
-        tasks=[read_json(p) for p in provenance],
-    )
+    html = render_report(inp)
     return {
         "acc": acc,
         "sig": sig,
         "inp": inp,
         "html": html_tables(html),
-        "manifests": manifests,
         "latex": {name: latex_tables(writer(inp)) for name, writer in paper.FRAGMENTS.items()},
     }
 
@@ -206,7 +196,7 @@ def test_comparison_cells_agree(inputs):
             "models.tex",
             "tab:models",
             "models",
-            lambda i: tables.models(i["inp"].metas, [read_json(p) for p in i["manifests"]]),
+            lambda i: tables.models(i["inp"].metas, i["inp"].manifests),
             paper.HIDDEN["models"],
         ),
         ("tasks.tex", "tab:tasks", "datasets", lambda i: tables.tasks(i["inp"].tasks, i["acc"]), paper.HIDDEN["tasks"]),

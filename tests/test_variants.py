@@ -289,6 +289,10 @@ def test_order_spread_and_format_comparison():
         "0.010*",
     ]
     assert formats.iloc[1]["chat"] == "n/a (no template)"
+    # The report and the paper take all three from one call; this run has no trigger variant.
+    found = ablations.ablation_tables(acc, sig, pd.DataFrame(columns=["trigger"]), metas)
+    assert found.triggers.empty and found.orders.equals(ablations.order_spread(acc, metas, "robust"))
+    assert found.formats.equals(formats)
 
 
 def test_self_consistency_comparison_shows_wang_et_al_with_their_paths():

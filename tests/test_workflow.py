@@ -415,7 +415,8 @@ def test_snakemake_report_has_every_figure_with_its_caption(demo, tmp_path):
 
 def test_report_carries_model_notes_such_as_flan_t5_training_data(demo):
     from cotrepro.config import validate_config
-    from cotrepro.outputs.report import ReportInputs, render_report
+    from cotrepro.outputs.loader import RunOutputs
+    from cotrepro.outputs.report import render_report
 
     full = validate_config(yaml.safe_load((demo["workflow"] / "config/config.yaml").read_text()), demo["workflow"])
     note = full["model_specs"]["flan-t5-small"]["training_data_note"]
@@ -425,11 +426,10 @@ def test_report_carries_model_notes_such_as_flan_t5_training_data(demo):
     w = demo["workdir"]
     html = unescape(
         render_report(
-            ReportInputs(
+            RunOutputs.from_paths(
                 accuracy=w / "results/accuracy.csv",
-                figures=[],
                 published=demo["workflow"] / "config/published.csv",
-                generation_meta=sorted((w / "results/generations").rglob("*.meta.json")),
+                metas=sorted((w / "results/generations").rglob("*.meta.json")),
                 model_notes={"tiny-t5": note, "tiny-llama": ""},
             )
         )

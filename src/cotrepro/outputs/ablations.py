@@ -2,19 +2,21 @@
 accuracy over exemplar orders, and the plain against the chat prompt format with the paired test.
 
 Each reads results/accuracy.csv (a variant is a method key ``{method}@{slug}``), the generation
-metadata (what each variant changed) and, for the paired tests, results/significance.csv.
+metadata (what each variant changed) and, for the paired tests, results/significance.csv;
+:func:`ablation_tables` gives all three, as the report and the paper show them.
 """
 
 from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import pandas as pd
 
 from cotrepro import methods
-from cotrepro.outputs.plots import models_by_size
 from cotrepro.outputs.published import trigger_rows
+from cotrepro.outputs.sizes import models_by_size
 from cotrepro.outputs.tables import SIGNIFICANT, p_text, pct, with_ci
 from cotrepro.prompts import COT_TRIGGER
 from cotrepro.variants import CHAT_FORMAT, PAPER_ORDER, TRIGGER_METHOD
@@ -141,3 +143,25 @@ def format_comparison(acc: pd.DataFrame, sig: pd.DataFrame | None, metas: Sequen
             }
         )
     return pd.DataFrame(rows)
+
+
+class AblationTables(NamedTuple):
+    """The three prompt-ablation tables; each is empty when the run has no variant of its kind."""
+
+    triggers: pd.DataFrame
+    orders: pd.DataFrame
+    formats: pd.DataFrame
+
+
+def ablation_tables(
+    acc: pd.DataFrame, sig: pd.DataFrame | None, published: pd.DataFrame, metas: Sequence[dict]
+) -> AblationTables:
+    """The trigger study under the paper-faithful extraction (Kojima et al. scored that way), the
+    exemplar-order spread and the prompt-format comparison under the robust one. ``metas`` holds
+    every unit's metadata, those that did not apply to their model included: the format table
+    names why a cell is n/a."""
+    return AblationTables(
+        triggers=trigger_study(acc, metas, published, "kojima"),
+        orders=order_spread(acc, metas, "robust"),
+        formats=format_comparison(acc, sig, metas, "robust"),
+    )

@@ -1,16 +1,158 @@
-"""Building the paper: latexmk over paper/main.tex with the generated fragments and figures."""
+"""LaTeX for the paper: text made safe for pdfLaTeX, DataFrames as booktabs tables, and the PDF
+build (latexmk over paper/main.tex with the generated fragments and figures).
+
+Text from models, datasets and exemplars is untrusted: every string the paper sets goes through
+:func:`tex` (or :func:`verbatim`), so that it can never close an environment or run a macro.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
+import unicodedata
 from pathlib import Path
+
+import pandas as pd
 
 from cotrepro.io import atomic_write_bytes
 
 TEX_PACKAGES = "latexmk texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended lmodern"
 """The Debian packages the build needs (README, Makefile and .ci/run install these)."""
+
+
+_TEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "$": r"\$",
+    "&": r"\&",
+    "#": r"\#",
+    "^": r"\textasciicircum{}",
+    "_": r"\_",
+    "%": r"\%",
+    "~": r"\textasciitilde{}",
+}
+_ASCII = {
+    "’": "'",
+    "‘": "'",
+    "“": '"',
+    "”": '"',
+    "–": "-",
+    "—": "--",
+    "−": "-",
+    "×": "x",
+    "÷": "/",
+    "…": "...",
+    "√": "sqrt",
+    "°": " deg",
+    "π": "pi",
+    "€": "EUR",
+    "£": "GBP",
+    "\u00a0": " ",
+}
+
+
+def ascii_text(text: str) -> str:
+    """Text pdfLaTeX can typeset anywhere, verbatim included: typographic characters spelled in
+    ASCII, other non-ASCII letters folded, and control characters (random-weight models emit
+    them) shown as ``<U+0012>``."""
+    text = "".join(_ASCII.get(ch, ch) for ch in str(text)).replace("\t", " ")
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return "".join(ch if ch == "\n" or ch.isprintable() else f"<U+{ord(ch):04X}>" for ch in folded)
+
+
+def tex(text) -> str:
+    """Escape ``text`` for LaTeX body text."""
+    return "".join(_TEX_SPECIAL.get(ch, ch) for ch in ascii_text(text))
+
+
+def verbatim(text: str) -> str:
+    """A framed, line-breaking verbatim block (fvextra) of ``text``."""
+    return (
+        f"\\begin{{Verbatim}}[breaklines,breakanywhere,fontsize=\\scriptsize,frame=single]\n"
+        f"{ascii_text(text)}\n\\end{{Verbatim}}\n"
+    )
+
+
+_NUMERIC = re.compile(r"[-+<\d]")
+_RAGGED = ">{\\raggedright\\arraybackslash}"
+
+
+def _align(column: pd.Series) -> str:
+    """``r`` for a column of numbers (accuracies, deltas, p-values, counts), else ``l``."""
+    cells = [str(v) for v in column if str(v)]
+    return "r" if cells and all(_NUMERIC.match(c) for c in cells) else "l"
+
+
+def latex_table(
+    frame: pd.DataFrame,
+    *,
+    caption: str = "",
+    label: str = "",
+    hide: tuple[str, ...] = (),
+    long: bool = False,
+    widths: dict[str, str] | None = None,
+    markup: dict | None = None,
+) -> str:
+    """``frame`` less the columns in ``hide``, as a booktabs table (pandas ``Styler.to_latex``).
+
+    Every header and cell goes through :func:`tex`, so any text is safe for pdfLaTeX; ``markup``
+    maps a column to a function that typesets its escaped cells (typewriter, a smaller interval).
+    ``widths`` gives a column a paragraph width (it then wraps, ragged right). ``long`` breaks the
+    table across pages (longtable); otherwise it floats, or without a caption is set in place.
+    paper/main.tex sets the font size and column gaps of every table.
+    """
+    shown = frame.drop(columns=list(hide))
+    markup, widths = markup or {}, widths or {}
+
+    def typeset(column: str):
+        style = markup.get(column, str)
+        return lambda value: style(tex(value))
+
+    styler = (
+        shown.style.hide(axis="index").format({c: typeset(c) for c in shown.columns}).format_index(tex, axis="columns")
+    )
+    column_format = "".join(f"{_RAGGED}p{{{widths[c]}}}" if c in widths else _align(shown[c]) for c in shown.columns)
+    if long:
+        return styler.to_latex(
+            environment="longtable", hrules=True, column_format=column_format, caption=caption, label=label
+        )
+    if caption:
+        return styler.to_latex(
+            environment="table",
+            position="htbp",
+            position_float="centering",
+            hrules=True,
+            column_format=column_format,
+            caption=caption,
+            label=label,
+        )
+    return f"\\begin{{center}}\n{styler.to_latex(hrules=True, column_format=column_format)}\\end{{center}}\n"
+
+
+def smaller_interval(text: str) -> str:
+    """An ``acc [low, high]`` cell with its interval in a smaller size, which keeps four method
+    columns within the page."""
+    return re.sub(r" \[(.*)\]", r" {\\scriptsize[\1]}", text)
+
+
+def typewriter(text: str) -> str:
+    """``text`` in the typewriter font."""
+    return f"\\texttt{{{text}}}"
+
+
+def breakable(text: str) -> str:
+    """``text`` that may wrap anywhere inside its column."""
+    # Paths, URLs and 40-digit hashes have no break points; seqsplit lets each word wrap anywhere
+    # inside its column (word by word, because it would drop the spaces between words).
+    return " ".join(f"\\seqsplit{{{word}}}" for word in text.split(" "))
+
+
+def breakable_typewriter(text: str) -> str:
+    """A commit hash or path: typewriter, wrapping anywhere."""
+    return typewriter(breakable(text))
 
 
 class LatexMissing(RuntimeError):

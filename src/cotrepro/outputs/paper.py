@@ -2,79 +2,32 @@
 
 paper/main.tex only ``\\input``s what :func:`write_fragments` writes into
 ``results/paper/fragments/``; nothing in the manuscript is typed in by hand. The tables are the
-frames of :mod:`cotrepro.outputs.tables`, the same the HTML report shows, typeset by
-:func:`latex_table` (pandas' Styler); a table may leave out columns the page has no room for.
+frames of :mod:`cotrepro.outputs.tables`, the same the HTML report shows, built from the same
+:class:`~cotrepro.outputs.loader.RunOutputs` and typeset by :func:`cotrepro.outputs.latex.latex_table`
+(pandas' Styler); a table may leave out columns the page has no room for.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from cotrepro import methods
-from cotrepro.io import atomic_write_text, read_json
+from cotrepro.io import atomic_write_text
 from cotrepro.outputs import ablations, exemplar_sources, tables
 from cotrepro.outputs.calibration import display as calibration_cells
+from cotrepro.outputs.latex import (
+    breakable,
+    breakable_typewriter,
+    latex_table,
+    smaller_interval,
+    tex,
+    typewriter,
+    verbatim,
+)
+from cotrepro.outputs.loader import RunOutputs
 from cotrepro.outputs.transcripts import example_prompts, transcript_text, transcript_title
-from cotrepro.scoring.disagreements import read_disagreements
-
-_TEX_SPECIAL = {
-    "\\": r"\textbackslash{}",
-    "{": r"\{",
-    "}": r"\}",
-    "$": r"\$",
-    "&": r"\&",
-    "#": r"\#",
-    "^": r"\textasciicircum{}",
-    "_": r"\_",
-    "%": r"\%",
-    "~": r"\textasciitilde{}",
-}
-_ASCII = {
-    "’": "'",
-    "‘": "'",
-    "“": '"',
-    "”": '"',
-    "–": "-",
-    "—": "--",
-    "−": "-",
-    "×": "x",
-    "÷": "/",
-    "…": "...",
-    "√": "sqrt",
-    "°": " deg",
-    "π": "pi",
-    "€": "EUR",
-    "£": "GBP",
-    "\u00a0": " ",
-}
-
-
-def ascii_text(text: str) -> str:
-    """Text pdfLaTeX can typeset anywhere, verbatim included: typographic characters spelled in
-    ASCII, other non-ASCII letters folded, and control characters (random-weight models emit
-    them) shown as ``<U+0012>``."""
-    text = "".join(_ASCII.get(ch, ch) for ch in str(text)).replace("\t", " ")
-    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return "".join(ch if ch == "\n" or ch.isprintable() else f"<U+{ord(ch):04X}>" for ch in folded)
-
-
-def tex(text) -> str:
-    """Escape ``text`` for LaTeX body text."""
-    return "".join(_TEX_SPECIAL.get(ch, ch) for ch in ascii_text(text))
-
-
-def verbatim(text: str) -> str:
-    """A framed, line-breaking verbatim block (fvextra) of ``text``."""
-    return (
-        f"\\begin{{Verbatim}}[breaklines,breakanywhere,fontsize=\\scriptsize,frame=single]\n"
-        f"{ascii_text(text)}\n\\end{{Verbatim}}\n"
-    )
-
 
 HIDDEN = {
     "models": ("requested revision", "device", "batch size", "context", "prompt format", "files"),
@@ -85,145 +38,13 @@ HIDDEN = {
 """Per frame of :mod:`cotrepro.outputs.tables`, the columns the page leaves to the HTML report for
 want of width (the models table gives our models' sizes)."""
 
-_NUMERIC = re.compile(r"[-+<\d]")
-_RAGGED = ">{\\raggedright\\arraybackslash}"
-
-
-def _align(column: pd.Series) -> str:
-    """``r`` for a column of numbers (accuracies, deltas, p-values, counts), else ``l``."""
-    cells = [str(v) for v in column if str(v)]
-    return "r" if cells and all(_NUMERIC.match(c) for c in cells) else "l"
-
-
-def latex_table(
-    frame: pd.DataFrame,
-    *,
-    caption: str = "",
-    label: str = "",
-    hide: tuple[str, ...] = (),
-    long: bool = False,
-    widths: dict[str, str] | None = None,
-    markup: dict | None = None,
-) -> str:
-    """``frame`` less the columns in ``hide``, as a booktabs table (pandas ``Styler.to_latex``).
-
-    Every header and cell goes through :func:`tex`, so any text is safe for pdfLaTeX; ``markup``
-    maps a column to a function that typesets its escaped cells (typewriter, a smaller interval).
-    ``widths`` gives a column a paragraph width (it then wraps, ragged right). ``long`` breaks the
-    table across pages (longtable); otherwise it floats, or without a caption is set in place.
-    paper/main.tex sets the font size and column gaps of every table.
-    """
-    shown = frame.drop(columns=list(hide))
-    markup, widths = markup or {}, widths or {}
-
-    def typeset(column: str):
-        style = markup.get(column, str)
-        return lambda value: style(tex(value))
-
-    styler = (
-        shown.style.hide(axis="index").format({c: typeset(c) for c in shown.columns}).format_index(tex, axis="columns")
-    )
-    column_format = "".join(f"{_RAGGED}p{{{widths[c]}}}" if c in widths else _align(shown[c]) for c in shown.columns)
-    if long:
-        return styler.to_latex(
-            environment="longtable", hrules=True, column_format=column_format, caption=caption, label=label
-        )
-    if caption:
-        return styler.to_latex(
-            environment="table",
-            position="htbp",
-            position_float="centering",
-            hrules=True,
-            column_format=column_format,
-            caption=caption,
-            label=label,
-        )
-    return f"\\begin{{center}}\n{styler.to_latex(hrules=True, column_format=column_format)}\\end{{center}}\n"
-
-
-def _ci(text: str) -> str:
-    # The interval in a smaller size keeps four method columns within the page.
-    return re.sub(r" \[(.*)\]", r" {\\scriptsize[\1]}", text)
-
-
-def _tt(text: str) -> str:
-    return f"\\texttt{{{text}}}"
-
-
-def _breakable(text: str) -> str:
-    # Paths, URLs and 40-digit hashes have no break points; seqsplit lets each word wrap anywhere
-    # inside its column (word by word, because it would drop the spaces between words).
-    return " ".join(f"\\seqsplit{{{word}}}" for word in text.split(" "))
-
-
-def _commit(text: str) -> str:
-    return _tt(_breakable(text))
-
-
-@dataclass
-class PaperInputs:
-    """What the fragments are written from (all workflow outputs or config)."""
-
-    accuracy: pd.DataFrame
-    significance: pd.DataFrame
-    published: pd.DataFrame
-    metas: list[dict]
-    tasks: list[dict] = field(default_factory=list)
-    transcripts: list[dict] = field(default_factory=list)
-    demo: bool = False
-    model_notes: dict = field(default_factory=dict)
-    paths: pd.DataFrame | None = None  # results/accuracy_vs_paths.csv (self-consistency curves)
-    calibration: pd.DataFrame | None = None
-    not_applicable: list[dict] = field(default_factory=list)  # metadata of units that did not apply to their model
-    disagreements: pd.DataFrame | None = None  # results/extraction_disagreements.csv
-    batch_invariance: pd.DataFrame | None = None  # results/batch_invariance.csv, when the check ran
-
-    @classmethod
-    def from_paths(
-        cls,
-        *,
-        accuracy: Path,
-        significance: Path,
-        published: Path,
-        metas: list[Path],
-        tasks: list[Path],
-        transcripts: Path,
-        demo: bool,
-        model_notes: dict,
-        paths: Path | None = None,
-        calibration: Path | None = None,
-        disagreements: Path | None = None,
-        batch_invariance: Path | None = None,
-    ) -> PaperInputs:
-        """Read every input file."""
-        every_meta = [read_json(p) for p in metas]
-        return cls(
-            accuracy=pd.read_csv(accuracy),
-            significance=pd.read_csv(significance),
-            published=pd.read_csv(published),
-            metas=[m for m in every_meta if "not_applicable" not in m],
-            not_applicable=[m for m in every_meta if "not_applicable" in m],
-            tasks=[read_json(p) for p in tasks],
-            transcripts=read_json(transcripts),
-            demo=demo,
-            model_notes=model_notes,
-            paths=None if paths is None else pd.read_csv(paths),
-            calibration=None if calibration is None else pd.read_csv(calibration),
-            disagreements=None if disagreements is None else read_disagreements(disagreements),
-            batch_invariance=None if batch_invariance is None else pd.read_csv(batch_invariance),
-        )
-
-    def robust(self) -> pd.DataFrame:
-        """Accuracy rows of the robust extraction style."""
-        return self.accuracy[self.accuracy["style"] == "robust"]
-
 
 def counted(n: int, noun: str) -> str:
     """``3 tasks``, ``1 task``: a count with its noun in the right number."""
     return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
-def numbers(inp: PaperInputs) -> str:
+def numbers(inp: RunOutputs) -> str:
     """Macros for the numbers the prose uses."""
     acc = inp.robust()
     seconds = tables.generation_seconds(inp.metas)
@@ -242,7 +63,7 @@ def numbers(inp: PaperInputs) -> str:
     return "".join(f"\\newcommand{{\\{k}}}{{{v}}}\n" for k, v in macros.items())
 
 
-def method_examples(inp: PaperInputs) -> str:
+def method_examples(inp: RunOutputs) -> str:
     """One full example prompt per method (from the generation metadata)."""
     return "\n".join(
         f"\\paragraph{{{tex(methods.label(m['method']))}}} ({tex(m['model']['slug'])}, "
@@ -251,19 +72,19 @@ def method_examples(inp: PaperInputs) -> str:
     )
 
 
-def models_table(inp: PaperInputs) -> str:
+def models_table(inp: RunOutputs) -> str:
     """Models with repository, resolved revision, parameter count and dtype."""
     return latex_table(
-        tables.models(inp.metas),
+        tables.models(inp.metas, inp.manifests),
         caption="Models, with the commit each revision resolved to.",
         label="tab:models",
         hide=HIDDEN["models"],
         widths={"resolved revision": "4.4cm"},
-        markup={"resolved revision": _commit},
+        markup={"resolved revision": breakable_typewriter},
     )
 
 
-def tasks_table(inp: PaperInputs) -> str:
+def tasks_table(inp: RunOutputs) -> str:
     """Tasks with kind, answer format, questions evaluated out of the test set, and pinned source."""
     return latex_table(
         tables.tasks(inp.tasks, inp.accuracy),
@@ -272,11 +93,11 @@ def tasks_table(inp: PaperInputs) -> str:
         caption="Tasks: questions evaluated out of the test set's records, the pinned source "
         "of each and the settings of the generated ones.",
         widths={"source": "3.6cm", "settings": "3cm"},
-        markup={"source": _breakable},
+        markup={"source": breakable},
     )
 
 
-def exemplar_sources_table(inp: PaperInputs) -> str:
+def exemplar_sources_table(inp: RunOutputs) -> str:
     """The papers' exemplar sets the run downloaded (file, commit, licence) and every recorded
     difference from what the paper prints, as a list; empty when no such set was used."""
     frame = exemplar_sources.sources(inp.metas)
@@ -289,7 +110,7 @@ def exemplar_sources_table(inp: PaperInputs) -> str:
         caption="Wei et al.'s few-shot exemplars (the full prompts of their appendix): the pinned file each "
         "set was read from (sha256-checked at download), its licence and the number of exemplars.",
         widths={"source": "4cm", "commit": "2.6cm"},
-        markup={"source": _breakable, "commit": _breakable},
+        markup={"source": breakable, "commit": breakable},
     )
     diffs = exemplar_sources.differences(inp.metas)
     content = diffs[diffs["kind"] == "content"]
@@ -303,13 +124,13 @@ def exemplar_sources_table(inp: PaperInputs) -> str:
     return out
 
 
-def decoding(inp: PaperInputs) -> str:
+def decoding(inp: RunOutputs) -> str:
     """Decoding settings, as recorded in the generation metadata."""
     frame = tables.decoding(inp.metas)
-    return "" if frame.empty else latex_table(frame, markup={"value": _tt})
+    return "" if frame.empty else latex_table(frame, markup={"value": typewriter})
 
 
-def all_methods_table(inp: PaperInputs) -> str:
+def all_methods_table(inp: RunOutputs) -> str:
     """Every method per model and task, robust extraction, with intervals; * marks a significant CoT change."""
     frame = tables.accuracy_matrix(inp.accuracy, inp.significance, "robust")
     method_columns = [methods.label(m) for m in methods.ordered(inp.accuracy["method"])]
@@ -318,7 +139,7 @@ def all_methods_table(inp: PaperInputs) -> str:
         long=True,
         label="tab:all",
         hide=HIDDEN["accuracy_matrix"],
-        markup=dict.fromkeys(method_columns, _ci),
+        markup=dict.fromkeys(method_columns, smaller_interval),
         caption="Accuracy (\\%, robust extraction) with 95\\% Wilson intervals. "
         f"{tables.SIGNIFICANT}: the CoT method differs from its non-CoT counterpart on the "
         "same questions (exact McNemar test, $p<0.05$).",
@@ -330,7 +151,7 @@ def comparison_label(pair: tuple[str, str]) -> str:
     return f"tab:vs-{pair[1]}"
 
 
-def published_tables(inp: PaperInputs) -> str:
+def published_tables(inp: RunOutputs) -> str:
     """The papers' comparisons beside ours, one table per pair of the method registry."""
     pairs = tables.comparison_pairs(inp.accuracy, inp.published)
     if not pairs:
@@ -348,7 +169,7 @@ def published_tables(inp: PaperInputs) -> str:
                 label=comparison_label(pair),
                 hide=HIDDEN["comparison"],
                 widths={"model": "2.8cm", "source": "3cm"},
-                markup={methods.label(m): _ci for m in pair},
+                markup={methods.label(m): smaller_interval for m in pair},
                 caption=f"{tex(tables.comparison_title(pair))}, robust extraction. {tables.SIGNIFICANT}: $p<0.05$.",
             )
         )
@@ -359,7 +180,7 @@ def _red(text: str) -> str:
     return f"\\textcolor{{red}}{{{text}}}" if "disagree" in text else text
 
 
-def calibration_table(inp: PaperInputs) -> str:
+def calibration_table(inp: RunOutputs) -> str:
     """The published completions re-scored beside the published numbers (empty when none were re-scored)."""
     if inp.calibration is None or inp.calibration.empty:
         return ""
@@ -378,7 +199,7 @@ def calibration_table(inp: PaperInputs) -> str:
     )
 
 
-def style_table(inp: PaperInputs) -> str:
+def style_table(inp: RunOutputs) -> str:
     """Robust against paper-faithful extraction, mean over models."""
     return latex_table(
         tables.extraction_styles(inp.accuracy),
@@ -388,7 +209,7 @@ def style_table(inp: PaperInputs) -> str:
     )
 
 
-def disagreements_table(inp: PaperInputs) -> str:
+def disagreements_table(inp: RunOutputs) -> str:
     """Per task, model and method: both accuracies beside the number of questions the two extraction
     styles disagree on, by cause (empty when the disagreements were not computed)."""
     if inp.disagreements is None:
@@ -409,7 +230,7 @@ def disagreements_table(inp: PaperInputs) -> str:
     )
 
 
-def disagreement_examples(inp: PaperInputs) -> str:
+def disagreement_examples(inp: RunOutputs) -> str:
     """The appendix: a few disagreeing items per cause, with both predictions and an excerpt."""
     if inp.disagreements is None:
         return ""
@@ -427,7 +248,7 @@ def disagreement_examples(inp: PaperInputs) -> str:
     )
 
 
-def failures_table(inp: PaperInputs) -> str:
+def failures_table(inp: RunOutputs) -> str:
     """Failure fractions per task, model and method."""
     return latex_table(
         tables.failures(inp.accuracy),
@@ -438,7 +259,7 @@ def failures_table(inp: PaperInputs) -> str:
     )
 
 
-def compute_table(inp: PaperInputs) -> str:
+def compute_table(inp: RunOutputs) -> str:
     """Accuracy against test-time compute, with the self-consistency curves; and Wang et al.'s
     Figure 2 when a self-consistency method ran."""
     out = latex_table(
@@ -461,13 +282,13 @@ def compute_table(inp: PaperInputs) -> str:
     return out
 
 
-def ablation_tables(inp: PaperInputs) -> str:
+def ablation_tables(inp: RunOutputs) -> str:
     """Kojima et al.'s trigger study beside ours, the spread over exemplar orders and the plain
     against the chat prompt format, for the ablations the run has (a sentence when it has none)."""
-    acc, metas = inp.accuracy, inp.metas + inp.not_applicable
+    found = ablations.ablation_tables(inp.accuracy, inp.significance, inp.published, inp.every_meta)
     parts = [
         (
-            ablations.trigger_study(acc, metas, inp.published, "kojima"),
+            found.triggers,
             "tab:triggers",
             "Reasoning triggers in place of ``Let's think step by step.'' (Kojima et al.'s Table 4): accuracy "
             "(\\%, paper-faithful extraction, 95\\% interval) per model, beside the paper's (text-davinci-002, "
@@ -475,14 +296,14 @@ def ablation_tables(inp: PaperInputs) -> str:
             {"text": "4.2cm"},
         ),
         (
-            ablations.order_spread(acc, metas, "robust"),
+            found.orders,
             "tab:orders",
             "Exemplar order: accuracy (\\%, robust extraction) with the paper's order, reversed and shuffled "
             "(seeded); spread is the highest minus the lowest, in points.",
             {},
         ),
         (
-            ablations.format_comparison(acc, inp.significance, metas, "robust"),
+            found.formats,
             "tab:formats",
             "Prompt format: the plain completion format against the chat template (\\%, robust extraction), "
             "the difference in points and the exact McNemar p on the same questions; n/a where the tokenizer "
@@ -501,7 +322,7 @@ def ablation_tables(inp: PaperInputs) -> str:
     )
 
 
-def batch_invariance_table(inp: PaperInputs) -> str:
+def batch_invariance_table(inp: RunOutputs) -> str:
     """The reproducibility section's batch-size invariance: per model, the completions that differ
     and the answers that flip when a seeded subset of questions is generated again one at a time."""
     frame = inp.batch_invariance
@@ -525,15 +346,15 @@ def batch_invariance_table(inp: PaperInputs) -> str:
     )
 
 
-def transcripts(inp: PaperInputs) -> str:
+def transcripts(inp: RunOutputs) -> str:
     """One right and one wrong chain-of-thought answer per model."""
     parts = []
-    for t in inp.transcripts:
+    for t in inp.transcripts or ():
         parts.append(f"\\paragraph{{{tex(transcript_title(t))}}}\n{verbatim(transcript_text(t))}")
     return "\n".join(parts) or "No chain-of-thought generations were run.\n"
 
 
-def limitations(inp: PaperInputs) -> str:
+def limitations(inp: RunOutputs) -> str:
     """The caveats that hold for this run, derived from its inputs."""
     items = []
     if inp.demo:
@@ -592,7 +413,7 @@ FRAGMENTS = {
 """Fragment file name -> writer; paper/main.tex inputs each of them."""
 
 
-def write_fragments(inp: PaperInputs, out_dir: Path) -> list[Path]:
+def write_fragments(inp: RunOutputs, out_dir: Path) -> list[Path]:
     """Write every fragment into ``out_dir``; return their paths."""
     out = []
     for name, writer in FRAGMENTS.items():

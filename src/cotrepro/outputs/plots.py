@@ -20,6 +20,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: 
 
 from cotrepro import methods  # noqa: E402
 from cotrepro.outputs.published import main_rows  # noqa: E402
+from cotrepro.outputs.sizes import human_count, models_by_size  # noqa: E402
 
 STYLE_LINES = {"robust": "-", "kojima": "--"}
 REFERENCE_MARKERS = {"PaLM": "s", "LaMDA": "^", "GPT-3": "D"}
@@ -29,19 +30,6 @@ FAILURES = {
     "frac_hit_max_new_tokens": "hit the token limit",
     "frac_over_context": "prompt over context",
 }
-
-
-def human_count(n: float) -> str:
-    """1.1B, 230K, 7.2B: parameter counts as people say them."""
-    for unit, scale in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.3g}{unit}"
-    return f"{n:.0f}"
-
-
-def models_by_size(df: pd.DataFrame) -> list[str]:
-    """The models in ``df``, smallest first (ties by name)."""
-    return df.sort_values(["parameters", "model"])["model"].drop_duplicates().tolist()
 
 
 def _dodged(n_groups: int, j: int, n_bars: int, width: float) -> list[float]:

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import pandas as pd
 
 from cotrepro import methods
-from cotrepro.outputs.plots import human_count, models_by_size
 from cotrepro.outputs.published import main_rows
+from cotrepro.outputs.sizes import human_count, models_by_size
 from cotrepro.scoring.disagreements import CAUSES
 
 STYLE_LABELS = {"robust": "robust", "kojima": "paper-faithful"}
