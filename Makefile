@@ -11,7 +11,7 @@ PIP_VERSION := 26.3
 # The TeX tools the paper needs, and poppler-utils for the tests that read the PDF (Debian).
 TEX_PACKAGES := latexmk texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended lmodern poppler-utils
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# A one-node SLURM cluster for tests/test_slurm.py (which starts and stops it; skipped without these).
+# A one-node SLURM cluster for tests/workflow/test_slurm.py (which starts and stops it; skipped without these).
 SLURM_PACKAGES := slurmctld slurmd slurm-client munge
 # podman builds and runs the project's Dockerfile for the container test (no Docker engine needed);
 # runc because crun refuses hybrid cgroup hosts; debootstrap makes the Debian base image locally.
@@ -62,7 +62,7 @@ test: setup setup-tex  ## the test suite
 CONTAINER_CACHE ?= /var/cache/cotrepro/container
 
 container-test: setup setup-tex setup-container  ## build the image with podman and run the demo and the archive rebuild in it
-	COTREPRO_CONTAINER_CACHE=$(CONTAINER_CACHE) $(BIN)/python -m pytest -q -s --container tests/test_container_image.py
+	COTREPRO_CONTAINER_CACHE=$(CONTAINER_CACHE) $(BIN)/python -m pytest -q -s --container tests/container/test_container_image.py
 
 lint: setup  ## the lint and format gates CI runs before the tests (seconds)
 	$(BIN)/ruff check .

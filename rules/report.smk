@@ -85,7 +85,6 @@ rule report:
         figures=FIGURES,
         published=repo_file(REPO / config["published"]),
         meta=GENERATION_META,
-        generations=GENERATIONS,
         manifests=MANIFESTS,
         tasks=TASK_PROVENANCE,
         significance="results/significance.csv",

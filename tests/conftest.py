@@ -1,4 +1,5 @@
-"""Shared fixtures: tiny models built once per test session (random weights, local tokenizer)."""
+"""The test tiers, and the fixtures they share: tiny models built once per test session (random
+weights, local tokenizer). The servers, the SLURM cluster and the data fixtures live in support/."""
 
 from pathlib import Path
 
@@ -15,9 +16,19 @@ def pytest_addoption(parser):
     )
 
 
+TIERS = ("unit", "models", "workflow", "container")
+"""The test tiers, one folder each: pure functions and local servers (seconds); tiny models built by
+the tests (minutes); Snakemake runs in temporary directories; the image built with podman."""
+
+
 def pytest_collection_modifyitems(config, items):
-    """The container tests build an image (minutes, root, podman): only on request, so that the
-    normal suite does not build it too; `make container-test` asks for them."""
+    """Each test carries its folder's tier as a marker (``pytest -m models``, or ``pytest
+    tests/models``). The container tests build an image (minutes, root, podman): only on request,
+    so that the normal suite does not build it too; `make container-test` asks for them."""
+    for item in items:
+        tier = Path(item.fspath).parent.name
+        if tier in TIERS:
+            item.add_marker(getattr(pytest.mark, tier))
     if config.getoption("--container"):
         return
     skip = pytest.mark.skip(reason="builds and runs the image with podman: make container-test")

@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import pytest
 from servers import HubServer, StaticServer
 from workflow_helpers import AFTER_SCORES, REPO, planned_jobs, run_snakemake, snakemake_cmd, write_config
 
@@ -18,7 +17,6 @@ from cotrepro.data.tasks.arithmetic import GSM8K_TEST
 from cotrepro.generation.runner import journal_path
 from cotrepro.io import read_json, read_jsonl
 
-pytestmark = pytest.mark.workflow
 COMMIT = "feedface" * 5
 
 

@@ -8,7 +8,7 @@ import pytest
 from cotrepro.data import exemplars
 from cotrepro.io import read_json
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 # A fixture in lm-evaluation-harness's gsm8k-cot.yaml layout, with the project's own text.
 LM_EVAL_YAML = """\
@@ -76,7 +76,7 @@ def test_known_sets_lists_remote_and_project_sets():
 
 
 # --- Wei et al.'s sets read from Self-Verification's and OpenCompass's Python files ------------
-# The files are the project's own text in the real layout (tests/exemplar_fixtures.py).
+# The files are the project's own text in the real layout (tests/support/exemplar_fixtures.py).
 
 WEI_SETS = {"aqua": "wei2022-aqua", "csqa": "wei2022-csqa", "date": "wei2022-date", "strategyqa": "wei2022-strategyqa"}
 WEI_COUNTS = {"aqua": 4, "csqa": 7, "date": 6, "strategyqa": 6}

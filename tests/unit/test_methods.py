@@ -13,7 +13,7 @@ from cotrepro.outputs import plots, tables
 from cotrepro.scoring.score import score_rows
 from cotrepro.scoring.significance import significance_table
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TWIN = methods.MethodSpec(
     "few_shot_cot_twin",
     "few-shot CoT twin",

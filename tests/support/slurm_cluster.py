@@ -22,6 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 SLURM_CONF = Path("/etc/slurm/slurm.conf")
+# The first line of a file the tests wrote (kept as it was before the module moved to support/, so
+# that the files earlier runs wrote are still recognised as the tests' own).
 MARKER = "# written by cotrepro's tests/slurm_cluster.py"
 # One test cluster per machine at a time: /etc/slurm/slurm.conf is shared by every test session.
 LOCK = Path("/run/lock" if Path("/run/lock").is_dir() else "/tmp") / "cotrepro-slurm-test.lock"

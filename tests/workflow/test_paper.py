@@ -159,7 +159,6 @@ def rebuilt(tmp_path_factory):
     }
 
 
-@pytest.mark.workflow
 def test_archive_rebuild_plans_no_model_and_no_generation(rebuilt):
     plan = rebuilt["plan"]
     assert "generate" not in plan and "download_model" not in plan and "prepare_task" not in plan
@@ -170,7 +169,6 @@ def test_archive_rebuild_plans_no_model_and_no_generation(rebuilt):
     }, plan
 
 
-@pytest.mark.workflow
 @needs_tex
 def test_paper_holds_the_generated_numbers(rebuilt):
     assert rebuilt["run"].returncode == 0, rebuilt["run"].stderr[-3000:]
@@ -212,7 +210,6 @@ def test_paper_holds_the_generated_numbers(rebuilt):
     assert (ARTIFACTS / "paper-page1.png").stat().st_size > 10_000
 
 
-@pytest.mark.workflow
 def test_report_shows_paired_tests_transcripts_and_all_figures(rebuilt):
     html = unescape((rebuilt["work"] / "results/report.html").read_text())
     assert "Paired tests" in html and "Example transcripts" in html
@@ -220,7 +217,6 @@ def test_report_shows_paired_tests_transcripts_and_all_figures(rebuilt):
     assert "model-large, coin_flip, few-shot CoT (right)" in html
 
 
-@pytest.mark.workflow
 def test_snakemake_report_carries_the_figures_with_captions(rebuilt):
     out = rebuilt["work"] / "snakemake-report.html"
     run_snakemake(REPO, rebuilt["work"], rebuilt["config"], f"--report={out}")
@@ -228,7 +224,6 @@ def test_snakemake_report_carries_the_figures_with_captions(rebuilt):
     assert "Test-time compute" in html and "failures.png" in html and "scaling.png" in html
 
 
-@pytest.mark.workflow
 def test_archive_lacking_a_requested_model_is_refused_before_any_job(rebuilt, tmp_path):
     cfg = archive_config(rebuilt["archive"])
     cfg["models"].append("model-huge")

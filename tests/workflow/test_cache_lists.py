@@ -23,7 +23,7 @@ from cotrepro.code_digest import import_closure
 from cotrepro.data.tasks import TASKS
 
 SRC = REPO / "src" / "cotrepro"
-DAG_JOBS = Path(__file__).resolve().parent / "support" / "dag_jobs.py"
+DAG_JOBS = REPO / "tests" / "support" / "dag_jobs.py"
 TEMPLATE = re.compile(r"get_template\(\"([^\"]+)\"\)")
 
 

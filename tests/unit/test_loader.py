@@ -13,7 +13,7 @@ import pytest
 from cotrepro.io import write_json
 from cotrepro.outputs.loader import RunOutputs
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 def _meta(method, **extra):

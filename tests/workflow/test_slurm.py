@@ -25,7 +25,7 @@ TARGET = "results/accuracy.csv"
 REMOTE_RULES = {"build_tiny_model", "generate", "extract", "aggregate"}
 # Hard limits (seconds) for each Snakemake run; a run past them fails the test, never hangs it.
 LOCAL_TIMEOUT, SLURM_TIMEOUT = 600, 900
-pytestmark = [pytest.mark.workflow, pytest.mark.timeout(LOCAL_TIMEOUT + SLURM_TIMEOUT + 120)]
+pytestmark = pytest.mark.timeout(LOCAL_TIMEOUT + SLURM_TIMEOUT + 120)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from cotrepro.data.tasks import get_task
 from cotrepro.data.tasks.prepare import prepare_records
 from cotrepro.io import read_json, write_json, write_jsonl
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 QUESTIONS = 10
 MODELS = {"model-small": 77_000_000, "model-large": 7_240_000_000}
 RIGHT = {  # how many of the QUESTIONS each model answers right with each method

@@ -20,7 +20,7 @@ from cotrepro.data.tasks import TASKS, get_task
 from cotrepro.data.tasks.prepare import prepare_records
 from cotrepro.data.tasks.symbolic import generate_coin_flip, generate_last_letters, read_names
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 PAPER_SIZES = {
     "gsm8k": 1319,

@@ -19,7 +19,7 @@ from cotrepro.outputs.tables import comparison, comparison_pairs
 from cotrepro.plan import run_units
 from cotrepro.variants import order_exemplars, variant_settings
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DETECTIVE = "Let's think like a detective step by step."
 
 

@@ -92,7 +92,6 @@ def test_asking_for_more_gpus_than_visible_is_a_clear_error(tmp_path):
         pass
 
 
-@pytest.mark.workflow
 def test_workflow_runs_one_generation_job_per_visible_gpu(tmp_path):
     """Two 'GPUs' made visible on this CPU machine: the workflow offers two gpu slots, runs the two
     models' generation jobs at once and gives each its own device (torch, seeing no CUDA, computes

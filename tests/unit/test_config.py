@@ -10,7 +10,7 @@ import yaml
 from cotrepro.config import ConfigError, validate_config
 from cotrepro.plan import exemplar_set_for
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def demo_config():

@@ -14,6 +14,10 @@ import pytest
 from cotrepro.code_digest import code_digest, output_shaping, package_root
 
 ROOT = package_root()
+REPO = ROOT.parents[1]
+BEFORE_MOVES, AFTER_MOVES = "5caf46b", "84a7036"
+"""main just before and just after issue 21's moves (engine/, checks/, models/published.py), both
+with the digest in place."""
 
 
 @pytest.fixture
@@ -102,3 +106,27 @@ def test_prompt_text_and_engine_numerics_change_the_key(tree, defines, old, new)
     before = code_digest(tree)
     edit(shaping_file(tree, defines), old, new)
     assert code_digest(tree) != before
+
+
+def _git(*args: str, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, **kw)
+
+
+def _tree_at(commit: str, dest: Path) -> Path:
+    """The cotrepro package as it was at ``commit``, extracted under ``dest``."""
+    dest.mkdir()
+    tar = _git("archive", commit, "src/cotrepro", check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=tar, check=True)
+    return dest / "src" / "cotrepro"
+
+
+def test_the_moves_into_engine_checks_and_models_changed_no_key(tmp_path):
+    """The trees just before and just after the moves, from git, have the same digest."""
+    if _git("rev-parse", "--is-inside-work-tree").returncode != 0:
+        pytest.skip("not a git checkout: the trees before and after the moves are not here")
+    if _git("rev-parse", "--is-shallow-repository", text=True).stdout.strip() == "true":
+        pytest.skip("a shallow clone: the trees before and after the moves are not here")
+    before, after = (_tree_at(commit, tmp_path / commit) for commit in (BEFORE_MOVES, AFTER_MOVES))
+    assert (before / "generation" / "hf.py").is_file() and not (before / "engine").exists()
+    assert "generation/engine.py" in output_shaping(before) and "engine/hf/engine.py" in output_shaping(after)
+    assert code_digest(before) == code_digest(after)

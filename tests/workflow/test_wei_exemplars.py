@@ -2,7 +2,7 @@
 files' layout, checked by sha256, parsed, put in the few-shot CoT prompts, and listed with their
 differences from the paper in the report and the paper.
 
-The mirror serves the project's own fixtures (tests/exemplar_fixtures.py, tests/task_fixtures.py);
+The mirror serves the project's own fixtures (tests/support/exemplar_fixtures.py, tests/support/task_fixtures.py);
 a private copy of the workflow is pinned to their sha256. With COTREPRO_WEI_EXEMPLARS_DIR set to
 a folder laid out like the mirror (``{repo}/{commit}/{path}``) holding the real pinned files, the
 same run uses them under the real pins. No text of theirs is stored here: the real run checks the

@@ -1,6 +1,6 @@
 """Gated models (meta-llama): a missing, invalid or not-yet-granted HF_TOKEN stops the workflow
 before any job with one message that says what to do, checked by real Snakemake dry runs against a
-local Hub (tests/servers.py) that answers whoami and auth-check as huggingface.co does."""
+local Hub (tests/support/servers.py) that answers whoami and auth-check as huggingface.co does."""
 
 import os
 import subprocess

@@ -11,7 +11,7 @@ import yaml
 
 from cotrepro.outputs.latex import TEX_PACKAGES
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = (REPO / "Dockerfile").read_text()
 MAKEFILE = (REPO / "Makefile").read_text()
 HADOLINT = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")

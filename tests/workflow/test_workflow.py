@@ -32,7 +32,6 @@ from workflow_helpers import (
 from cotrepro.io import read_json, read_jsonl
 from cotrepro.outputs import FIGURE_NAMES
 
-pytestmark = pytest.mark.workflow
 MODELS, METHODS, STYLES = ("tiny-t5", "tiny-llama"), ("zero_shot", "zero_shot_cot", "few_shot", "few_shot_cot"), 2
 TASKS = ("arith_demo", "coin_flip", "last_letters", "logic")
 SAMPLED, SAMPLED_TASKS = ("few_shot_cot_sc", "zero_shot_cot_sc"), ("arith_demo", "last_letters")  # 5 paths each

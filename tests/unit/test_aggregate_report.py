@@ -9,7 +9,7 @@ from cotrepro.outputs.tables import THIS_RUN, accuracy_matrix, comparison, compa
 from cotrepro.scoring.aggregate import COLUMNS, accuracy_table
 from cotrepro.scoring.score import score_rows
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 META = {
     "backend": {"parameters": 2_779_683_840},
     "model": {"resolved_revision": "ef382358ec9e382308935a992d908de099b64c23"},
