@@ -229,13 +229,12 @@ def published_rows(entries: Sequence[LogEntry], records: Sequence[dict], method:
 
 
 def backend_description(spec: dict) -> dict:
-    """The ``backend`` block of a published unit's metadata (what the report's model table reads)."""
+    """The ``backend`` block of a published unit's metadata (what the report's model table reads):
+    what is known of the model that wrote the completions, and no engine fields (no engine ran)."""
     return {
         "parameters": int(spec.get("parameters", 175_000_000_000)),
         "dtype": "n/a",
         "device_name": "published completions (no generation)",
-        "batch_size": 1,
-        "final_batch_size": 1,
         "context_length": None,
         "decoding": {"strategy": "greedy (temperature 0, their API call)", "max_tokens": "128 reasoning, 32 answer"},
     }

@@ -299,6 +299,14 @@ IMPLEMENTATIONS = {"transformers.generate": "transformers", "cotrepro.scratch_ll
 """How the models table names each backend's engine (``backend.engine`` in a generation's metadata)."""
 
 
+def _batch_size(backend: dict) -> str:
+    """How a backend batched: ``auto: 16 (final 8)``; n/a where no engine ran (published completions)."""
+    if "batch_size" not in backend:
+        return "n/a"
+    auto = "auto: " if backend.get("batch_size_setting") == "auto" else ""
+    return f"{auto}{backend['batch_size']} (final {backend['final_batch_size']})"
+
+
 def models(metas: Sequence[dict], manifests: Sequence[dict] = ()) -> pd.DataFrame:
     """One row per model, smallest first: where its weights came from (repository, requested and
     resolved revision, files) and how it ran (dtype, device, batch size, context, prompt format)."""
@@ -317,8 +325,7 @@ def models(metas: Sequence[dict], manifests: Sequence[dict] = ()) -> pd.DataFram
                 "implementation": IMPLEMENTATIONS.get(b.get("engine"), b.get("engine", "")),
                 "dtype": b["dtype"],
                 "device": b["device_name"],
-                "batch size": ("auto: " if b.get("batch_size_setting") == "auto" else "")
-                + f"{b['batch_size']} (final {b['final_batch_size']})",
+                "batch size": _batch_size(b),
                 "context": b["context_length"],
                 "prompt format": m["prompt_format"],
                 "files": files_of.get(mm["slug"], ""),
