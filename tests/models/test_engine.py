@@ -148,10 +148,10 @@ class _OOMAbove(Engine):
 
     limit = 2
 
-    def _generate_batch(self, inputs, max_new_tokens, cache_tokens=None):
+    def _generate_batch(self, inputs, max_new_tokens, budget=None):
         if len(inputs) > self.limit:
             raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
-        return super()._generate_batch(inputs, max_new_tokens, cache_tokens)
+        return super()._generate_batch(inputs, max_new_tokens, budget)
 
 
 def test_out_of_memory_halves_batch_and_keeps_every_row(backends):

@@ -138,6 +138,77 @@ def test_sampled_paths_do_not_depend_on_batch_size(tiny_models, arch):
     assert other != got[16]  # another seed, other paths
 
 
+def test_sampling_decodes_on_the_static_cache(llama):
+    """Every forward pass of a sampled batch, the one prefill of each question included, runs on the
+    preallocated cache (so the decode step is the one greedy rows compile)."""
+    caches = []
+    ids = llama.encode([f"Q: {r['question']}\nA:" for r in RECORDS[:2]])
+    llama.prepare(ids, 6)
+    hook = llama.model.register_forward_pre_hook(
+        lambda module, args, kwargs: caches.append(type(kwargs.get("past_key_values")).__name__), with_kwargs=True
+    )
+    try:
+        llama.sample(ids, ["q0", "q1"], 6, Sampling(3, 0.7, 40, None, 0))
+    finally:
+        hook.remove()
+    # the questions' own prefill fills a DynamicCache that is then copied into the static one
+    assert caches[0] == "DynamicCache" and set(caches[1:]) == {"StaticCache"} and len(caches) > 2
+
+
+def test_the_noise_is_one_batched_draw_per_step():
+    """A step's noise for the whole batch is a fixed number of tensor operations, whatever the batch
+    size: no generator, no draw per row."""
+    import torch
+
+    from cotrepro.engine.sampling import PathSampler
+
+    def ops(rows):
+        sampler = PathSampler(Sampling(4, 0.7, None, None, 0), list(range(rows)), torch.device("cpu"))
+        scores, ids = torch.randn(rows, 1024), torch.zeros(rows, 5, dtype=torch.long)
+        sampler(ids, scores)  # the first step
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+            sampler(ids, scores)
+        return len(prof.events())
+
+    assert ops(2) == ops(64)
+
+
+def test_a_rows_noise_depends_on_its_seed_step_and_index_alone():
+    import torch
+
+    from cotrepro.engine.sampling import path_keys, uniforms
+
+    vocab = torch.arange(1024)
+    keys = path_keys([11, 22, 33], "cpu")
+    batch = uniforms(keys, 5, vocab)
+    assert torch.equal(batch[1], uniforms(keys[1:2], 5, vocab)[0])  # the same alone as in a batch
+    assert not torch.equal(batch[1], uniforms(keys[1:2], 6, vocab)[0])  # another step, other noise
+    assert batch.min() > 0 and batch.max() < 1 and abs(batch.mean().item() - 0.5) < 0.02
+
+
+def test_gumbel_noise_samples_the_warped_distribution():
+    """The argmax of log-probabilities plus the noise is a sample of the distribution: over 6,000
+    paths (seeds) the frequencies of a 4-token distribution are within 4 standard errors."""
+    import torch
+
+    from cotrepro.engine.sampling import PathSampler
+
+    probs = torch.tensor([0.5, 0.25, 0.15, 0.1])
+    n = 6000
+    sampler = PathSampler(Sampling(1, 1.0, None, None, 0), range(n), torch.device("cpu"))
+    chosen = sampler(torch.zeros(n, 3, dtype=torch.long), probs.log().expand(n, -1).clone()).argmax(-1)
+    freq = torch.bincount(chosen, minlength=4).double() / n
+    assert ((freq - probs).abs() <= 4 * (probs * (1 - probs) / n).sqrt()).all(), freq
+
+
+def test_at_temperature_zero_every_path_is_the_greedy_one(llama):
+    ids = llama.encode([f"Q: {r['question']}\nA:" for r in RECORDS[:3]])
+    llama.prepare(ids, 8)
+    greedy = [c.text for c in llama.generate(ids, 8)]
+    paths = llama.sample(ids, ["q0", "q1", "q2"], 8, Sampling(3, 0, None, None, 0))
+    assert [[c.text for c in p] for p in paths] == [[g] * 3 for g in greedy]
+
+
 def test_one_greedy_path_equals_few_shot_cot_row_for_row(llama, tmp_path):
     greedy, _ = generate(llama, tmp_path / "few_shot_cot.jsonl", "few_shot_cot", None, EXEMPLARS)
     voted, _ = generate(

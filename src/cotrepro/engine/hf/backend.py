@@ -30,10 +30,11 @@ class HFBackend(TokenizedBackend):
         cache: str = "static",
         share_prefixes: bool = True,
         compile: bool = True,
+        compile_backend: str | None = None,
         **settings,
     ):
-        """``settings``: those of :class:`TokenizedBackend` (device, dtype, batch_size, stop,
-        chat_template, max_context)."""
+        """``compile``/``compile_backend``: as :class:`Engine` takes them; ``settings``: those of
+        :class:`TokenizedBackend` (device, dtype, batch_size, stop, chat_template, max_context)."""
         super().__init__(model_dir, **settings)
         self.architecture = architecture
         model_class = {"causal": AutoModelForCausalLM, "seq2seq": AutoModelForSeq2SeqLM}.get(architecture)
@@ -64,6 +65,7 @@ class HFBackend(TokenizedBackend):
             cache=cache,
             share_prefixes=share_prefixes,
             compile=compile,
+            compile_backend=compile_backend,
         )
 
     def engine_description(self) -> dict:

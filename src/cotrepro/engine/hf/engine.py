@@ -8,17 +8,22 @@
   continue after the prefix, as in the unshared prompt.
 - **Preallocated cache.** A static KV cache holds the prompt and the whole token budget from the
   start: no growth by concatenation at every step, and on CUDA transformers compiles the decode
-  step (CUDA graphs) because the cache's shapes stay fixed.
+  step (CUDA graphs) because the cache's shapes stay fixed. Whether the steps really ran compiled
+  is measured as they run (:mod:`cotrepro.engine.hf.compile_meter`).
 - **Stops on the device.** transformers' ``stop_strings`` checks stop sequences with token
   tables on the device; the host decodes each row once, after the batch.
 - **Batch size.** Batches run longest first, so memory trouble shows at once; an out-of-memory
-  error halves the batch size and retries, down to one. ``auto`` probes the largest batch that
-  fits the device at the job's longest prompt.
+  error halves the batch size and retries, down to one, and shorter rows later grow it back.
+  ``auto`` probes the largest batch that fits the device at the job's longest prompt and whole
+  budget (:mod:`cotrepro.engine.batching`).
+- **Sampling** (self-consistency) takes the same path: static cache, compiled step, one prefill per
+  question whose cache is copied to its paths, and one batched counter-based draw per step
+  (:mod:`cotrepro.engine.sampling`).
 
 Seq2seq models (Flan-T5) keep their encoder path: each batch encodes its questions, each row over
 its own tokens rather than under a padded [B, H, L, L] position-bias mask
-(:mod:`cotrepro.engine.hf.encoder_rows`), and the decoder gets the static cache and the device
-stop check.
+(:mod:`cotrepro.engine.hf.encoder_rows`), and the decoder gets a static cache sized for the whole
+budget and the device stop check.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from transformers.modeling_outputs import BaseModelOutput
 
 from cotrepro.engine.batching import CPU_BATCH_SIZE, BatchSizer
 from cotrepro.engine.completion import Completion, eos_token_ids, row_completion
+from cotrepro.engine.hf.compile_meter import CompileMeter
 from cotrepro.engine.hf.encoder_rows import encoder_rows
 from cotrepro.engine.hf.shared_prefix import shared_prefix
 from cotrepro.engine.sampling import PathSampler, Sampling, path_seed
@@ -76,7 +82,10 @@ class Engine:
         cache: str = "static",
         share_prefixes: bool = True,
         compile: bool = True,
+        compile_backend: str | None = None,
     ):
+        """``compile``: compile the decode step where it can be (a static cache; a GPU, or any device
+        with ``compile_backend``, a torch.compile backend name such as ``eager``)."""
         if cache not in CACHES:
             raise ValueError(f"unknown cache {cache!r}; allowed values: {', '.join(CACHES)}")
         self.model, self.tokenizer, self.architecture = model, tokenizer, architecture
@@ -90,17 +99,25 @@ class Engine:
         self.cache_tokens = 0
         self.eos_ids = self._eos_ids()
         # transformers compiles the decode step (CUDA graphs) when the cache is static on a GPU.
-        self.compiled = compile and cache == "static" and self.device.type == "cuda"
+        on_device = self.device.type == "cuda" or compile_backend is not None
+        self.meter = CompileMeter(compile and cache == "static" and on_device, compile_backend)
 
     def _eos_ids(self) -> set[int]:
         return eos_token_ids(self.model.generation_config.eos_token_id, self.tokenizer.eos_token_id)
 
+    @property
+    def compile_requested(self) -> bool:
+        """Whether the decode step is meant to run compiled (what ran is :attr:`CompileMeter.compiled`)."""
+        return self.meter.requested
+
     def describe(self) -> dict:
-        """How this engine generated: cache, prefix sharing, stop check, batch sizes, compilation."""
+        """How this engine generated: cache, prefix sharing, stop check, batch sizes, and whether its
+        decode steps ran compiled, as measured (``compiled``; the counts in ``compile``)."""
         return {
             "engine": "transformers.generate",
             "cache": self.cache,
-            "compiled": self.compiled,
+            "compiled": self.meter.compiled,
+            "compile": self.meter.describe(),
             "shared_prefix_tokens": len(self.prefix.ids) if self.prefix else 0,
             "stop_check": "device (stop_strings)" if self.stop else None,
             **self.sizer.describe(),
@@ -115,7 +132,7 @@ class Engine:
         """Get ready for a unit's inputs: share their common prefix, and on a GPU with ``batch_size:
         auto`` probe the batch size once, at the longest input."""
         self.share_prefix(inputs)
-        if self.compiled:  # one cache length for the whole unit, so that the compiled step keeps its shapes
+        if self.compile_requested:  # one cache length for the whole unit, so that the compiled step keeps its shapes
             self.cache_tokens = max((len(x) for x in inputs), default=0) + max_new_tokens
         self.sizer.probe_once(self._generate_batch, inputs, max_new_tokens, self.device)
 
@@ -141,7 +158,7 @@ class Engine:
         self, inputs: Sequence[Sequence[int]], names: Sequence[str], max_new_tokens: int, sampling: Sampling
     ) -> list[list[Completion]]:
         """``sampling.paths`` sampled continuations of each input, in input order; path j of input
-        ``names[i]`` draws from its own generator (:mod:`cotrepro.engine.sampling`). A batch holds
+        ``names[i]`` draws its noise from its own seed (:mod:`cotrepro.engine.sampling`). A batch holds
         whole inputs with all their paths (or, when the paths outnumber the batch, one input's next
         paths); each input is prefilled once — a causal model runs its tokens after the unit's shared
         prefix and the paths continue copies of that cache, a seq2seq model encodes it once."""
@@ -157,7 +174,9 @@ class Engine:
             repeats = [sum(1 for i, _ in chunk if i == q) for q in questions]
             return self._sample_batch([inputs[q] for q in questions], repeats, max_new_tokens, sampler)
 
-        done = self.sizer.batches(rows, run, self.device, align=sampling.paths)
+        done = self.sizer.batches(
+            rows, run, self.device, align=sampling.paths, row_tokens=lambda row: len(inputs[row[0]]) + max_new_tokens
+        )
         flat = iter(done)
         return [[next(flat) for _ in range(sampling.paths)] for _ in inputs]
 
@@ -165,24 +184,22 @@ class Engine:
         self, inputs: list[list[int]], repeats: list[int], max_new_tokens: int, sampler
     ) -> list[Completion]:
         """``repeats[i]`` continuations of each input, in order, from one prefill of each input."""
-        prefix = (
-            self.prefix if self.prefix and all(x[: len(self.prefix.ids)] == self.prefix.ids for x in inputs) else None
-        )
+        prefix = self._prefix_of(inputs)
         n_prefix = len(prefix.ids) if prefix else 0
         enc = self._pad(inputs, n_prefix)
         width = enc["input_ids"].shape[1]
         index = torch.repeat_interleave(
             torch.arange(len(inputs), device=self.device), torch.tensor(repeats, device=self.device)
         )
-        kwargs = {"logits_processor": LogitsProcessorList([sampler])} if sampler is not None else {}
-        if self.stop:
-            kwargs.update(stop_strings=list(self.stop), tokenizer=self.tokenizer)
+        kwargs = {}
         with torch.inference_mode(), self._attention(prefix):
             if self.architecture == "causal":
-                cache = DynamicCache(config=self.model.config)
-                if width > 1:  # every input token but the last, once per input
-                    self.model(**{k: v[:, :-1] for k, v in enc.items()}, past_key_values=cache, use_cache=True)
-                    cache.reorder_cache(index)
+                cache = self._new_cache(max(self.cache_tokens - n_prefix, width + max_new_tokens))
+                if width > 1:  # every input token but the last, once per input, then copied to its paths
+                    once = DynamicCache(config=self.model.config)
+                    self.model(**{k: v[:, :-1] for k, v in enc.items()}, past_key_values=once, use_cache=True)
+                    for layer, part in enumerate(once.layers):
+                        cache.update(part.keys.index_select(0, index), part.values.index_select(0, index), layer)
                 model_inputs = {k: v.index_select(0, index) for k, v in enc.items()}
                 model_inputs["past_key_values"] = cache
             else:
@@ -191,55 +208,37 @@ class Engine:
                     "encoder_outputs": BaseModelOutput(last_hidden_state=hidden.index_select(0, index)),
                     "attention_mask": enc["attention_mask"].index_select(0, index),
                 }
-                if self.cache == "static":
-                    kwargs["cache_implementation"] = "static"
-            out = self.model.generate(
-                **model_inputs,
-                max_new_tokens=max_new_tokens,
-                **GREEDY,
-                pad_token_id=self.tokenizer.pad_token_id,
-                disable_compile=True,
-                **kwargs,
-            )
+                kwargs = self._decoder_cache(max_new_tokens)
+            out = self._run_generate(model_inputs, max_new_tokens, [sampler] if sampler else [], **kwargs)
         start = width if self.architecture == "causal" else 1
         lengths = [len(inputs[i]) for i in index.tolist()]
         return [self._completion(t, n, max_new_tokens) for t, n in zip(out[:, start:].tolist(), lengths, strict=True)]
 
     def probe_batch_size(self, longest: list[int], max_new_tokens: int) -> int:
         """The largest power-of-two batch (up to 256) of the longest prompt that fits the device."""
-        return self.sizer.probe(self._generate_batch, longest, max_new_tokens)
+        return self.sizer.probe(self._generate_batch, longest, max_new_tokens, self.device)
 
     def _generate_batch(
         self,
         inputs: list[list[int]],
         max_new_tokens: int,
-        cache_tokens: int | None = None,
+        budget: int | None = None,
     ) -> list[Completion]:
         """One greedy batch through ``generate``, attending to the unit's shared prefix when every row
-        starts with it."""
-        prefix = self.prefix
-        if prefix and not all(x[: len(prefix.ids)] == prefix.ids for x in inputs):
-            prefix = None  # rows of another unit, or a second stage: no shared prefix
+        starts with it. ``budget``: size the caches for this many new tokens (the ``auto`` probe's
+        two-token run, which runs uncompiled)."""
+        prefix = self._prefix_of(inputs)
         n_prefix = len(prefix.ids) if prefix else 0
         enc = self._pad(inputs, n_prefix)
         width = enc["input_ids"].shape[1]
         kwargs = {}
         if self.architecture == "causal":
-            total = max((cache_tokens or self.cache_tokens) - n_prefix, width + max_new_tokens)
+            total = max(self.cache_tokens - n_prefix, width + max(budget or 0, max_new_tokens))
             kwargs["past_key_values"] = self._new_cache(total)
-        elif self.cache == "static":
-            kwargs["cache_implementation"] = "static"
-        if self.stop:
-            kwargs.update(stop_strings=list(self.stop), tokenizer=self.tokenizer)
+        else:
+            kwargs = self._decoder_cache(max(budget or 0, max_new_tokens))
         with torch.inference_mode(), self._attention(prefix):
-            out = self.model.generate(
-                **enc,
-                max_new_tokens=max_new_tokens,
-                **GREEDY,
-                pad_token_id=self.tokenizer.pad_token_id,
-                disable_compile=not self.compiled,
-                **kwargs,
-            )
+            out = self._run_generate(enc, max_new_tokens, [], compiled=budget is None, **kwargs)
         # Causal models return prompt + continuation; seq2seq ones the decoder start token + continuation.
         start = width if self.architecture == "causal" else 1
         prompt_tokens = [len(x) for x in inputs]
@@ -247,6 +246,37 @@ class Engine:
             self._completion(tokens, n, max_new_tokens)
             for tokens, n in zip(out[:, start:].tolist(), prompt_tokens, strict=True)
         ]
+
+    def _run_generate(self, model_inputs: dict, max_new_tokens: int, processors: list, compiled=True, **kwargs):
+        """transformers' ``generate``, greedy, with the stop strings, the ``processors`` (a sampler)
+        and, when the engine compiles (and ``compiled``), the compiled decode step, measured."""
+        if self.stop:
+            kwargs.update(stop_strings=list(self.stop), tokenizer=self.tokenizer)
+        with self.meter.measuring(compiled) as run:
+            return self.model.generate(
+                **model_inputs,
+                max_new_tokens=max_new_tokens,
+                **GREEDY,
+                pad_token_id=self.tokenizer.pad_token_id,
+                logits_processor=LogitsProcessorList([*processors, *run["processors"]]),
+                **run["generate"],
+                **kwargs,
+            )
+
+    def _prefix_of(self, inputs: list[list[int]]) -> _Prefix | None:
+        """The unit's shared prefix when every row starts with it; else None (rows of another unit,
+        or a second stage)."""
+        prefix = self.prefix
+        if prefix and all(x[: len(prefix.ids)] == prefix.ids for x in inputs):
+            return prefix
+        return None
+
+    def _decoder_cache(self, new_tokens: int) -> dict:
+        """A seq2seq decoder's cache arguments: with a static cache, one sized for ``new_tokens``
+        decoder tokens (transformers sizes the cross-attention part by the encoder's output)."""
+        if self.cache != "static":
+            return {}
+        return {"cache_implementation": "static", "max_cache_len": new_tokens}
 
     def _attention(self, prefix: _Prefix | None):
         """The attention a batch runs with: over the shared prefix (causal), row by row over each
@@ -284,7 +314,7 @@ class Engine:
     def _new_cache(self, tokens: int):
         """An empty KV cache for up to ``tokens`` tokens a row (the shared prefix is kept apart)."""
         if self.cache == "static":
-            if self.compiled:
+            if self.compile_requested:
                 tokens = -(-tokens // _CACHE_BUCKET) * _CACHE_BUCKET
             return StaticCache(config=self.model.config, max_cache_len=tokens)
         return DynamicCache(config=self.model.config)

@@ -56,6 +56,7 @@ class ScratchBackend(TokenizedBackend):
             "engine": "cotrepro.scratch_llama",
             "cache": "static",
             "compiled": False,
+            "compile": {"requested": False, "backend": None},
             "shared_prefix_tokens": 0,
             "stop_check": "host (decoded tail)" if self.stop else None,
             **self.sizer.describe(),
@@ -70,20 +71,21 @@ class ScratchBackend(TokenizedBackend):
         return self.sizer.longest_first(self.ids_of(inputs), max_new_tokens, self._generate_batch, self.device)
 
     def _generate_batch(
-        self, inputs: list[list[int]], max_new_tokens: int, cache_tokens: int | None = None
+        self, inputs: list[list[int]], max_new_tokens: int, budget: int | None = None
     ) -> list[Completion]:
-        rows = self.greedy(inputs, max_new_tokens, cache_tokens)
+        rows = self.greedy(inputs, max_new_tokens, budget)
         return [
             row_completion(tokens, len(x), max_new_tokens, self.decode, self.stop, self.eos_ids)
             for tokens, x in zip(rows, inputs, strict=True)
         ]
 
     @torch.inference_mode()
-    def greedy(self, inputs: list[list[int]], max_new_tokens: int, cache_tokens: int | None = None) -> list[list[int]]:
+    def greedy(self, inputs: list[list[int]], max_new_tokens: int, budget: int | None = None) -> list[list[int]]:
         """Each row's generated token ids, up to where it ended, then padding: rows are padded on the left,
-        prefilled together, then extended one token a step until every row has ended or the budget is spent."""
+        prefilled together, then extended one token a step until every row has ended or the budget is spent
+        (``budget``: size the cache for this many new tokens, as the ``auto`` probe does)."""
         pad, b, width = self.tokenizer.pad_token_id, len(inputs), max(len(x) for x in inputs)
-        length = max(cache_tokens or 0, width + max_new_tokens)  # the cache's tokens a row
+        length = width + max(budget or 0, max_new_tokens)  # the cache's tokens a row
         ids = torch.full((b, width), pad, dtype=torch.long)
         key_mask = torch.zeros((b, length), dtype=torch.bool)  # True where the cache holds a real token
         for r, x in enumerate(inputs):
