@@ -11,10 +11,13 @@ FROM ${BASE_IMAGE}
 
 ARG DEBIAN_FRONTEND=noninteractive
 # Python 3.11 (the version CI runs), git for Snakemake's provenance, and the TeX tools and
-# poppler-utils that `make setup-tex` installs outside the image.
+# poppler-utils that `make setup-tex` installs outside the image. A C compiler, the C library's
+# headers and Python's: torch.compile, on by default on CUDA, runs Triton, which builds its kernel
+# launcher as a Python C extension with gcc (or clang) at the first compiled step; the CUDA runtime
+# base has no compiler, and without one that step fails.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
-        python3.11 python3.11-venv ca-certificates git make \
+        python3.11 python3.11-venv python3.11-dev gcc libc6-dev ca-certificates git make \
         latexmk texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended lmodern poppler-utils \
     && rm -rf /var/lib/apt/lists/*
 

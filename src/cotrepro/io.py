@@ -13,8 +13,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-import tenacity
-
 _CHUNK = 1 << 20
 
 T = TypeVar("T")
@@ -122,6 +120,10 @@ def retry_download(
     raises ``error("could not download {what} after {n} attempt(s): {reason}")`` from it; failures
     of other kinds propagate untouched and are not retried.
     """
+    # Imported here, not at the top: the engine imports this module, and it must start where only
+    # torch and transformers are installed (a bare GPU machine, benchmarks/gpu_check.py).
+    import tenacity
+
     attempts = retries + 1
 
     def may_pass(err: BaseException) -> bool:

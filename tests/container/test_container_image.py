@@ -9,7 +9,10 @@ generation job; the container must run as the image's user and write nothing out
 and ``snakemake -n`` with the default config must plan the full reproduction.
 
 What it cannot prove here: the CUDA base image and the CUDA torch (no GPU, no registry). Both
-bases run the same Dockerfile lines; only ``FROM`` and the torch build differ.
+bases run the same Dockerfile lines; only ``FROM`` and the torch build differ. What it shows for
+the CUDA path: the image has the C compiler and Python headers that Triton (torch.compile) needs to
+build its launcher, by building an extension as Triton does (``launcher_build.py``); not the
+launcher itself, which needs triton's ``cuda.h`` and a GPU host's ``libcuda``.
 
 Everything podman keeps (the debootstrapped base, image layers) lives in one cache directory,
 ``COTREPRO_CONTAINER_CACHE`` (default /var/cache/cotrepro/container): a warm run reuses the base and
@@ -18,6 +21,7 @@ the unchanged layers, an empty directory gives a cold run.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -239,6 +243,19 @@ def test_demo_runs_as_the_image_user_and_writes_only_to_its_volumes(demos):
 def test_image_user_is_not_root(image):
     assert podman("run", "--rm", "--network=none", image, "id", "-u").stdout.strip() == str(UID)
     assert podman("run", "--rm", "--network=none", image, "id", "-un").stdout.strip() == "cotrepro"
+
+
+@in_image
+def test_image_has_the_c_compiler_tritons_launcher_build_needs(image):
+    """torch.compile (on by default on CUDA) fails at its first compiled step without a C compiler:
+    Triton builds its launcher as a Python C extension. In the image the compiler is on PATH, and an
+    extension built as Triton builds it (its own ``_build`` where triton is installed) imports."""
+    found = podman("run", "--rm", "--network=none", image, "sh", "-c", "command -v cc; command -v gcc").stdout.split()
+    assert found == ["/usr/bin/cc", "/usr/bin/gcc"], found
+    proc = podman("run", "--rm", "--network=none", image, "python", "tests/container/launcher_build.py")
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["compiler"] == "/usr/bin/gcc" and report["imported"] == "cotrepro_launcher_probe", report
+    print(f"\nTriton launcher build in the image: {report}")
 
 
 @in_image

@@ -48,6 +48,14 @@ def test_image_installs_what_ci_installs_in_the_same_order():
     assert all(package in DOCKERFILE for package in make_tex)
 
 
+def test_image_installs_the_c_compiler_that_torch_compile_needs_on_cuda():
+    """The CUDA runtime base has no compiler; Triton (torch.compile, on by default on CUDA) builds its
+    launcher as a Python C extension, so the image needs gcc, the C library's headers and Python's.
+    tests/container builds one in the image as Triton does."""
+    (apt,) = re.findall(r"apt-get install -y --no-install-recommends((?:.|\n)*?)&& rm -rf", DOCKERFILE)
+    assert {"gcc", "libc6-dev", "python3.11-dev"} <= set(apt.replace("\\", " ").split())
+
+
 def test_pip_build_args_are_empty_by_default_and_stay_out_of_the_runtime_environment():
     for name in ("PIP_FIND_LINKS", "PIP_CERT"):
         assert re.search(rf'^ARG {name}=""$', DOCKERFILE, re.M), name
