@@ -9,6 +9,7 @@
 rule generate:
     input:
         manifest="resources/models/{model}.json",
+        weights=model_weights,
         tasks=TASK_RECORDS,
         exemplars=sorted(set(generation_exemplar_files().values())),
         code=script_code("generate.py"),
@@ -48,6 +49,7 @@ rule import_published:
             "prompts.py",
             "methods.py",
             "rows.py",
+            "row_integrity.py",
         ),
     output:
         rows=UNIT_GENERATIONS,

@@ -2,6 +2,14 @@
 # commit and each file's sha256), or, for the offline demo, built here with random weights; a
 # published-completions source (a paper's released logs) has its pinned logs downloaded instead.
 
+from cotrepro.models.weights_check import tiny_model_warnings
+
+# A tiny model's folder deleted or edited after it was built: said here, once a run, since Snakemake
+# plans nothing for it; every job that would load the model refuses to (cotrepro.models.weights_check).
+if not workflow.remote_exec:
+    for line in tiny_model_warnings(models_with_source("tiny"), Path("resources/models")):
+        print(line, file=sys.stderr)
+
 
 rule download_model:
     output:
