@@ -8,6 +8,7 @@ from cotrepro.generation.gpu_slots import job_devices
 from cotrepro.generation.job import GenerationJob, GenerationUnit, run_job
 from cotrepro.io import run_key
 from cotrepro.joblog import log_to
+from cotrepro.served_spec import served_job_settings
 
 log_to(snakemake.log[0])
 model, cfg = snakemake.wildcards.model, snakemake.config
@@ -41,5 +42,7 @@ with job_devices(int(snakemake.resources.get("gpu", 0))) as slots:
             batch_size=spec.get("batch_size", cfg["generation"]["batch_size"]),
             threads=snakemake.threads,
             gpu_slots=tuple(slots),
+            served=served_job_settings(spec),
+            server_log=Path(snakemake.log[0]).with_suffix(".server.log"),
         )
     )
