@@ -19,7 +19,7 @@ rule generate:
     log:
         "logs/generate/{model}.log",
     wildcard_constraints:
-        model=one_of(models_with_source("hub") + models_with_source("tiny")),
+        model=one_of(models_with_source("hub") + models_with_source("tiny") + models_with_source("served")),
     threads: config["generation"]["threads"]
     resources:
         gpu=generation_gpus,

@@ -84,3 +84,19 @@ rule published_manifest:
         spec=lambda w: SPECS[w.model],
     script:
         "../scripts/published_manifest.py"
+
+
+# A model that exists only behind a server (source served: a hosted API, or a server the user
+# runs): its manifest names the served model; the server's own report is in each unit's metadata.
+rule served_manifest:
+    output:
+        "resources/models/{model}.json",
+    log:
+        "logs/served_manifest/{model}.log",
+    wildcard_constraints:
+        model=one_of(models_with_source("served")),
+    localrule: True
+    params:
+        served_model=lambda w: SPECS[w.model]["served_model"],
+    script:
+        "../scripts/served_manifest.py"

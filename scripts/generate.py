@@ -17,6 +17,7 @@ from cotrepro.io import read_json, run_key
 from cotrepro.joblog import log_to, stop
 from cotrepro.models.weights_check import WeightsError, verify_model_files
 from cotrepro.row_integrity import keep_intact, stamp_file
+from cotrepro.served_spec import served_job_settings
 
 log_to(snakemake.log[0])
 model, cfg = snakemake.wildcards.model, snakemake.config
@@ -59,6 +60,8 @@ with job_devices(int(snakemake.resources.get("gpu", 0))) as slots:
             batch_size=spec.get("batch_size", cfg["generation"]["batch_size"]),
             threads=snakemake.threads,
             gpu_slots=tuple(slots),
+            served=served_job_settings(spec),
+            server_log=Path(snakemake.log[0]).with_suffix(".server.log"),
         )
     )
 for unit in units:
