@@ -57,12 +57,15 @@ def damaged_files(directory: Path, files: list[dict], cache: dict) -> tuple[list
     return damaged, good
 
 
-def verify_model_files(model: str, manifest: dict, manifest_path: Path) -> Path:
-    """The directory of the manifest's model files once every file matches its sha256; otherwise
+def verify_model_files(model: str, manifest: dict, manifest_path: Path) -> Path | None:
+    """The directory of the manifest's model files once every file matches its sha256 (None for a
+    served model, whose files are the server's); otherwise
     :class:`WeightsError` naming the files and how to rebuild (tiny) or download (hub) them again."""
     from cotrepro.models import model_dir
 
     source = manifest.get("source", "hub")
+    if source == "served":  # nothing on this machine to check: the weights live behind the server
+        return None
     remedy = f"run again with --forcerun {manifest_path} to {'rebuild' if source == 'tiny' else 'download'} it"
     directory = Path(manifest["path"]) if source == "tiny" else model_dir(manifest)
     if not directory.is_dir():
