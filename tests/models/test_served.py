@@ -12,26 +12,18 @@ import sys
 import time
 
 import pytest
+from served_servers import SERVE, FaultProxy, transformers_serve
+from task_fixtures import counting_records
 
 from cotrepro.engine.hf.backend import HFBackend
 from cotrepro.engine.sampling import Sampling
 from cotrepro.engine.served.backend import served_backend
 from cotrepro.engine.served.client import ServedError
 from cotrepro.generation import runner
-from tests.support.served_servers import SERVE, FaultProxy, transformers_serve
 
 pytestmark = pytest.mark.timeout(900)
 
-RECORDS = [
-    {
-        "id": f"r{i}",
-        "question": f"Question number {i}: {i} + {i * 3} apples is how many?",
-        "answer": str(4 * i),
-        "answer_format": "number",
-        "choices": None,
-    }
-    for i in range(5)
-]
+RECORDS = counting_records(5)
 EXEMPLARS = [
     {"question": "Tom has 2 apples and gets 3 more. How many?", "rationale": "2 + 3 = 5.", "answer": "5"},
     {"question": "Ann has 7 pens and loses 4. How many?", "rationale": "7 - 4 = 3.", "answer": "3"},

@@ -11,8 +11,10 @@ import socket
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+
+from servers import LocalHTTPServer
 
 TRANSFORMERS = str(Path(sys.executable).with_name("transformers"))
 SERVE = TRANSFORMERS + " serve {model_dir} --host 127.0.0.1 --port {port} --device cpu --dtype float32"
@@ -32,7 +34,7 @@ def transformers_serve(model_dir: Path, home: Path):
         yield info
 
 
-class FaultProxy:
+class FaultProxy(LocalHTTPServer):
     """Forwards every request to ``upstream`` (a base URL's host and port); the n-th POST may get a
     fault from ``faults`` (index -> "429", "500", "reset", "slow", or a callable run before forwarding)."""
 
@@ -55,16 +57,7 @@ class FaultProxy:
             def log_message(self, *args):
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-
-    def __enter__(self):
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.base_url = self._listen(Handler) + "/v1"
 
     def _forward(self, h: BaseHTTPRequestHandler, method: str) -> None:
         body = h.rfile.read(int(h.headers.get("Content-Length") or 0))
