@@ -9,7 +9,9 @@ import closure of the generation job, less :data:`PLUMBING` and :data:`KEYED_OTH
 dropping what cannot change behaviour: docstrings, comments and formatting (not in the tree), type
 annotations, logging calls, and import statements (the project's are resolved away: ``runner.finish``
 reads as ``finish``; the third-party ones are kept as one set). The module-level statements of all
-the modules then count as one set, keyed by nothing but their content. Moving a function to another
+the modules then count as one set, keyed by nothing but their content. A row's digest covers the
+backend that generated it only (:data:`BACKEND_ENTRIES`): editing the served client changes no
+in-process row's key, and editing the transformers engine no served row's. Moving a function to another
 module, splitting, merging or renaming modules, reordering definitions, editing a docstring and
 reformatting leave the digest as it was; changing a prompt string, a constant or a line of logic
 changes it.
@@ -54,6 +56,15 @@ key another way: a method's declaration through the unit's settings (``MethodSpe
 the unit's metadata.
 The generation rules still declare them (editing one rewrites the metadata); the digest leaves them
 out, so that a method's label or colour changes no key."""
+
+BACKEND_ENTRIES = {
+    "hf": ("engine/hf/backend.py",),
+    "scratch": ("engine/scratch/backend.py",),
+    "served": ("engine/served/backend.py", "generation/served_job.py"),
+}
+"""The modules through which the generation job reaches each backend's own code (the loader imports
+each lazily, the job starts a served model's server through ``served_job``, which does nothing for
+an in-process model). A backend's digest does not follow the other backends' entries."""
 
 _UNTYPED_IMPORTS = ("__future__", "typing")
 """Third-party imports that serve type hints only, which the digest drops with the annotations."""
@@ -167,11 +178,16 @@ def _relative(path: Path, root: Path) -> str | None:
         return None
 
 
-def output_shaping(root: Path | None = None) -> list[str]:
-    """The modules whose code shapes a generated row: the generation job's import closure, less the
-    plumbing and the modules keyed otherwise."""
+def output_shaping(root: Path | None = None, backend: str | None = None) -> list[str]:
+    """The modules whose code shapes a row that ``backend`` generates (one of
+    :data:`BACKEND_ENTRIES`; None: any backend's): the generation job's import closure, less the
+    plumbing, the modules keyed otherwise and the other backends' own code."""
     root = Path(root or package_root())
-    return [m for m in import_closure([root / GENERATION_ENTRY], root) if m not in KEYED_OTHERWISE]
+    if backend is not None and backend not in BACKEND_ENTRIES:
+        raise ValueError(f"unknown backend {backend!r}: expected one of {', '.join(BACKEND_ENTRIES)}")
+    others = [m for name, entries in BACKEND_ENTRIES.items() if backend not in (None, name) for m in entries]
+    closure = import_closure([root / GENERATION_ENTRY], root, stop=(*PLUMBING, *others))
+    return [m for m in closure if m not in KEYED_OTHERWISE]
 
 
 class _Normalized(ast.NodeTransformer):
@@ -276,13 +292,13 @@ def module_statements(path: Path, root: Path) -> tuple[set[str], set[str]]:
     return statements, normalizer.third_party
 
 
-def code_digest(root: Path | None = None, modules: Iterable[str] | None = None) -> str:
-    """sha256 of what ``modules`` (default :func:`output_shaping`) do, as described in the module
-    docstring; ``root`` is a ``cotrepro`` package directory (default this installation's)."""
+def code_digest(root: Path | None = None, modules: Iterable[str] | None = None, backend: str | None = None) -> str:
+    """sha256 of what ``modules`` (default :func:`output_shaping` for ``backend``) do, as described in
+    the module docstring; ``root`` is a ``cotrepro`` package directory (default this installation's)."""
     root = Path(root or package_root()).resolve()
     statements: set[str] = set()
     third_party: set[str] = set()
-    for name in output_shaping(root) if modules is None else modules:
+    for name in output_shaping(root, backend) if modules is None else modules:
         own, imports = module_statements(root / name, root)
         statements |= own
         third_party |= imports
@@ -293,6 +309,6 @@ def code_digest(root: Path | None = None, modules: Iterable[str] | None = None) 
 
 
 @cache
-def installed_code_digest() -> str:
-    """:func:`code_digest` of this installation, computed once a process."""
-    return code_digest()
+def installed_code_digest(backend: str) -> str:
+    """:func:`code_digest` of this installation for rows ``backend`` generates, computed once a process."""
+    return code_digest(backend=backend)

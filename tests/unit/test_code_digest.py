@@ -130,3 +130,24 @@ def test_the_moves_into_engine_checks_and_models_changed_no_key(tmp_path):
     assert (before / "generation" / "hf.py").is_file() and not (before / "engine").exists()
     assert "generation/engine.py" in output_shaping(before) and "engine/hf/engine.py" in output_shaping(after)
     assert code_digest(before) == code_digest(after)
+
+
+def test_each_backend_keys_its_own_code_only(tree):
+    """Editing the served client changes the served rows' key and no in-process row's; editing the
+    transformers engine changes the hf rows' key and no served or from-scratch row's."""
+    before = {b: code_digest(tree, backend=b) for b in ("hf", "scratch", "served")}
+    assert not any("served" in m for m in output_shaping(tree, "hf") + output_shaping(tree, "scratch"))
+    assert not any(m.startswith("engine/hf/") for m in output_shaping(tree, "served"))
+    edit(shaping_file(tree, "_MAX_WAIT"), "_MAX_WAIT = 120.0", "_MAX_WAIT = 60.0")
+    after_served = {b: code_digest(tree, backend=b) for b in before}
+    assert after_served["served"] != before["served"]
+    assert after_served["hf"] == before["hf"] and after_served["scratch"] == before["scratch"]
+    edit(shaping_file(tree, "_CACHE_BUCKET"), "_CACHE_BUCKET = 256", "_CACHE_BUCKET = 128")
+    after_hf = {b: code_digest(tree, backend=b) for b in before}
+    assert after_hf["hf"] != after_served["hf"]
+    assert after_hf["served"] == after_served["served"] and after_hf["scratch"] == after_served["scratch"]
+
+
+def test_an_unknown_backend_is_refused():
+    with pytest.raises(ValueError, match="unknown backend 'vllm'"):
+        output_shaping(backend="vllm")
