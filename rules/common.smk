@@ -139,8 +139,12 @@ def kept_for_reuse(paths):
 
 
 def generation_gpus(wildcards):
-    """GPUs a generation job asks for: none on a CPU-only config, else the model's count."""
-    return 0 if config["generation"]["device"] == "cpu" else SPECS[wildcards.model]["gpus"]
+    """GPUs a generation job asks for: none on a CPU-only config or for a served model at a base_url
+    (its server runs elsewhere: a hosted API, or one the user started), else the model's count (a
+    server the job starts with its serve command runs on the job's GPUs)."""
+    spec = SPECS[wildcards.model]
+    elsewhere = spec["backend"] == "served" and not spec.get("serve")
+    return 0 if config["generation"]["device"] == "cpu" or elsewhere else spec["gpus"]
 
 
 VARIANTS = variant_settings(config)

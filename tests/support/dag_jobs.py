@@ -1,5 +1,5 @@
 """Print, as JSON, every job of a workflow's whole DAG (as ``snakemake --forceall`` would plan it):
-its rule, its script (an absolute path, or null) and its input files. Run as a script:
+its rule, its script (an absolute path, or null), its input files and the GPUs it claims. Run as a script:
 ``python dag_jobs.py SNAKEFILE CONFIGFILE WORKDIR [TARGET ...]``; Snakemake's own DAG, not a parse of
 its output."""
 
@@ -37,6 +37,7 @@ def dag_jobs(snakefile: Path, configfile: Path, workdir: Path, targets: list[str
                 else None,
                 "input": [str(Path(workdir, f).resolve()) for f in job.input],
                 "wildcards": dict(job.wildcards_dict),
+                "gpu": job.resources.get("gpu"),
             }
             for job in workflow.dag.jobs
         ]

@@ -72,6 +72,13 @@ def jobs(tmp_path_factory) -> list[dict]:
     return [j for j in found if j["script"]]
 
 
+def test_a_model_behind_a_hosted_api_claims_no_gpu(jobs):
+    """A served model at a base_url runs elsewhere; an in-process model of the full config holds its GPU."""
+    gpus = {j["wildcards"]["model"]: j["gpu"] for j in jobs if j["rule"] == "generate"}
+    assert gpus["hosted-model"] == 0
+    assert gpus["flan-t5-small"] == 1 and gpus["zephyr-7b-beta"] == 1
+
+
 def test_the_dags_plan_every_rule_with_a_script(jobs):
     rules = {j["rule"] for j in jobs}
     smk = "".join(p.read_text() for p in (REPO / "rules").glob("*.smk"))
