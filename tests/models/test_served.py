@@ -85,6 +85,22 @@ def test_self_consistency_paths_are_reproducible_and_distinct(tiny_models, serve
     assert all(len(set(p)) == 3 for p in paths)  # never k copies of one seeded request
 
 
+def test_a_tokenizer_endpoint_counts_tokens_and_sets_the_context(tiny_models, server, tmp_path):
+    """Without a local tokenizer: transformers serve has no /tokenize, so no context check is made;
+    behind a vLLM-style /tokenize the server's token counts and max_model_len are used."""
+    connection = {"base_url": server["base_url"], "served_model": str(tiny_models["causal"])}
+    bare = served_backend(None, served=connection, stop=["Q:"])
+    assert bare.capabilities["tokenizer_endpoint"] is None and bare.context_length is None
+    hf = HFBackend(tiny_models["causal"], "causal", device="cpu", dtype="float32", batch_size=4, stop=["Q:"])
+    prompts = [f"Q: {r['question']}\nA:" for r in RECORDS]
+    with FaultProxy(server["base_url"], tokenizer=tiny_models["causal"], max_model_len=24) as proxy:
+        b = served_backend(None, served=connection | {"base_url": proxy.base_url}, stop=["Q:"])
+        assert b.capabilities["tokenizer_endpoint"] == {"max_model_len": 24} and b.context_length == 24
+        assert [len(x) for x in b.encode(prompts)] == [len(x) for x in hf.encode(prompts)]
+        rows, stats = generate(b, tmp_path / "short.jsonl", "few_shot")  # the exemplars do not fit 24 tokens
+    assert stats["over_context_rows"] == len(RECORDS) and all(r["over_context"] for r in rows)
+
+
 def test_faults_are_retried_and_rows_match_a_clean_run(tiny_models, server, tmp_path):
     clean, _ = generate(served(tiny_models, server["base_url"]), tmp_path / "clean.jsonl", "zero_shot")
     with FaultProxy(server["base_url"], slow_seconds=4) as proxy:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import json
 import os
 import socket
 import sys
@@ -36,10 +37,24 @@ def transformers_serve(model_dir: Path, home: Path):
 
 class FaultProxy(LocalHTTPServer):
     """Forwards every request to ``upstream`` (a base URL's host and port); the n-th POST may get a
-    fault from ``faults`` (index -> "429", "500", "reset", "slow", or a callable run before forwarding)."""
+    fault from ``faults`` (index -> "429", "500", "reset", "slow", or a callable run before forwarding).
+    With ``tokenizer`` (a model directory) and ``max_model_len``, it answers ``POST /tokenize`` as
+    vLLM does (``transformers serve`` has no such endpoint)."""
 
-    def __init__(self, upstream: str, faults: dict | None = None, slow_seconds: float = 3.0):
+    def __init__(
+        self,
+        upstream: str,
+        faults: dict | None = None,
+        slow_seconds: float = 3.0,
+        tokenizer: Path | None = None,
+        max_model_len: int = 2048,
+    ):
         self.upstream, self.faults, self.slow = upstream, dict(faults or {}), slow_seconds
+        self.tokenizer, self.max_model_len = None, max_model_len
+        if tokenizer is not None:
+            from transformers import AutoTokenizer
+
+            self.tokenizer = AutoTokenizer.from_pretrained(tokenizer)
         self.posts = 0
         self.log: list[str] = []
         self._lock = threading.Lock()
@@ -66,18 +81,16 @@ class FaultProxy(LocalHTTPServer):
             with self._lock:
                 fault = self.faults.pop(self.posts, None)
                 self.posts += 1
+        if method == "POST" and h.path == "/tokenize" and self.tokenizer is not None:
+            tokens = self.tokenizer(json.loads(body)["prompt"])["input_ids"]
+            answer = {"count": len(tokens), "max_model_len": self.max_model_len, "tokens": tokens}
+            _send_json(h, 200, json.dumps(answer).encode())
+            return
         if callable(fault):
             fault()
         elif fault in ("429", "500"):
             self.log.append(fault)
-            payload = b'{"error": {"message": "injected fault"}}'
-            h.send_response(int(fault))
-            if fault == "429":
-                h.send_header("Retry-After", "1")
-            h.send_header("Content-Type", "application/json")
-            h.send_header("Content-Length", str(len(payload)))
-            h.end_headers()
-            h.wfile.write(payload)
+            _send_json(h, int(fault), b'{"error": {"message": "injected fault"}}', {"Retry-After": "1"} if fault == "429" else {})
             return
         elif fault == "reset":
             self.log.append(fault)
@@ -109,3 +122,13 @@ class FaultProxy(LocalHTTPServer):
         h.end_headers()
         with contextlib.suppress(OSError):
             h.wfile.write(data)
+
+
+def _send_json(h: BaseHTTPRequestHandler, status: int, payload: bytes, headers: dict | None = None) -> None:
+    h.send_response(status)
+    for k, v in (headers or {}).items():
+        h.send_header(k, v)
+    h.send_header("Content-Type", "application/json")
+    h.send_header("Content-Length", str(len(payload)))
+    h.end_headers()
+    h.wfile.write(payload)

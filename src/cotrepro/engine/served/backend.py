@@ -9,9 +9,12 @@ is temperature 0, and path j of question q of self-consistency is its own reques
 here too, since servers differ in whether they keep it.
 
 The ``tokenizer`` (a local directory or a Hub repo) gives token counts, context checks and the rows'
-rendered chat prompts. Without one, inputs are measured in UTF-8 bytes (for ordering only), no
-context check is made (the server refuses an over-long prompt, and the unit fails with its words),
-token counts come from the server's usage, and a chat row's prompt is its user message.
+rendered chat prompts. Without one, a server with a tokenizer endpoint (vLLM's and SGLang's
+``/tokenize``) counts the input tokens, and its reported ``max_model_len`` is the context for the
+checks; a server without one has its inputs measured in UTF-8 bytes (for ordering only) and no
+context check made (the server refuses an over-long prompt, and the unit fails with its words).
+Either way without a tokenizer, generated token counts come from the server's usage, and a chat
+row's prompt is its user message.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from pathlib import Path
 
 from cotrepro.engine.completion import Completion, cut_at_stop
 from cotrepro.engine.served.client import Connection, ServedError, run_requests
-from cotrepro.engine.served.probe import probe, sampling_body
+from cotrepro.engine.served.probe import probe, sampling_body, tokenize_request
 
 _JOURNAL_ROUNDS = 4  # rows handed over (and journaled) at a time: this many rounds of max_concurrency
 
@@ -55,6 +58,15 @@ def parameter_count(model_dir: Path) -> int | None:
             header = json.loads(fh.read(size))
         total += sum(math.prod(t["shape"]) for k, t in header.items() if k != "__metadata__")
     return total or None
+
+
+def _reported_context(capabilities: dict) -> int | None:
+    """The context length the server reports (vLLM: ``max_model_len`` in ``/v1/models`` and
+    ``/tokenize``), or None."""
+    endpoint = capabilities.get("tokenizer_endpoint") or {}
+    listed = [m.get("max_model_len") for m in capabilities.get("models_endpoint") or []]
+    found = [n for n in (endpoint.get("max_model_len"), *listed) if isinstance(n, int) and n > 0]
+    return found[0] if found else None
 
 
 def _usage(response) -> tuple[int | None, int | None]:
@@ -100,6 +112,10 @@ class ServedBackend:
         self.capabilities = probe(connection)
         if chat_template and not self.capabilities["chat"]:
             raise ServedError(f"{connection.where()}: chat_template is on but the server has no /chat/completions")
+        if not tokenizer and not self.capabilities["tokenizer_endpoint"]:
+            self.context_length = None  # inputs are measured in bytes: no check against a token limit
+        elif self.context_length is None:
+            self.context_length = _reported_context(self.capabilities)
         if not chat_template and not self.capabilities["completions"]:
             raise ServedError(
                 f"{connection.where()}: the plain prompt format needs /completions, which the server does not "
@@ -141,6 +157,9 @@ class ServedBackend:
             return []
         if self.tokenizer_source:
             ids = self.tokenizer(list(texts), add_special_tokens=self.add_special_tokens)["input_ids"]
+        elif self.capabilities["tokenizer_endpoint"]:
+            answers, _ = run_requests(self.connection, [tokenize_request(self.connection, t) for t in texts])
+            ids = [a["tokens"] for a in answers]
         else:
             ids = [list(t.encode("utf-8")) for t in texts]
         out = []

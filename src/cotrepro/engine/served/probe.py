@@ -6,6 +6,7 @@ it or refuses a setting with one line before any request of a unit is sent."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from cotrepro.engine.served.client import Connection, ServedError, describe_error, run_requests
@@ -68,6 +69,34 @@ def _seeded(connection: Connection, mode: str) -> bool:
     return a is not None and a == b and a != other
 
 
+def tokenize_url(connection: Connection) -> str:
+    """vLLM's and SGLang's tokenizer endpoint, which sits at the server's root, not under ``/v1``."""
+    return connection.base_url.rstrip("/").removesuffix("/v1") + "/tokenize"
+
+
+def tokenize_request(connection: Connection, text: str):
+    """A ``POST /tokenize`` request's coroutine factory: the server's own token ids of ``text``."""
+    body = {"model": connection.served_model, "prompt": text}
+    return lambda c: c.post(tokenize_url(connection), body=body, cast_to=object)
+
+
+def _tokenizer_endpoint(result) -> dict | None:
+    """What a ``/tokenize`` answer tells (its token count, the server's context length), or None
+    when the server has no such endpoint or answers in another shape."""
+    if isinstance(result, Unsupported) or not isinstance(result, dict) or not isinstance(result.get("tokens"), list):
+        return None
+    return {"max_model_len": result.get("max_model_len")}
+
+
+def _optional(connection: Connection, request):
+    """An endpoint outside the OpenAI API, asked once: any failure (some servers answer an unknown
+    route with a 5xx) means the server does not offer it."""
+    try:
+        return run_requests(dataclasses.replace(connection, retries=1), [_guard(request)], concurrency=1)[0][0]
+    except ServedError as err:
+        return Unsupported(str(err))
+
+
 def probe(connection: Connection) -> dict:
     """What the server supports: completions, chat, ``n``, logprobs, seeded sampling (and how to ask
     for it), a tokenizer endpoint; the model id it reports and what it says about itself."""
@@ -85,6 +114,7 @@ def probe(connection: Connection) -> dict:
         "models": _guard(lambda c: c.models.list()),
     }
     results = dict(zip(calls, run_requests(connection, list(calls.values()), concurrency=1)[0], strict=True))
+    results["tokenize"] = _optional(connection, tokenize_request(connection, _PROMPT))
     ok = {k: not isinstance(v, Unsupported) for k, v in results.items()}
     if not ok["completions"] and not ok["chat"]:
         raise ServedError(
@@ -105,6 +135,7 @@ def probe(connection: Connection) -> dict:
         ]
         if ok["models"]
         else None,
+        "tokenizer_endpoint": _tokenizer_endpoint(results["tokenize"]),
         "sampling": None,
     }
     if ok["completions"]:
