@@ -35,6 +35,7 @@ def test_shipped_served_configs_validate(overlay):
         ({"served_model": None}, "needs 'served_model'"),
         ({"serve": "vllm serve {model_dir}"}, "tinyllama-1.1b-chat-vllm.serve' must use {port}"),
         ({"serve": "vllm serve {nope} --port {port}"}, "tinyllama-1.1b-chat-vllm.serve' has a placeholder"),
+        ({"served_model": "{model_dir}-x"}, "tinyllama-1.1b-chat-vllm.served_model' may hold one placeholder"),
         ({"api_key_env": "MY KEY"}, "api_key_env"),
         ({"max_concurrency": 0}, "max_concurrency"),
     ],

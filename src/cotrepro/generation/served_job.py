@@ -36,14 +36,14 @@ def job_server(served: dict | None, manifest: dict, log_path: Path | None) -> It
 
     log_path = Path(log_path or "served-server.log")
     log.info("starting the server: %s (log %s)", served["serve"], log_path)
+    # Absolute, since a server may change directory; a server that names its model by the path it
+    # loaded (transformers serve) is asked for it as served_model: "{model_dir}".
+    weights = local_model_dir(manifest).resolve()
+    name = served["served_model"].format(model_dir=weights)
     with launched_server(
-        served["serve"],
-        model_dir=local_model_dir(manifest),
-        served_model=served["served_model"],
-        log_path=log_path,
-        timeout=served["serve_timeout"],
+        served["serve"], model_dir=weights, served_model=name, log_path=log_path, timeout=served["serve_timeout"]
     ) as started:
         log.info("server answering at %s after %.1f s", started["base_url"], started["ready_seconds"])
         info = {"started_by_job": True, "command": started["command"], "ready_seconds": started["ready_seconds"]}
-        yield served | {"base_url": started["base_url"], "server": info}
+        yield served | {"base_url": started["base_url"], "served_model": name, "server": info}
     log.info("server stopped")

@@ -1,0 +1,88 @@
+"""A served model in the real workflow: its generation job starts ``transformers serve`` with the
+model's serve command; a Ctrl-C to Snakemake mid-job leaves no server behind, and the rerun resumes
+the journaled rows."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from served_servers import SERVE
+from workflow_helpers import REPO, run_snakemake, snakemake_cmd, write_config
+
+from cotrepro.generation.runner import journal_path
+from cotrepro.io import read_json, read_jsonl
+
+
+def processes_naming(text: str) -> list[int]:
+    """Live processes whose command line contains ``text`` (zombies have none)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if text.encode() in cmdline.read_bytes():
+                found.append(int(cmdline.parent.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_ctrl_c_to_snakemake_leaves_no_server_and_the_rerun_resumes(tmp_path):
+    work = tmp_path / "work"
+    model_dir = work / "resources/models/tiny/tiny-llama"
+    home = tmp_path / "hf"
+    (home / "hub").mkdir(parents=True)
+    config = write_config(
+        tmp_path / "served.yaml",
+        models=["tiny-llama"],
+        methods=["few_shot_cot"],
+        model_specs={
+            "tiny-llama": {
+                "source": "tiny",
+                "architecture": "causal",
+                "backend": "served",
+                "serve": SERVE,
+                "served_model": "{model_dir}",  # transformers serve names the model by its path
+                "max_concurrency": 1,
+                "batch_size": 1,  # rows journaled one at a time
+            }
+        },
+        generation={"device": "cpu", "threads": 1, "stop": ["@@@@"], "max_new_tokens": {"reasoning": 64, "answer": 8}},
+    )
+    target = "results/generations/tiny-llama/arith_demo/few_shot_cot.jsonl"
+    journal = journal_path(work / target)
+    env = os.environ | {"HF_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    # Its own session, so that the SIGINT goes to Snakemake's whole group as a terminal's Ctrl-C does.
+    proc = subprocess.Popen(
+        snakemake_cmd(REPO, work, config, target),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+    deadline = time.time() + 300
+    while time.time() < deadline and not (journal.exists() and len(journal.read_text().splitlines()) >= 2):
+        assert proc.poll() is None, proc.stdout.read()
+        time.sleep(0.1)
+    servers = [p for p in processes_naming(str(model_dir)) if p != proc.pid]
+    assert servers, "no server process was found while the job generated"
+    os.killpg(proc.pid, signal.SIGINT)
+    output, _ = proc.communicate(timeout=120)
+    assert proc.returncode != 0, output
+    deadline = time.time() + 30
+    while processes_naming(str(model_dir)) and time.time() < deadline:
+        time.sleep(0.2)
+    assert processes_naming(str(model_dir)) == [], f"a server outlived the interrupted run:\n{output[-3000:]}"
+    done = read_jsonl(journal)
+    assert 2 <= len(done) < 20
+
+    run_snakemake(REPO, work, config, target, env=env)
+    rows = read_jsonl(work / target)
+    assert [r["id"] for r in rows] == [f"arith_demo-{i:04d}" for i in range(20)]
+    meta = read_json(work / target.replace(".jsonl", ".meta.json"))
+    assert meta["stats"]["resumed_rows"] == len(done) and meta["stats"]["generated_rows"] == 20 - len(done)
+    assert meta["backend"]["server"]["started_by_job"] is True
+    assert processes_naming(str(model_dir)) == []
