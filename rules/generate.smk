@@ -66,7 +66,8 @@ rule import_published:
 
 
 # The project's check on its own generation (config key agreement): one model's prompts for one task
-# through transformers and through the from-scratch Llama; the report shows how many rows agree.
+# through two backends (transformers and the from-scratch Llama, or either beside a server of the
+# same weights that the job starts and stops); the report shows how many rows agree.
 if AGREEMENT:
 
     rule agreement:
@@ -84,6 +85,12 @@ if AGREEMENT:
         params:
             task=AGREEMENT["task"],
             methods=AGREEMENT["methods"],
+            backends=AGREEMENT["backends"],
+            served=(
+                {k: AGREEMENT[k] for k in ("serve", "served_model", "serve_timeout")}
+                if "served" in AGREEMENT["backends"]
+                else None
+            ),
             limit=config["limit"],
             shots=config["shots"],
             settings={

@@ -1,5 +1,5 @@
-"""Snakemake script: one model's prompts for one task through both backends (transformers and the
-from-scratch Llama); writes how many rows agree."""
+"""Snakemake script: one model's prompts for one task through two backends (by default transformers
+and the from-scratch Llama; or either beside a server of the same weights); writes how many rows agree."""
 
 from pathlib import Path
 
@@ -27,6 +27,8 @@ summary = backend_agreement(
     rows_dir=Path(snakemake.output.rows),
     exemplar_doc=read_json(snakemake.input.exemplars[0]) if snakemake.input.exemplars else None,
     shots=p.shots,
+    backends=p.backends,
+    served=dict(p.served, log=Path(snakemake.log[0]).with_suffix(".server.log")) if p.served else None,
 )
 write_json(
     Path(snakemake.output.summary),

@@ -261,7 +261,8 @@ def _check_variants(config: dict) -> None:
 
 
 def _check_agreement(config: dict) -> None:
-    """The backend agreement check names a defined causal model and one of the configured tasks."""
+    """The backend agreement check names a defined causal model, one of the configured tasks and,
+    comparing a served model, the command that serves it."""
     check = config["agreement"]
     if check is None:
         return
@@ -277,6 +278,16 @@ def _check_agreement(config: dict) -> None:
             f"config key 'agreement.task' = {check['task']!r} is not one of the configured tasks; "
             f"allowed values: {allowed(config['tasks'])}"
         )
+    served = "served" in check["backends"]
+    if served != ("serve" in check):
+        raise ConfigError(
+            "config key 'agreement.serve' is needed with backend served among agreement.backends (the command "
+            "that serves the model's weights on {port}), and only then"
+            if served
+            else "config key 'agreement.serve' applies only with served among agreement.backends"
+        )
+    if served and "{port}" not in check["serve"]:
+        raise ConfigError("config key 'agreement.serve' must use {port}: the check picks a free port and waits on it")
 
 
 def load_config(path: Path, repo_root: Path) -> dict:

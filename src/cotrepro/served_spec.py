@@ -40,7 +40,7 @@ def check_served_spec(slug: str, spec: dict) -> None:
         raise ConfigError(f"{where}.architecture' must be causal for backend served (the OpenAI APIs continue text)")
     if "{" in spec["served_model"] and (spec["served_model"] != "{model_dir}" or "serve" not in spec):
         raise ConfigError(
-            f"{where}.served_model' may hold one placeholder, the whole value \"{{model_dir}}\" (a server that "
+            f'{where}.served_model\' may hold one placeholder, the whole value "{{model_dir}}" (a server that '
             "names its model by the path it loaded, as transformers serve does), and only with 'serve'"
         )
     if "serve" in spec:

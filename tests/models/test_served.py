@@ -122,21 +122,23 @@ def test_server_killed_mid_job_fails_in_one_line_and_the_rerun_resumes(tiny_mode
     journaled; the rerun against a freshly started server resumes them."""
     clean, _ = generate(served(tiny_models, server["base_url"]), tmp_path / "clean.jsonl", "zero_shot")
     out = tmp_path / "killed.jsonl"
-    with transformers_serve(tiny_models["causal"], tmp_path / "doomed") as doomed:
-        with FaultProxy(doomed["base_url"]) as proxy:
-            b = served(tiny_models, proxy.base_url, max_concurrency=1, retries=2)
-            b.batch_size = 2  # journal two rows at a time, so that some are done when the server goes
-            proxy.faults = {proxy.posts + 3: lambda: os.killpg(doomed["pid"], signal.SIGKILL)}
-            with pytest.raises(ServedError) as err:
-                generate(b, out, "zero_shot")
-            assert not _alive(doomed["pid"]) or _zombie(doomed["pid"])
-            message = str(err.value)
-            assert "\n" not in message and "HTTP 502" in message and "gave up after 2 attempts" in message
-            journaled = runner.load_journal(runner.journal_path(out), {r["key"] for r in clean})
-            assert len(journaled) == 2
-            with transformers_serve(tiny_models["causal"], tmp_path / "restarted") as restarted:
-                proxy.upstream = restarted["base_url"]
-                rows, stats = generate(served(tiny_models, proxy.base_url), out, "zero_shot")
+    with (
+        transformers_serve(tiny_models["causal"], tmp_path / "doomed") as doomed,
+        FaultProxy(doomed["base_url"]) as proxy,
+    ):
+        b = served(tiny_models, proxy.base_url, max_concurrency=1, retries=2)
+        b.batch_size = 2  # journal two rows at a time, so that some are done when the server goes
+        proxy.faults = {proxy.posts + 3: lambda: os.killpg(doomed["pid"], signal.SIGKILL)}
+        with pytest.raises(ServedError) as err:
+            generate(b, out, "zero_shot")
+        assert not _alive(doomed["pid"]) or _zombie(doomed["pid"])
+        message = str(err.value)
+        assert "\n" not in message and "HTTP 502" in message and "gave up after 2 attempts" in message
+        journaled = runner.load_journal(runner.journal_path(out), {r["key"] for r in clean})
+        assert len(journaled) == 2
+        with transformers_serve(tiny_models["causal"], tmp_path / "restarted") as restarted:
+            proxy.upstream = restarted["base_url"]
+            rows, stats = generate(served(tiny_models, proxy.base_url), out, "zero_shot")
     assert stats["resumed_rows"] == 2 and stats["generated_rows"] == len(RECORDS) - 2
     assert [r["id"] for r in rows] == [r["id"] for r in RECORDS] and texts(rows) == texts(clean)
 

@@ -90,7 +90,12 @@ class FaultProxy(LocalHTTPServer):
             fault()
         elif fault in ("429", "500"):
             self.log.append(fault)
-            _send_json(h, int(fault), b'{"error": {"message": "injected fault"}}', {"Retry-After": "1"} if fault == "429" else {})
+            _send_json(
+                h,
+                int(fault),
+                b'{"error": {"message": "injected fault"}}',
+                {"Retry-After": "1"} if fault == "429" else {},
+            )
             return
         elif fault == "reset":
             self.log.append(fault)

@@ -86,3 +86,37 @@ def test_ctrl_c_to_snakemake_leaves_no_server_and_the_rerun_resumes(tmp_path):
     assert meta["stats"]["resumed_rows"] == len(done) and meta["stats"]["generated_rows"] == 20 - len(done)
     assert meta["backend"]["server"]["started_by_job"] is True
     assert processes_naming(str(model_dir)) == []
+
+
+def test_the_agreement_check_compares_transformers_with_a_server_of_the_same_weights(tmp_path):
+    """agreement.backends [hf, served]: the check serves the model with transformers serve, runs the
+    same prompts through both engines, stops the server, and the report counts identical completions."""
+    work = tmp_path / "work"
+    home = tmp_path / "hf"
+    (home / "hub").mkdir(parents=True)
+    config = write_config(
+        tmp_path / "agreement.yaml",
+        models=["tiny-llama"],
+        model_specs={"tiny-llama": {"source": "tiny", "architecture": "causal"}},
+        limit=5,
+        batch_invariance=None,
+        agreement={
+            "model": "tiny-llama",
+            "task": "arith_demo",
+            "methods": ["zero_shot", "few_shot_cot"],
+            "backends": ["hf", "served"],
+            "serve": SERVE,
+        },
+    )
+    run_snakemake(REPO, work, config, "results/report.html", env=os.environ | {"HF_HOME": str(home)})
+    check = read_json(work / "results/agreement/tiny-llama.json")
+    assert check["compared"] == ["hf", "served"]
+    assert check["rows"] == 10 and check["identical"] == 10, check["methods"]
+    served = check["backends"]["served"]
+    assert served["server"]["started_by_job"] and served["capabilities"]["completions"]
+    both = [read_jsonl(work / f"results/agreement/tiny-llama/{b}/few_shot_cot.jsonl") for b in ("hf", "served")]
+    assert [r["completion"] for r in both[0]] == [r["completion"] for r in both[1]]
+    html = (work / "results/report.html").read_text()
+    assert "an OpenAI-compatible server (transformers serve) over HTTP" in html
+    assert "<strong>10 of 10</strong> completions identical" in html
+    assert processes_naming(str(work / "resources/models/tiny/tiny-llama")) == []

@@ -60,7 +60,8 @@ class GenerationJob:
 def unit_fingerprint(manifest: dict, settings: dict, backend) -> dict:
     """Everything that shapes a unit's rows, hashed into every row's key: the model revision, the
     unit's settings (its question limit aside: a row does not depend on how many others there are),
-    the dtype the backend resolved and the code of the backend's path. The batch size is not in it (speed, not results)."""
+    the dtype the backend resolved and the code of the backend's path. The batch size is not in it
+    (speed, not results)."""
     return {
         "model": [manifest.get("repo"), manifest["resolved_revision"]],
         "settings": {k: v for k, v in settings.items() if k != "limit"},

@@ -99,6 +99,23 @@ def batch_invariance_section(frame: pd.DataFrame | None) -> dict | None:
     }
 
 
+def agreement_engines(summary: dict) -> str:
+    """The two backends of an agreement check, in words; a server by the program that served it."""
+    words = {
+        "hf": "transformers' model classes",
+        "scratch": "the project's from-scratch Llama (engine/scratch/llama.py)",
+    }
+    described = []
+    for name in tables.compared_backends(summary):
+        if name == "served":
+            command = summary["backends"]["served"]["server"].get("command") or ["a server"]
+            program = " ".join([Path(command[0]).name, *command[1:2]])  # "transformers serve", "vllm serve"
+            described.append(f"an OpenAI-compatible server ({program}) over HTTP")
+        else:
+            described.append(words[name])
+    return " and through ".join(described)
+
+
 def render_report(run: RunOutputs) -> str:
     """The report as one HTML string with the figures embedded."""
     acc, sig, metas, checks = run.accuracy, run.significance, run.metas, run.agreement
@@ -134,6 +151,7 @@ def render_report(run: RunOutputs) -> str:
         generation_seconds=tables.generation_seconds(metas),
         units=len(metas),
         agreement=tables.agreement(checks) if checks else None,
+        agreement_engines=[agreement_engines(c) for c in checks],
         agreement_total=(sum(c["identical"] for c in checks), sum(c["rows"] for c in checks)),
         batch_invariance=batch_invariance_section(run.batch_invariance),
     )

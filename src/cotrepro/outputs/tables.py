@@ -454,13 +454,26 @@ def test_time_compute(acc: pd.DataFrame, paths: pd.DataFrame | None, style: str 
     ).reset_index(drop=True)
 
 
+BACKEND_LABELS = {
+    "hf": "transformers",
+    "scratch": "from-scratch Llama",
+    "served": "served (OpenAI API)",
+}
+"""How the agreement table names the backends it compares."""
+
+
+def compared_backends(summary: dict) -> list[str]:
+    """The two backends an agreement summary compares (summaries from before the choice: hf and scratch)."""
+    return summary.get("compared", ["hf", "scratch"])
+
+
 def agreement(summaries: Sequence[dict]) -> pd.DataFrame:
     """One row per model and method of the backend agreement check: the questions run through both
-    implementations of the forward pass and how many came out identical (every stage's text, token
-    counts and stop reason)."""
+    backends and how many came out identical (every stage's text, token counts and stop reason)."""
     rows = [
         {
             "model": s["model"],
+            "backends": " vs ".join(BACKEND_LABELS[b] for b in compared_backends(s)),
             "task": s["task"],
             "method": methods.label(method),
             "questions": m["rows"],
@@ -470,7 +483,9 @@ def agreement(summaries: Sequence[dict]) -> pd.DataFrame:
         for s in summaries
         for method, m in s["methods"].items()
     ]
-    return pd.DataFrame(rows, columns=["model", "task", "method", "questions", "identical", "differing ids"])
+    return pd.DataFrame(
+        rows, columns=["model", "backends", "task", "method", "questions", "identical", "differing ids"]
+    )
 
 
 def _of(count: int, n: int) -> str:
