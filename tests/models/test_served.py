@@ -102,6 +102,49 @@ def test_a_tokenizer_endpoint_counts_tokens_and_sets_the_context(tiny_models, se
     assert stats["over_context_rows"] == len(RECORDS) and all(r["over_context"] for r in rows)
 
 
+def test_sampled_paths_carry_their_log_probability_where_the_server_offers_it(tiny_models, server, tmp_path):
+    """transformers serve ignores logprobs (no path carries one); behind a server that returns
+    vLLM-shaped logprobs, each sampled path records the sum over its kept tokens."""
+    sampling = Sampling(paths=2, temperature=0.8, top_k=None, top_p=None, seed=0)
+    plain, _ = generate(served(tiny_models, server["base_url"]), tmp_path / "plain.jsonl", "zero_shot_cot_sc", sampling)
+    assert not any("logprob" in p for r in plain for p in r["paths"])
+    with FaultProxy(server["base_url"], tokenizer=tiny_models["causal"]) as proxy:
+        b = served(tiny_models, proxy.base_url)
+        assert b.capabilities["logprobs"] is True
+        rows, _ = generate(b, tmp_path / "lp.jsonl", "zero_shot_cot_sc", sampling)
+    paths = [p for r in rows for p in r["paths"]]
+    assert [p["completion"] for p in paths] == [p["completion"] for r in plain for p in r["paths"]]
+    assert all(
+        p["logprob"] == -float(proxy.injected[p["completion"]]) for p in paths if p["stop_reason"] != "stop_sequence"
+    )
+    assert all("stage2_logprob" not in p for p in paths)  # the greedy answer step asks for none
+
+
+def test_a_path_log_probability_stops_at_the_cut():
+    """Tokens from a stop sequence the client cut off do not count; both API shapes are read."""
+    from openai.types.chat.chat_completion import ChoiceLogprobs
+    from openai.types.chat.chat_completion_token_logprob import ChatCompletionTokenLogprob
+    from openai.types.completion_choice import CompletionChoice, Logprobs
+
+    from cotrepro.engine.served.backend import kept_logprob
+
+    tokens, values = ["Hello", " wor", "ld", "\nQ", ":"], [-0.5, -1.0, -0.25, -2.0, -3.0]
+    legacy = CompletionChoice(
+        index=0,
+        text="Hello world\nQ:",
+        finish_reason="stop",
+        logprobs=Logprobs(tokens=tokens, token_logprobs=values, text_offset=[0, 5, 9, 11, 13], top_logprobs=None),
+    )
+    assert kept_logprob(legacy, "Hello world") == -1.75
+    chat = ChoiceLogprobs(
+        content=[
+            ChatCompletionTokenLogprob(token=t, logprob=v, top_logprobs=[]) for t, v in zip(tokens, values, strict=True)
+        ]
+    )
+    assert kept_logprob(type("Choice", (), {"logprobs": chat})(), "Hello world\nQ:") == -6.75
+    assert kept_logprob(CompletionChoice(index=0, text="x", finish_reason="stop"), "x") is None
+
+
 def test_faults_are_retried_and_rows_match_a_clean_run(tiny_models, server, tmp_path):
     clean, _ = generate(served(tiny_models, server["base_url"]), tmp_path / "clean.jsonl", "zero_shot")
     with FaultProxy(server["base_url"], slow_seconds=4) as proxy:

@@ -39,7 +39,9 @@ class FaultProxy(LocalHTTPServer):
     """Forwards every request to ``upstream`` (a base URL's host and port); the n-th POST may get a
     fault from ``faults`` (index -> "429", "500", "reset", "slow", or a callable run before forwarding).
     With ``tokenizer`` (a model directory) and ``max_model_len``, it answers ``POST /tokenize`` as
-    vLLM does (``transformers serve`` has no such endpoint)."""
+    vLLM does, and adds vLLM-shaped ``logprobs`` to a ``/completions`` answer that asked for them
+    (``transformers serve`` has neither): each token of the text, split where the tokenizer splits
+    it, at log-probability -1 (``injected`` counts them per text)."""
 
     def __init__(
         self,
@@ -51,6 +53,7 @@ class FaultProxy(LocalHTTPServer):
     ):
         self.upstream, self.faults, self.slow = upstream, dict(faults or {}), slow_seconds
         self.tokenizer, self.max_model_len = None, max_model_len
+        self.injected: dict[str, int] = {}
         if tokenizer is not None:
             from transformers import AutoTokenizer
 
@@ -119,6 +122,8 @@ class FaultProxy(LocalHTTPServer):
             h.send_header("Content-Length", "0")
             h.end_headers()
             return
+        if method == "POST" and h.path.endswith("/completions") and self.tokenizer and json.loads(body).get("logprobs"):
+            data = with_logprobs(self, data)
         h.send_response(r.status)
         for k, v in r.getheaders():
             if k.lower() not in ("content-length", "transfer-encoding", "connection"):
@@ -137,3 +142,23 @@ def _send_json(h: BaseHTTPRequestHandler, status: int, payload: bytes, headers: 
     h.send_header("Content-Length", str(len(payload)))
     h.end_headers()
     h.wfile.write(payload)
+
+
+def with_logprobs(proxy: FaultProxy, data: bytes) -> bytes:
+    """A ``/completions`` answer with vLLM-shaped ``logprobs`` on each choice (see FaultProxy)."""
+    answer = json.loads(data)
+    for choice in answer.get("choices", []):
+        text = choice["text"]
+        starts = [
+            s for s, _ in proxy.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+        ]
+        starts = sorted({0, *starts}) if text else []
+        tokens = [text[a:b] for a, b in zip(starts, [*starts[1:], len(text)], strict=True)]
+        choice["logprobs"] = {
+            "tokens": tokens,
+            "token_logprobs": [-1.0] * len(tokens),
+            "text_offset": starts,
+            "top_logprobs": [{tok: -1.0} for tok in tokens],
+        }
+        proxy.injected[text] = len(tokens)
+    return json.dumps(answer).encode()

@@ -18,6 +18,9 @@ class Completion:
     prompt_tokens: int
     generated_tokens: int  # tokens the model produced for this row (up to the stop or end of sequence)
     stop_reason: str  # "eos", "stop_sequence" or "max_new_tokens"
+    # The generated tokens' summed log-probability under the model (unwarped, up to the cut), where
+    # the backend reports it (a server offering logprobs, for sampled paths); a verifier's weight.
+    logprob: float | None = None
 
     @property
     def hit_max_new_tokens(self) -> bool:

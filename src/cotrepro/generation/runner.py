@@ -84,6 +84,7 @@ def _stage_fields(prefix: str, model_input: str, c: Completion, over_context: bo
         f"{prefix}hit_max_new_tokens": c.hit_max_new_tokens,
         f"{prefix}stop_reason": c.stop_reason,
         f"{prefix}over_context": over_context,
+        **({f"{prefix}logprob": c.logprob} if c.logprob is not None else {}),
     }
 
 

@@ -69,6 +69,28 @@ def _reported_context(capabilities: dict) -> int | None:
     return found[0] if found else None
 
 
+def kept_logprob(choice, kept: str) -> float | None:
+    """The summed log-probability of the tokens of ``choice`` that lie within its ``kept`` text (the
+    completion cut at a stop), from the logprobs of ``/completions`` (``tokens``, ``token_logprobs``)
+    or of ``/chat/completions`` (``content``); None when the answer carries none."""
+    logprobs = getattr(choice, "logprobs", None)
+    if logprobs is None:
+        return None
+    if getattr(logprobs, "content", None) is not None:
+        pairs = [(item.token, item.logprob) for item in logprobs.content]
+    elif getattr(logprobs, "token_logprobs", None) is not None:
+        pairs = list(zip(logprobs.tokens or [], logprobs.token_logprobs, strict=False))
+    else:
+        return None
+    total, offset = 0.0, 0
+    for token, logprob in pairs:
+        if offset >= len(kept):
+            break  # a token from the cut-off stop sequence on
+        total += logprob or 0.0
+        offset += len(token)
+    return round(total, 6)
+
+
 def _usage(response) -> tuple[int | None, int | None]:
     usage = getattr(response, "usage", None)
     return (usage.prompt_tokens, usage.completion_tokens) if usage else (None, None)
@@ -217,6 +239,7 @@ class ServedBackend:
             prompt_tokens=prompt_tokens if prompt_tokens is not None else n_input,
             generated_tokens=generated if generated is not None else (max_tokens if reason == "max_new_tokens" else 0),
             stop_reason=reason,
+            logprob=kept_logprob(choice, text),
         )
 
     def _send(self, items: Sequence, max_tokens: int, extras: Sequence[dict], concurrency: int | None = None):
@@ -238,6 +261,13 @@ class ServedBackend:
     def generate(self, inputs: Sequence[str] | Sequence[Sequence[int]], max_new_tokens: int) -> list[Completion]:
         """Greedy continuations (temperature 0) in input order, ``max_concurrency`` requests at a time."""
         return self._send(inputs, max_new_tokens, [{"temperature": 0}] * len(inputs))
+
+    def _logprobs(self) -> dict:
+        """The request fields that ask for each generated token's log-probability, where the server
+        offers them (a sampled path's weight for a verifier)."""
+        if not self.capabilities["logprobs"]:
+            return {}
+        return {"logprobs": True} if self.chat_template else {"logprobs": 1}
 
     def check_sampling(self, sampling) -> None:
         """Refuse, before any request, sampling the server cannot reproduce (one line saying why)."""
@@ -265,7 +295,7 @@ class ServedBackend:
             for j in range(sampling.paths):
                 items.append(item)
                 # 31 bits: every server's seed field takes it (some reject 64-bit integers).
-                extras.append(body | {"seed": path_seed(sampling.seed, name, j) % 2**31})
+                extras.append(body | {"seed": path_seed(sampling.seed, name, j) % 2**31} | self._logprobs())
         concurrency = 1 if self.capabilities["seed_scope"] == "global" else None
         flat = self._send(items, max_new_tokens, extras, concurrency)
         k = sampling.paths
@@ -300,6 +330,7 @@ class ServedBackend:
                 "retries": c.retries,
                 "greedy": {"temperature": 0, "stop": list(self.stop), "max_tokens": "the unit's budget, always sent"},
                 "sampling": self.capabilities["sampling"],
+                "logprobs": "each sampled path's tokens" if self.capabilities["logprobs"] else None,
             },
             "usage": dict(self.usage),
             "cache": None,
