@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from served_servers import SERVE
-from workflow_helpers import REPO, run_snakemake, snakemake_cmd, write_config
+from workflow_helpers import REPO, planned_jobs, run_snakemake, snakemake_cmd, write_config
 
 from cotrepro.generation.runner import journal_path
 from cotrepro.io import read_json, read_jsonl
@@ -120,3 +120,18 @@ def test_the_agreement_check_compares_transformers_with_a_server_of_the_same_wei
     assert "an OpenAI-compatible server (transformers serve) over HTTP" in html
     assert "<strong>10 of 10</strong> completions identical" in html
     assert processes_naming(str(work / "resources/models/tiny/tiny-llama")) == []
+
+
+def test_the_vllm_config_plans_a_served_generation_per_causal_model(tmp_path):
+    """`snakemake -n` on config/config.yaml with config/vllm.yaml over it passes the config check and
+    plans a download and a generation job for each of its six models (three served by vLLM)."""
+    files = [str(REPO / "config/config.yaml"), str(REPO / "config/vllm.yaml")]
+    cmd = [
+        *snakemake_cmd(REPO, tmp_path, REPO / "config/config.yaml", "-n", "--quiet", "rules"),
+        "--configfile",
+        *files,
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = planned_jobs(proc.stdout + proc.stderr)
+    assert jobs["generate"] == 6 and jobs["download_model"] == 6, jobs
