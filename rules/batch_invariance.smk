@@ -14,7 +14,7 @@ if BATCH_INVARIANCE:
             task=f"results/tasks/{BI_TASK}.jsonl",
             exemplars=[generation_exemplar_files()[BI_TASK]] if methods.get(BI_METHOD).few_shot else [],
             batched=BI_BATCHED,
-            code=script_code("batch_invariance.py"),
+            code=model_code("batch_invariance.py"),
         output:
             rows="results/batch_invariance/{model}.jsonl",
         log:

@@ -28,7 +28,7 @@ from cotrepro.data.exemplars import REMOTE_SETS, project_set_path
 from cotrepro.data.tasks import TASKS
 from cotrepro.models import published
 from cotrepro.generation.gpu_slots import visible_devices
-from cotrepro.code_digest import import_closure
+from cotrepro.code_digest import backend_stops, import_closure
 from cotrepro.models.hub import ModelDownloadError, check_gated_access, gated_not_downloaded
 from cotrepro.outputs import figure_names
 
@@ -91,11 +91,18 @@ SCORER = (*EXTRACTOR, "scoring/score.py", "scoring/self_consistency.py", "scorin
 """Scoring a generations file: the extraction, the correctness test, the self-consistency vote."""
 
 
-def script_code(script):
-    """code(...) of every module a script imports, for the generation jobs (every import of theirs
-    shapes their output, and their rows carry a digest of that code in their keys, see
-    cotrepro.code_digest)."""
-    return code(*import_closure([REPO / "scripts" / script], SRC / "cotrepro"))
+def backend_code(script, backends):
+    """code(...) of every module a script that runs ``backends`` imports, for the jobs that run a
+    model (every import of theirs shapes their output, and their rows carry a digest of that code in
+    their keys, see cotrepro.code_digest), less the other backends' code: editing the served client
+    reruns no in-process generation or check, nor editing the transformers engine a served one."""
+    stops = backend_stops(backends)
+    return code(*import_closure([REPO / "scripts" / script], SRC / "cotrepro", stop=stops))
+
+
+def model_code(script):
+    """backend_code(script) for the backend of the job's model."""
+    return lambda wildcards: backend_code(script, [SPECS[wildcards.model]["backend"]])
 
 
 def model_weights(wildcards):

@@ -12,7 +12,7 @@ rule generate:
         weights=model_weights,
         tasks=TASK_RECORDS,
         exemplars=sorted(set(generation_exemplar_files().values())),
-        code=script_code("generate.py"),
+        code=model_code("generate.py"),
     output:
         rows=kept_for_reuse(UNIT_GENERATIONS),
         meta=kept_for_reuse(UNIT_GENERATION_META),
@@ -75,7 +75,7 @@ if AGREEMENT:
             manifest="resources/models/{model}.json",
             task=f"results/tasks/{AGREEMENT['task']}.jsonl",
             exemplars=agreement_exemplar_files(),
-            code=script_code("agreement.py"),
+            code=backend_code("agreement.py", AGREEMENT["backends"]),
         output:
             summary="results/agreement/{model}.json",
             rows=directory("results/agreement/{model}"),

@@ -60,11 +60,12 @@ out, so that a method's label or colour changes no key."""
 BACKEND_ENTRIES = {
     "hf": ("engine/hf/backend.py",),
     "scratch": ("engine/scratch/backend.py",),
-    "served": ("engine/served/backend.py", "generation/served_job.py"),
+    "served": ("engine/served/backend.py", "engine/served/launcher.py", "generation/served_job.py"),
 }
-"""The modules through which the generation job reaches each backend's own code (the loader imports
-each lazily, the job starts a served model's server through ``served_job``, which does nothing for
-an in-process model). A backend's digest does not follow the other backends' entries."""
+"""The modules through which the generation job and the checks reach each backend's own code (the
+loader imports each lazily, the job starts a served model's server through ``served_job``, which
+does nothing for an in-process model, and the agreement check through the launcher). A backend's
+digest, and the code inputs of a job that runs it, do not follow the other backends' entries."""
 
 _UNTYPED_IMPORTS = ("__future__", "typing")
 """Third-party imports that serve type hints only, which the digest drops with the annotations."""
@@ -178,15 +179,25 @@ def _relative(path: Path, root: Path) -> str | None:
         return None
 
 
+def backend_stops(backends: Iterable[str] | None) -> tuple[str, ...]:
+    """What an import closure for code that runs ``backends`` does not follow: the plumbing and the
+    entries of the other backends (None: any backend, so only the plumbing)."""
+    if backends is None:
+        return PLUMBING
+    unknown = [b for b in backends if b not in BACKEND_ENTRIES]
+    if unknown:
+        raise ValueError(f"unknown backend {unknown[0]!r}: expected one of {', '.join(BACKEND_ENTRIES)}")
+    return (*PLUMBING, *(m for name, entries in BACKEND_ENTRIES.items() if name not in backends for m in entries))
+
+
 def output_shaping(root: Path | None = None, backend: str | None = None) -> list[str]:
     """The modules whose code shapes a row that ``backend`` generates (one of
     :data:`BACKEND_ENTRIES`; None: any backend's): the generation job's import closure, less the
     plumbing, the modules keyed otherwise and the other backends' own code."""
     root = Path(root or package_root())
-    if backend is not None and backend not in BACKEND_ENTRIES:
-        raise ValueError(f"unknown backend {backend!r}: expected one of {', '.join(BACKEND_ENTRIES)}")
-    others = [m for name, entries in BACKEND_ENTRIES.items() if backend not in (None, name) for m in entries]
-    closure = import_closure([root / GENERATION_ENTRY], root, stop=(*PLUMBING, *others))
+    closure = import_closure(
+        [root / GENERATION_ENTRY], root, stop=backend_stops(None if backend is None else [backend])
+    )
     return [m for m in closure if m not in KEYED_OTHERWISE]
 
 

@@ -1,5 +1,6 @@
 """Print, as JSON, every job of a workflow's whole DAG (as ``snakemake --forceall`` would plan it):
-its rule, its script (an absolute path, or null), its input files and the GPUs it claims. Run as a script:
+its rule, its script (an absolute path, or null), its input files, the GPUs it claims, its model's
+backend and the agreement check's backends. Run as a script:
 ``python dag_jobs.py SNAKEFILE CONFIGFILE WORKDIR [TARGET ...]``; Snakemake's own DAG, not a parse of
 its output."""
 
@@ -29,6 +30,7 @@ def dag_jobs(snakefile: Path, configfile: Path, workdir: Path, targets: list[str
         workflow = workflow_api._workflow
         workflow._prepare_dag(forceall=True, ignore_incomplete=True, lock_warn_only=True)
         workflow._build_dag()
+        specs = workflow.config["model_specs"]
         return [
             {
                 "rule": job.rule.name,
@@ -38,6 +40,8 @@ def dag_jobs(snakefile: Path, configfile: Path, workdir: Path, targets: list[str
                 "input": [str(Path(workdir, f).resolve()) for f in job.input],
                 "wildcards": dict(job.wildcards_dict),
                 "gpu": job.resources.get("gpu"),
+                "backend": specs.get(job.wildcards_dict.get("model"), {}).get("backend"),
+                "agreement_backends": (workflow.config.get("agreement") or {}).get("backends"),
             }
             for job in workflow.dag.jobs
         ]

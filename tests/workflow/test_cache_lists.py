@@ -19,7 +19,7 @@ from archive_fixture import config as archive_config
 from archive_fixture import write_archive
 from workflow_helpers import REPO
 
-from cotrepro.code_digest import import_closure
+from cotrepro.code_digest import PLUMBING, backend_stops, import_closure
 from cotrepro.data.tasks import TASKS
 
 SRC = REPO / "src" / "cotrepro"
@@ -46,7 +46,14 @@ def imported(job: dict) -> set[str]:
     entries = [Path(job["script"])]
     if job["rule"] == "prepare_task":
         entries.append(SRC / "data" / "tasks" / TASKS[job["wildcards"]["task"]].module)
-    modules = set(import_closure(entries, SRC))
+    # A job that runs a model declares its backend's code only (code_digest.backend_stops); the
+    # agreement check the two backends it compares.
+    stops = PLUMBING
+    if job["rule"] in ("generate", "batch_invariance"):
+        stops = backend_stops([job["backend"]])
+    elif job["rule"] == "agreement":
+        stops = backend_stops(job["agreement_backends"])
+    modules = set(import_closure(entries, SRC, stop=stops))
     templates = {
         str(Path(m).parent / name) for m in modules for name in TEMPLATE.findall((SRC / m).read_text(encoding="utf-8"))
     }
@@ -70,6 +77,17 @@ def jobs(tmp_path_factory) -> list[dict]:
     (rebuild / "config.yaml").write_text(yaml.safe_dump(archive_config(write_archive(rebuild))))
     found += planned_jobs(rebuild / "config.yaml", rebuild)
     return [j for j in found if j["script"]]
+
+
+def test_a_generation_job_declares_its_own_backend_code_only(jobs):
+    """Editing the served client reruns no in-process generation, and the transformers engine no served one."""
+    generate = {j["wildcards"]["model"]: declared(j) for j in jobs if j["rule"] == "generate"}
+    assert (
+        "engine/served/client.py" in generate["hosted-model"] and "engine/hf/engine.py" not in generate["hosted-model"]
+    )
+    assert "engine/hf/engine.py" in generate["tiny-llama"]
+    other_backends = ("engine/served/", "generation/served_job.py", "engine/scratch/")
+    assert not [m for m in generate["tiny-llama"] if m.startswith(other_backends)]
 
 
 def test_a_model_behind_a_hosted_api_claims_no_gpu(jobs):
