@@ -59,7 +59,7 @@ def test_bad_options_are_one_line(tmp_path, args, needle):
     ("prompts", "needle"),
     [
         (None, "--prompts {tmp}/prompts.jsonl: cannot be read (No such file or directory)"),
-        (GOOD.encode() + b'{"id": "b", "prompt": "caf\xe9"}\n', "line 2: not UTF-8 (byte 27 of the line)"),
+        (GOOD.encode() + b'{"id": "b", "prompt": "caf\xe9"}\n', "prompts.jsonl, line 2: not UTF-8 (a byte 0xe9)"),
         (b"\xef\xbb\xbf" + GOOD.encode(), "prompts.jsonl, line 1: starts with a byte-order mark"),
         (b'{"id": ["a"], "prompt": "x"}\n', "line 1: \"id\" must be a string or an integer, not ['a']"),
         (b'{"id": true, "prompt": "x"}\n', 'line 1: "id" must be a string or an integer, not True'),

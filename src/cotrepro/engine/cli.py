@@ -16,7 +16,7 @@ from pathlib import Path
 
 from cotrepro.engine.loader import BACKENDS, load_backend
 from cotrepro.engine.served.client import ServedError
-from cotrepro.io import write_jsonl
+from cotrepro.io import InputFileError, read_text, write_jsonl
 
 
 class PromptFileError(ValueError):
@@ -27,17 +27,13 @@ def read_prompts(path: Path) -> list[dict]:
     """The ``{"id", "prompt"}`` records of a JSON-lines file, checked before any model is loaded: each
     line UTF-8 JSON, each id a string or an integer and unique, each prompt a non-empty string."""
     try:
-        data = Path(path).read_bytes()
+        text = read_text(path)
     except OSError as err:
         raise PromptFileError(f"--prompts {path}: cannot be read ({err.strerror or err})") from None
+    except InputFileError as err:
+        raise PromptFileError(str(err)) from None
     rows, seen = [], set()
-    for n, raw in enumerate(data.split(b"\n"), 1):
-        try:
-            line = raw.decode("utf-8")
-        except UnicodeDecodeError as err:
-            raise PromptFileError(f"{path}, line {n}: not UTF-8 (byte {err.start + 1} of the line)") from None
-        if n == 1 and line.startswith("\ufeff"):
-            raise PromptFileError(f"{path}, line 1: starts with a byte-order mark; save the file as UTF-8 without it")
+    for n, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
         try:
