@@ -327,6 +327,16 @@ def apply_command_line(config: dict, entries) -> dict:
     return config
 
 
+def check_config_files(paths) -> None:
+    """Read each config file again as YAML that refuses a key given twice (Snakemake's loader keeps
+    the last one silently); a problem is a ConfigError naming the file and the line."""
+    for path in paths:
+        try:
+            read_yaml(Path(path))
+        except InputFileError as err:
+            raise ConfigError(str(err)) from None
+
+
 def load_config(path: Path, repo_root: Path) -> dict:
     """Read a YAML config file (a key given twice refused) and validate it."""
     try:

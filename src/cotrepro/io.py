@@ -8,7 +8,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
@@ -146,10 +146,23 @@ def write_jsonl(path: Path, rows: Iterable[dict]) -> None:
     atomic_write_text(path, "".join(jsonl_line(r) + "\n" for r in rows))
 
 
+def numbered_jsonl(path: Path) -> Iterator[tuple[int, object]]:
+    """``(line number, parsed value)`` for every non-blank line of a JSON-lines file; a line that is
+    not UTF-8 or not JSON (a torn write, a hand edit) is an :class:`InputFileError` naming the file
+    and the line."""
+    for n, line in enumerate(read_text(path).split("\n"), 1):
+        if line.strip():
+            try:
+                yield n, json.loads(line)
+            except json.JSONDecodeError as err:
+                raise InputFileError(
+                    f"{path}, line {n}: not JSON ({err.msg} at column {err.colno}; a torn line?)"
+                ) from None
+
+
 def read_jsonl(path: Path) -> list[dict]:
-    """All rows of a JSON-lines file (blank lines skipped)."""
-    with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+    """All rows of a JSON-lines file (blank lines skipped); errors as :func:`numbered_jsonl`'s."""
+    return [row for _, row in numbered_jsonl(path)]
 
 
 def sha256_file(path: Path) -> str:

@@ -85,3 +85,12 @@ def test_overrides_merge_into_the_file_as_snakemake_does():
     }
     with pytest.raises(ConfigError, match=r"--config a=\{b: 1, b: 2\}, line 1: not valid YAML \(key 'b' appears"):
         apply_command_line({}, ["a={b: 1, b: 2}"])
+
+
+def test_config_file_giving_a_key_twice_is_one_line(tmp_path):
+    path = tmp_path / "dup.yaml"
+    path.write_text(DEMO.read_text() + "\nlimit: 5\n")
+    line = one_line_error(dry_run(tmp_path / "w", "limit=3", configfile=path))
+    assert line == f"invalid configuration: {path}, line {len(DEMO.read_text().splitlines()) + 2}: not valid YAML " + (
+        "(key 'limit' appears twice in one mapping)"
+    )
