@@ -132,3 +132,18 @@ def test_a_job_refuses_damaged_weights_before_generating(run):
     # The regenerated row's timing (and so its content hash) differs; its text and key do not.
     assert [(r["key"], r["completion"]) for r in read_jsonl(path)] == [(r["key"], r["completion"]) for r in rows]
     assert (workdir / "results/accuracy.csv").read_text() == run["accuracy"]
+
+
+def test_the_disagreement_table_refuses_a_damaged_generations_file(run):
+    workdir, config = run["workdir"], run["config"]
+    path = GEN.format(model="tiny-t5", method="zero_shot")
+    original = (workdir / path).read_bytes()
+    damage(workdir / path, "edit")
+    # Only that job allowed (extraction would stop first otherwise): its own check must refuse.
+    only = ["--forcerun", "disagreements", "--allowed-rules", "disagreements"]
+    proc = run_snakemake(REPO, workdir, config, *only, check=False)
+    (workdir / path).write_bytes(original)
+    assert proc.returncode != 0
+    (line,) = [x for x in proc.stderr.splitlines() if x.startswith(path)]
+    assert "1 row(s) do not match their content hash (edited?): arith_demo-0001" in line
+    assert f"--forcerun {path}" in line
