@@ -40,7 +40,7 @@ if BATCH_INVARIANCE:
             batched=expand(BI_BATCHED, model=BATCH_INVARIANCE["models"]),
             meta=expand(BI_BATCHED.removesuffix(".jsonl") + ".meta.json", model=BATCH_INVARIANCE["models"]),
             task=f"results/tasks/{BI_TASK}.jsonl",
-            code=code("checks/batch_invariance_summary.py", *SCORER),
+            code=code("checks/batch_invariance_summary.py", "row_integrity.py", *SCORER),
         output:
             table=report("results/batch_invariance.csv", caption="../report/batch_invariance.rst", category="Tables"),
             details=expand("results/batch_invariance/{model}.json", model=BATCH_INVARIANCE["models"]),

@@ -20,7 +20,7 @@ envvars:
 
 from cotrepro import methods
 from cotrepro.archive import ArchiveError, check_covers, read_index
-from cotrepro.config import validate_config
+from cotrepro.config import apply_command_line, check_config_files, validate_config
 from cotrepro.errors import ConfigError
 from cotrepro.plan import batch_invariance, exemplar_set_for, generation_units, run_units, task_settings, unit_settings
 from cotrepro.variants import variant_settings
@@ -33,6 +33,10 @@ from cotrepro.models.hub import ModelDownloadError, check_gated_access, gated_no
 from cotrepro.outputs import figure_names
 
 try:
+    # Snakemake leaves --config's nested scalars strings (and null the string 'null'): as YAML, they
+    # mean what a config file would.
+    check_config_files(workflow.configfiles)
+    apply_command_line(config, workflow.config_settings.config_args)
     validate_config(config, REPO)
 except ConfigError as err:
     # One clear message and a non-zero exit, before any job is scheduled.

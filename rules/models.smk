@@ -2,13 +2,16 @@
 # commit and each file's sha256), or, for the offline demo, built here with random weights; a
 # published-completions source (a paper's released logs) has its pinned logs downloaded instead.
 
-from cotrepro.models.weights_check import tiny_model_warnings
+from cotrepro.models.weights_check import damage_marker, mark_damaged_tiny_models
 
-# A tiny model's folder deleted or edited after it was built: said here, once a run, since Snakemake
-# plans nothing for it; every job that would load the model refuses to (cotrepro.models.weights_check).
-if not workflow.remote_exec:
-    for line in tiny_model_warnings(models_with_source("tiny"), Path("resources/models")):
-        print(line, file=sys.stderr)
+# A tiny model's folder deleted or edited after it was built: Snakemake would plan nothing for it
+# (a missing intermediate whose consumers are up to date), so its damage marker, an input of its
+# build, is touched and the build runs again; the rebuilt model is the same (seeded), so its
+# generation reuses every row. Every job that would load a damaged model refuses to
+# (cotrepro.models.weights_check).
+if workflow.is_main_process and not workflow.remote_exec:
+    for model, problem in mark_damaged_tiny_models(models_with_source("tiny"), Path("resources/models")).items():
+        print(f"{problem}; building it again", file=sys.stderr)
 
 
 rule download_model:
@@ -30,6 +33,7 @@ rule download_model:
 rule build_tiny_model:
     input:
         code=code("models/tiny.py"),
+        damaged=lambda w: local(str(damage_marker(Path("resources/models"), w.model))),
     output:
         manifest="resources/models/{model}.json",
         weights=directory("resources/models/tiny/{model}"),

@@ -68,7 +68,7 @@ rule disagreements:
         generations=GENERATIONS,
         scores=SCORES,
         tasks=TASK_RECORDS,
-        code=code("scoring/disagreements.py", *SCORER),
+        code=code("scoring/disagreements.py", "row_integrity.py", *SCORER),
     output:
         report(
             "results/extraction_disagreements.csv",

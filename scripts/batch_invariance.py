@@ -10,6 +10,7 @@ from cotrepro.generation.job import select_exemplars
 from cotrepro.io import read_json, read_jsonl
 from cotrepro.joblog import log_to, stop
 from cotrepro.models.weights_check import WeightsError, verify_model_files
+from cotrepro.row_integrity import RowIntegrityError, read_checked
 
 log_to(snakemake.log[0])
 p, i = snakemake.params, snakemake.input
@@ -19,6 +20,11 @@ try:
     verify_model_files(snakemake.wildcards.model, read_json(i.manifest), Path(i.manifest))
 except WeightsError as err:
     stop(err)
+records = read_jsonl(i.task)[: settings["limit"] or None]
+try:
+    batched = read_checked(Path(i.batched), [r["id"] for r in records])  # the unit's questions, each once
+except RowIntegrityError as err:
+    stop(err)
 exemplar_doc = read_json(i.exemplars[0]) if i.exemplars else None
 # Entered before torch is imported (measure imports it), so that this job sees only its own GPUs.
 with job_devices(int(snakemake.resources.get("gpu", 0))) as slots:
@@ -27,8 +33,8 @@ with job_devices(int(snakemake.resources.get("gpu", 0))) as slots:
     torch.set_num_threads(snakemake.threads)
     rows = measure(
         read_json(i.manifest),
-        read_jsonl(i.task)[: settings["limit"] or None],
-        read_jsonl(i.batched),
+        records,
+        batched,
         method=p.method,
         exemplars=select_exemplars(exemplar_doc, p.method, settings["shots"]),
         settings=settings,

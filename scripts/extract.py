@@ -7,7 +7,7 @@ from pathlib import Path
 
 from cotrepro.io import read_json, read_jsonl, run_key, write_jsonl
 from cotrepro.joblog import log_to, stop
-from cotrepro.row_integrity import RowIntegrityError, checked_rows, forcerun_remedy, unit_ids
+from cotrepro.row_integrity import RowIntegrityError, read_checked, unit_ids
 from cotrepro.scoring.score import score_rows
 
 log_to(snakemake.log[0])
@@ -17,7 +17,7 @@ for rows, meta, out in zip(snakemake.input.rows, snakemake.input.meta, snakemake
     _, task, method = run_key(rows)
     try:
         expected = unit_ids(read_json(Path(meta)), records[task])
-        checked.append((task, method, out, checked_rows(Path(rows), expected, forcerun_remedy(rows))))
+        checked.append((task, method, out, read_checked(Path(rows), expected)))
     except RowIntegrityError as err:
         damaged.append(str(err))
 if damaged:

@@ -16,6 +16,7 @@ from cotrepro import methods
 from cotrepro.data.exemplars import known_sets
 from cotrepro.data.tasks import TASKS, task_params
 from cotrepro.errors import ConfigError, allowed
+from cotrepro.io import InputFileError, load_yaml, read_yaml
 from cotrepro.plan import batch_invariance, task_settings
 from cotrepro.served_spec import check_served_spec
 from cotrepro.variants import (
@@ -267,16 +268,20 @@ def _check_agreement(config: dict) -> None:
     if check is None:
         return
     spec = config["model_specs"].get(check["model"])
-    if spec is None or spec["architecture"] != "causal":
-        causal = [m for m, s in config["model_specs"].items() if s["architecture"] == "causal"]
+    # A published or served model has no architecture: it is no candidate, not a KeyError.
+    if spec is None or spec.get("architecture") != "causal":
+        causal = [m for m, s in config["model_specs"].items() if s.get("architecture") == "causal"]
         raise ConfigError(
             f"config key 'agreement.model' = {check['model']!r} must be a causal model under model_specs; "
-            f"allowed values: {allowed(sorted(causal))}"
+            f"allowed values: {allowed(sorted(causal)) or '(none is defined)'}; "
+            "or agreement: null to turn the check off"
         )
     if check["task"] not in config["tasks"]:
         raise ConfigError(
             f"config key 'agreement.task' = {check['task']!r} is not one of the configured tasks; "
-            f"allowed values: {allowed(config['tasks'])}"
+            f"allowed values: {allowed(config['tasks'])} (on the command line: --config "
+            f"'agreement={{model: {check['model']}, task: {config['tasks'][0]}}}', or agreement=null to turn "
+            "the check off)"
         )
     served = "served" in check["backends"]
     if served != ("serve" in check):
@@ -290,8 +295,63 @@ def _check_agreement(config: dict) -> None:
         raise ConfigError("config key 'agreement.serve' must use {port}: the check picks a free port and waits on it")
 
 
+def _snakemake_typed(value: str) -> bool:
+    """Whether Snakemake's ``--config`` parser already gave ``value`` a type (int, float, True or
+    False): it tries those before YAML, and what it typed so is kept as it is."""
+    for parse in (int, float):
+        try:
+            parse(value)
+            return True
+        except ValueError:
+            pass
+    return value in ("True", "False")
+
+
+def _merge(config: dict, override: dict) -> None:
+    """Merge ``override`` into ``config`` in place as Snakemake merges ``--config`` over a config
+    file: a mapping into a mapping key by key, anything else replacing what was there."""
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(config.get(key), dict):
+            _merge(config[key], value)
+        else:
+            config[key] = value
+
+
+def apply_command_line(config: dict, entries) -> dict:
+    """``config`` with the ``--config KEY=VALUE`` ``entries`` applied again, each VALUE parsed as YAML
+    as in a config file, and return it.
+
+    Snakemake reads a ``--config`` value with YAML's base loader, which leaves every scalar a string:
+    ``sampling={paths: 5}`` would give the string ``'5'`` and ``agreement=null`` the string ``'null'``.
+    Merging the YAML-typed value over the same place makes them what they say. Values Snakemake
+    typed itself (a bare number, True, False) and empty ones (None already) are left as they are.
+    """
+    for entry in entries or ():
+        key, sep, text = str(entry).partition("=")
+        if not sep or not text or _snakemake_typed(text):
+            continue
+        try:
+            value = load_yaml(text, f"--config {key}={text}")
+        except InputFileError as err:
+            raise ConfigError(str(err)) from None
+        _merge(config, {key: value})
+    return config
+
+
+def check_config_files(paths) -> None:
+    """Read each config file again as YAML that refuses a key given twice (Snakemake's loader keeps
+    the last one silently); a problem is a ConfigError naming the file and the line."""
+    for path in paths:
+        try:
+            read_yaml(Path(path))
+        except InputFileError as err:
+            raise ConfigError(str(err)) from None
+
+
 def load_config(path: Path, repo_root: Path) -> dict:
-    """Read a YAML config file and validate it."""
-    with open(path, encoding="utf-8") as fh:
-        config = yaml.safe_load(fh) or {}
+    """Read a YAML config file (a key given twice refused) and validate it."""
+    try:
+        config = read_yaml(path) or {}
+    except InputFileError as err:
+        raise ConfigError(str(err)) from None
     return validate_config(config, repo_root)

@@ -1,5 +1,5 @@
-"""Small I/O helpers every stage shares: atomic writes (temp file + rename), JSON and JSON-lines,
-file checksums, and retried downloads."""
+"""Small I/O helpers every stage shares: atomic writes (temp file + rename), JSON, JSON-lines and
+YAML read with errors that name the file and line, file checksums, and retried downloads."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
@@ -16,6 +16,66 @@ from typing import TypeVar
 _CHUNK = 1 << 20
 
 T = TypeVar("T")
+
+
+class InputFileError(ValueError):
+    """A file (or a command-line value) that cannot be read as what it should hold; the message is one
+    line naming the file, the line and what is wrong."""
+
+
+def _yaml_loader():
+    # Imported here: the engine imports this module and never reads YAML.
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        """yaml's SafeLoader, refusing a mapping that gives a key twice (SafeLoader keeps the last)."""
+
+        def construct_mapping(self, node, deep=False):
+            seen = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark
+                    )
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return yaml, UniqueKeyLoader
+
+
+def load_yaml(text: str, source: str):
+    """``text`` parsed as YAML (safe: plain data only), a key given twice in one mapping refused; an
+    error is an :class:`InputFileError` naming ``source`` (a file, a command-line option) and the line."""
+    yaml, loader = _yaml_loader()
+    try:
+        return yaml.load(text, Loader=loader)  # a SafeLoader subclass: plain data only
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{source}, line {mark.line + 1}" if mark is not None else source
+        problem = getattr(err, "problem", None) or str(err)
+        raise InputFileError(f"{where}: not valid YAML ({problem})") from None
+
+
+def read_yaml(path: Path):
+    """The YAML file at ``path`` (see :func:`load_yaml`), a file that is not UTF-8 refused by line."""
+    return load_yaml(read_text(path), str(path))
+
+
+def read_text(path: Path) -> str:
+    """The UTF-8 text of ``path``; a byte that is not UTF-8 or a leading byte-order mark is an
+    :class:`InputFileError` naming the file and line."""
+    data = Path(path).read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise InputFileError(
+            f"{path}, line {line}: not UTF-8 (a byte {data[err.start]:#x}); save it as UTF-8"
+        ) from None
+    if text.startswith("\ufeff"):
+        raise InputFileError(f"{path}, line 1: starts with a byte-order mark; save the file as UTF-8 without it")
+    return text
 
 
 def _current_umask() -> int:
@@ -86,10 +146,23 @@ def write_jsonl(path: Path, rows: Iterable[dict]) -> None:
     atomic_write_text(path, "".join(jsonl_line(r) + "\n" for r in rows))
 
 
+def numbered_jsonl(path: Path) -> Iterator[tuple[int, object]]:
+    """``(line number, parsed value)`` for every non-blank line of a JSON-lines file; a line that is
+    not UTF-8 or not JSON (a torn write, a hand edit) is an :class:`InputFileError` naming the file
+    and the line."""
+    for n, line in enumerate(read_text(path).split("\n"), 1):
+        if line.strip():
+            try:
+                yield n, json.loads(line)
+            except json.JSONDecodeError as err:
+                raise InputFileError(
+                    f"{path}, line {n}: not JSON ({err.msg} at column {err.colno}; a torn line?)"
+                ) from None
+
+
 def read_jsonl(path: Path) -> list[dict]:
-    """All rows of a JSON-lines file (blank lines skipped)."""
-    with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+    """All rows of a JSON-lines file (blank lines skipped); errors as :func:`numbered_jsonl`'s."""
+    return [row for _, row in numbered_jsonl(path)]
 
 
 def sha256_file(path: Path) -> str:

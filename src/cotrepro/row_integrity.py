@@ -159,3 +159,10 @@ def forcerun_remedy(path: Path) -> str:
         f"Regenerate only the damaged rows with: snakemake --cores all --forcerun {path} "
         "(and the run's own --configfile)"
     )
+
+
+def read_checked(path: Path, expected_ids: Sequence[str]) -> list[dict]:
+    """:func:`checked_rows` with the :func:`forcerun_remedy` of ``path``: what every reader of a
+    generations file other than extraction (the disagreement table, the batch-invariance check)
+    calls, so that none of them reads a damaged file."""
+    return checked_rows(path, expected_ids, forcerun_remedy(path))

@@ -4,7 +4,7 @@ A duplicated row, dropped rows, an edited completion and a torn line, one in eac
 generations files, stop the next run at extraction with one line a file (naming it, the ids and
 the remedy) and nothing rescored; the remedy regenerates exactly the damaged rows and the accuracy
 table is the undamaged run's. A bit-flipped weights file and a deleted weights folder of a tiny
-model are named on the next run; the remedy rebuilds the model, identical, so no row regenerates.
+model are named on the next run, which rebuilds the model, identical, so no row regenerates.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import json
 import shutil
 
 import pytest
-from workflow_helpers import REPO, run_snakemake, write_config
+from workflow_helpers import REPO, planned_jobs, run_snakemake, write_config
 
 from cotrepro.io import read_json, read_jsonl, write_jsonl
 
@@ -86,7 +86,7 @@ def test_damaged_rows_stop_scoring_and_their_remedy_regenerates_only_them(run):
         assert [r["completion"] for r in read_jsonl(workdir / path)] == [r["completion"] for r in before[path]]
 
 
-def test_damaged_weights_are_named_and_their_remedy_rebuilds_the_same_model(run):
+def test_damaged_weights_are_named_and_rebuilt_by_the_next_run(run):
     workdir, config = run["workdir"], run["config"]
     weights = workdir / "resources/models/tiny/tiny-llama/model.safetensors"
     data = bytearray(weights.read_bytes())
@@ -95,31 +95,55 @@ def test_damaged_weights_are_named_and_their_remedy_rebuilds_the_same_model(run)
     shutil.rmtree(workdir / "resources/models/tiny/tiny-t5")
 
     proc = run_snakemake(REPO, workdir, config, "-n")
-    assert "warning: model tiny-llama: model.safetensors in " in proc.stderr
-    assert "warning: model tiny-t5: its files' folder " in proc.stderr
-    assert "--forcerun resources/models/tiny-t5.json to rebuild it" in proc.stderr
+    assert "model tiny-llama: model.safetensors in " in proc.stderr
+    assert "model tiny-t5: its files' folder " in proc.stderr
+    assert proc.stderr.count("; building it again") == 2
+    assert planned_jobs(proc.stdout + proc.stderr)["build_tiny_model"] == 2  # Snakemake alone plans nothing
 
-    run_snakemake(
-        REPO, workdir, config, "--forcerun", "resources/models/tiny-llama.json", "resources/models/tiny-t5.json"
-    )
+    run_snakemake(REPO, workdir, config)  # the plain next run: no --forcerun needed
     assert (workdir / "results/accuracy.csv").read_text() == run["accuracy"]
     for model in ("tiny-llama", "tiny-t5"):
         for method in ("zero_shot", "few_shot"):
             meta = read_json(workdir / GEN.format(model=model, method=method).replace(".jsonl", ".meta.json"))
             assert meta["stats"]["generated_rows"] == 0  # the rebuilt model is the same: every row reused
     proc = run_snakemake(REPO, workdir, config, "-n")
-    assert "warning" not in proc.stderr and "Nothing to be done" in proc.stdout + proc.stderr
+    assert "building it again" not in proc.stderr and "Nothing to be done" in proc.stdout + proc.stderr
 
 
 def test_a_job_refuses_damaged_weights_before_generating(run):
     workdir, config = run["workdir"], run["config"]
     weights = workdir / "resources/models/tiny/tiny-llama/model.safetensors"
-    weights.write_bytes(weights.read_bytes()[:-100])
+    good = weights.read_bytes()
+    weights.write_bytes(good[:-100])
     path = workdir / GEN.format(model="tiny-llama", method="zero_shot")
     rows = read_jsonl(path)
     write_jsonl(path, rows[:-1])  # a row to regenerate: the job must not make it from these weights
-    proc = run_snakemake(REPO, workdir, config, "--forcerun", str(path.relative_to(workdir)), check=False)
+    # Only generation allowed, so the run cannot rebuild the model first: the job itself must refuse.
+    forced = ["--forcerun", str(path.relative_to(workdir))]
+    proc = run_snakemake(REPO, workdir, config, *forced, "--allowed-rules", "generate", check=False)
     assert proc.returncode != 0
     assert "model tiny-llama: model.safetensors in" in proc.stderr
     assert "nothing was generated" in proc.stderr
     assert len(read_jsonl(path)) == len(rows) - 1
+
+    # The plain next run rebuilds the model, then generates the missing row from the good weights.
+    run_snakemake(REPO, workdir, config)
+    assert weights.read_bytes() == good
+    # The regenerated row's timing (and so its content hash) differs; its text and key do not.
+    assert [(r["key"], r["completion"]) for r in read_jsonl(path)] == [(r["key"], r["completion"]) for r in rows]
+    assert (workdir / "results/accuracy.csv").read_text() == run["accuracy"]
+
+
+def test_the_disagreement_table_refuses_a_damaged_generations_file(run):
+    workdir, config = run["workdir"], run["config"]
+    path = GEN.format(model="tiny-t5", method="zero_shot")
+    original = (workdir / path).read_bytes()
+    damage(workdir / path, "edit")
+    # Only that job allowed (extraction would stop first otherwise): its own check must refuse.
+    only = ["--forcerun", "disagreements", "--allowed-rules", "disagreements"]
+    proc = run_snakemake(REPO, workdir, config, *only, check=False)
+    (workdir / path).write_bytes(original)
+    assert proc.returncode != 0
+    (line,) = [x for x in proc.stderr.splitlines() if x.startswith(path)]
+    assert "1 row(s) do not match their content hash (edited?): arith_demo-0001" in line
+    assert f"--forcerun {path}" in line

@@ -15,6 +15,7 @@ import yaml
 
 from cotrepro.data.exemplar_parsers import parse_chat_rounds, parse_demo_text_function
 from cotrepro.data.sources import GitHubFile
+from cotrepro.io import load_yaml, read_text
 
 PROJECT_SETS_DIR = "config/exemplars"
 """Where the project's own sets live, relative to the repository root (``{name}.yaml``)."""
@@ -232,24 +233,31 @@ class _TagTolerantLoader(yaml.SafeLoader):
 _TagTolerantLoader.add_multi_constructor("!", lambda loader, suffix, node: loader.construct_scalar(node))
 
 
-def parse_project_set(text: str) -> list[dict]:
-    """Exemplars from one of the project's own YAML sets (``exemplars: [{question, rationale, answer}]``)."""
-    doc = yaml.safe_load(text)
+def parse_project_set(text: str, source: str = "exemplar set") -> list[dict]:
+    """Exemplars from one of the project's own YAML sets (``exemplars: [{question, rationale, answer}]``).
+
+    A problem is a ValueError naming ``source`` (the file), the line and the field: invalid YAML, a
+    key given twice, an exemplar that lacks a field or leaves it empty."""
+    doc = load_yaml(text, source)
     items = doc.get("exemplars") if isinstance(doc, dict) else None
-    if not items:
-        raise ValueError("exemplar set has no 'exemplars' list")
+    if not items or not isinstance(items, list):
+        raise ValueError(f"{source}: has no 'exemplars' list")
+    # The exemplars' lines, for the messages (the parsed data no longer knows them).
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    nodes = next(v for k, v in root.value if k.value == "exemplars").value
     out = []
-    for i, e in enumerate(items):
+    for i, (e, node) in enumerate(zip(items, nodes, strict=True)):
+        where = f"{source}, line {node.start_mark.line + 1}: exemplar {i + 1}"
+        if not isinstance(e, dict):
+            raise ValueError(f"{where} is not a mapping of question, rationale and answer")
         missing = {"question", "rationale", "answer"} - set(e)
         if missing:
-            raise ValueError(f"exemplar {i} lacks {', '.join(sorted(missing))}")
-        out.append(
-            {
-                "question": str(e["question"]).strip(),
-                "rationale": str(e["rationale"]).strip(),
-                "answer": str(e["answer"]).strip(),
-            }
-        )
+            raise ValueError(f"{where} lacks {', '.join(sorted(missing))}")
+        fields = {k: str(e[k]).strip() for k in ("question", "rationale", "answer")}
+        empty = [k for k, v in fields.items() if not v or e[k] is None]
+        if empty:
+            raise ValueError(f"{where} has an empty {empty[0]!r}")
+        out.append(fields)
     return out
 
 
@@ -268,13 +276,17 @@ def write_exemplar_set(name: str, source: Path, out_path: Path) -> dict:
     """Normalise exemplar set ``name`` read from ``source`` and write it with its provenance."""
     from cotrepro.io import sha256_file, write_json
 
-    text = Path(source).read_text(encoding="utf-8")
     if name in REMOTE_SETS:
         remote = REMOTE_SETS[name]
+        text = Path(source).read_text(encoding="utf-8")  # sha256-pinned: checked at download
         items, origin, where = remote.read(name, text), "downloaded", remote.file.describe()
         manifest = remote.manifest()
     else:
-        items, origin, where = parse_project_set(text), "project", f"cotrepro:{PROJECT_SETS_DIR}/{name}.yaml"
+        items, origin, where = (
+            parse_project_set(read_text(source), str(source)),
+            "project",
+            f"cotrepro:{PROJECT_SETS_DIR}/{name}.yaml",
+        )
         manifest = None
     doc = {
         "name": name,

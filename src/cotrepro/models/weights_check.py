@@ -10,13 +10,20 @@ download it asks for fetches it again.
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 from cotrepro.io import read_json, sha256_file, write_json
 
 
 class WeightsError(RuntimeError):
-    """A model's files differ from its manifest; the message is one line with the remedy."""
+    """A model's files differ from its manifest; the message is one line with the remedy, ``problem``
+    the same line without it."""
+
+    def __init__(self, message: str, problem: str = ""):
+        super().__init__(message)
+        self.problem = problem or message
 
 
 def cache_path(manifest_path: Path) -> Path:
@@ -69,7 +76,8 @@ def verify_model_files(model: str, manifest: dict, manifest_path: Path) -> Path 
     remedy = f"run again with --forcerun {manifest_path} to {'rebuild' if source == 'tiny' else 'download'} it"
     directory = Path(manifest["path"]) if source == "tiny" else model_dir(manifest)
     if not directory.is_dir():
-        raise WeightsError(f"model {model}: its files' folder {directory} is missing; nothing was generated; {remedy}")
+        problem = f"model {model}: its files' folder {directory} is missing"
+        raise WeightsError(f"{problem}; nothing was generated; {remedy}", problem)
     cache_file = cache_path(manifest_path)
     damaged, good = damaged_files(directory, manifest.get("files", []), _read_cache(cache_file))
     write_json(cache_file, good)
@@ -81,24 +89,40 @@ def verify_model_files(model: str, manifest: dict, manifest_path: Path) -> Path 
                     link.resolve().unlink(missing_ok=True)
                 link.unlink(missing_ok=True)
         shown = ", ".join(damaged[:5]) + (f" and {len(damaged) - 5} more" if len(damaged) > 5 else "")
-        raise WeightsError(
-            f"model {model}: {shown} in {directory} missing or not matching the manifest's sha256; "
-            f"nothing was generated; {remedy}"
-        )
+        problem = f"model {model}: {shown} in {directory} missing or not matching the manifest's sha256"
+        raise WeightsError(f"{problem}; nothing was generated; {remedy}", problem)
     return directory
 
 
-def tiny_model_warnings(models: list[str], manifests: Path) -> list[str]:
-    """One line for each built tiny model (its manifest under ``manifests``) whose folder is gone or
-    whose files differ from the manifest, naming the remedy. Snakemake does not notice either: it
-    plans nothing for a missing intermediate while what follows it is up to date."""
-    lines = []
+def damage_marker(manifests: Path, model: str) -> Path:
+    """The file whose modification time says when a tiny model's folder was last found damaged, an
+    input of its build (rules/models.smk)."""
+    return Path(manifests) / "tiny" / f"{model}.damaged"
+
+
+def mark_damaged_tiny_models(models: list[str], manifests: Path) -> dict[str, str]:
+    """Each built tiny model (its manifest under ``manifests``) whose folder is gone or whose files
+    differ from the manifest, with one line saying what is wrong; its :func:`damage_marker` is
+    rewritten, so that its build, whose input the marker is, is out of date and runs again.
+
+    Snakemake notices neither kind of damage by itself: it plans nothing for a missing intermediate
+    while what follows it is up to date. A model's marker is made, dated 1970, where there is none,
+    so that it is always there as an input and never newer than a build unless damage is found."""
+    damaged = {}
     for model in models:
+        marker = damage_marker(manifests, model)
+        if not marker.exists():
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+            os.utime(marker, (0, 0))
         path = Path(manifests) / f"{model}.json"
         if not path.is_file():
             continue
         try:
             verify_model_files(model, read_json(path), path)
         except WeightsError as err:
-            lines.append(f"warning: {err}")
-    return lines
+            damaged[model] = err.problem
+            # New content, not only a new date: Snakemake takes a small input whose checksum is the
+            # one it recorded as unchanged, however new.
+            marker.write_text(f"{time.time()} {err.problem}\n", encoding="utf-8")
+    return damaged

@@ -7,6 +7,7 @@ Text from models, datasets and exemplars is untrusted: every string the paper se
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -64,15 +65,44 @@ def ascii_text(text: str) -> str:
 
 
 def tex(text) -> str:
-    """Escape ``text`` for LaTeX body text."""
-    return "".join(_TEX_SPECIAL.get(ch, ch) for ch in ascii_text(text))
+    """Escape ``text`` for LaTeX body text (a line break becomes a space: a blank line would end a
+    paragraph, which a table cell or a macro argument cannot hold)."""
+    return "".join(_TEX_SPECIAL.get(ch, ch) for ch in ascii_text(text).replace("\n", " "))
+
+
+VERBATIM_OPTIONS = r"breaklines,breakanywhere,fontsize=\scriptsize,frame=single"
+"""fvextra's options for every verbatim block: framed, small, breaking long lines anywhere."""
+
+MAX_VERBATIM_LINE = 500
+"""Longer lines are cut into lines of this many characters before TeX reads them: fvextra would break
+them on the page anyway, and a line of tens of kilobytes overflows TeX's input buffer and memory."""
+
+
+def _environment_name(body: str) -> str:
+    """``cotvrb`` and 16 letters spelling the start of ``body``'s sha256 (letters only, as an
+    environment name must be read the same inside and outside verbatim)."""
+    hexdigest = hashlib.sha256(body.encode()).hexdigest()[:16]
+    return "cotvrb" + "".join(chr(ord("a") + int(h, 16)) for h in hexdigest)
 
 
 def verbatim(text: str) -> str:
-    """A framed, line-breaking verbatim block (fvextra) of ``text``."""
+    """A framed, line-breaking verbatim block (fvextra) of ``text``, which no text can close.
+
+    A verbatim environment ends at the first line reading ``\\end{NAME}``, so a fixed name lets the
+    text end it and run what follows (``\\input{FILE}`` would put FILE in the PDF). Each block gets
+    its own environment, named from a digest of the text it holds: to end it early the text would
+    have to contain its own digest. Inside, every character is printed as itself (no macro runs);
+    :func:`ascii_text` has already replaced what pdfLaTeX cannot typeset (control characters,
+    non-ASCII letters), and :data:`MAX_VERBATIM_LINE` bounds the lines.
+    """
+    lines = ascii_text(text).split("\n")
+    body = "\n".join(
+        line[i : i + MAX_VERBATIM_LINE] for line in lines for i in range(0, max(len(line), 1), MAX_VERBATIM_LINE)
+    )
+    name = _environment_name(body)
     return (
-        f"\\begin{{Verbatim}}[breaklines,breakanywhere,fontsize=\\scriptsize,frame=single]\n"
-        f"{ascii_text(text)}\n\\end{{Verbatim}}\n"
+        f"\\DefineVerbatimEnvironment{{{name}}}{{Verbatim}}{{{VERBATIM_OPTIONS}}}\n"
+        f"\\begin{{{name}}}\n{body}\n\\end{{{name}}}\n"
     )
 
 

@@ -29,10 +29,12 @@ GSM8K_TEST = GitHubFile(
 )
 
 
-def final_answer(solution: str) -> str:
-    """GSM8K's gold answer: the text after the last ``####``, stripped (e.g. ``"2,125"``)."""
+def final_answer(solution: str, where: str = "") -> str:
+    """GSM8K's gold answer: the text after the last ``####``, stripped (e.g. ``"2,125"``); ``where``
+    (a file and line) leads the error of a solution without one."""
     if "####" not in solution:
-        raise ValueError(f"GSM8K-style solution has no '####' final answer: {solution[-80:]!r}")
+        lead = f"{where}: field 'answer': " if where else ""
+        raise ValueError(f"{lead}GSM8K-style solution has no '####' final answer: {solution[-80:]!r}")
     return solution.split("####")[-1].strip()
 
 
@@ -41,7 +43,7 @@ def load_gsm8k_format(prefix: str):
 
     def load(files: dict[str, Path], params: dict) -> list[dict]:
         return [
-            record(rid, raw["question"].strip(), final_answer(raw["answer"]), "number")
+            record(rid, raw["question"].strip(), final_answer(raw["answer"], raw.where), "number")
             for rid, raw in numbered(prefix, read_json_lines(only_file(files)))
         ]
 

@@ -7,6 +7,12 @@ from pathlib import Path
 from cotrepro.data.tasks import TaskSpec
 
 
+def ordinal(n: int) -> str:
+    """``1st``, ``2nd``, ``3rd``, ``4th``, ``11th``, ``21st``."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def prepare_records(
     task: TaskSpec, files: list[Path], *, params: dict, records_path: Path, provenance_path: Path
 ) -> list[dict]:
@@ -27,6 +33,13 @@ def prepare_records(
             f"task {task.key}: the dataset has {len(records)} records, the papers' test set has "
             f"{expected}; the source files are not the pinned ones"
         )
+    for i, r in enumerate(records):
+        for name in ("question", "answer"):
+            if not isinstance(r[name], str) or not r[name].strip():
+                raise ValueError(
+                    f"task {task.key}: record {r['id']} (the {ordinal(i + 1)} of {', '.join(map(str, files))}) "
+                    f"has an empty {name!r}; fix or remove it in the source file"
+                )
     ids = [r["id"] for r in records]
     if len(set(ids)) != len(ids):
         raise ValueError(f"task {task.key}: record ids repeat")

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from cotrepro.data.sources import GitHubFile
+from cotrepro.io import InputFileError, numbered_jsonl, read_text
 
 KOJIMA_REPO = "kojima-takeshi188/zero_shot_cot"
 KOJIMA_REVISION = "5ef330fcdeec0cd26aee27943504f91f8ec1c33c"
@@ -45,16 +46,36 @@ def only_file(files: dict[str, Path]) -> Path:
     return path
 
 
+class SourceRow(dict):
+    """A parsed line of a raw dataset file that knows where it came from: a field a loader reads and
+    the line lacks is an :class:`~cotrepro.io.InputFileError` naming the file, the line and the field
+    (a plain dict's KeyError names only the field)."""
+
+    def __init__(self, data: dict, path: Path, line: int):
+        super().__init__(data)
+        self.where = f"{path}, line {line}"
+
+    def __missing__(self, key):
+        raise InputFileError(f"{self.where}: field {key!r} is missing")
+
+
 def read_json_lines(path: Path) -> list[dict]:
-    """Every non-blank line of a JSON-lines file, parsed."""
-    with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+    """Every non-blank line of a JSON-lines file, parsed, each a :class:`SourceRow`; a line that is not
+    UTF-8, not JSON or not an object is an :class:`~cotrepro.io.InputFileError` naming file and line."""
+    rows = []
+    for n, row in numbered_jsonl(path):
+        if not isinstance(row, dict):
+            raise InputFileError(f"{path}, line {n}: expected a JSON object, got {type(row).__name__}")
+        rows.append(SourceRow(row, path, n))
+    return rows
 
 
 def read_json_doc(path: Path):
-    """A whole JSON document."""
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
+    """A whole JSON document; an error names the file and line."""
+    try:
+        return json.loads(read_text(path))
+    except json.JSONDecodeError as err:
+        raise InputFileError(f"{path}, line {err.lineno}: not JSON ({err.msg})") from None
 
 
 def bigbench_examples(path: Path) -> list[dict]:
