@@ -25,6 +25,19 @@ from cotrepro.outputs.sizes import human_count, models_by_size  # noqa: E402
 STYLE_LINES = {"robust": "-", "kojima": "--"}
 REFERENCE_MARKERS = {"PaLM": "s", "LaMDA": "^", "GPT-3": "D"}
 """The papers' model families drawn as reference curves, one marker each."""
+TEXT_WIDTH = 6.5
+"""The paper's text width in inches (A4, 2.2 cm margins): figures are made at the size they are printed."""
+PRINT_STYLE = {
+    "font.size": 8,
+    "axes.titlesize": 8,
+    "axes.labelsize": 8,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
+    "legend.fontsize": 7,
+    "legend.title_fontsize": 7,
+}
+"""Font sizes at print size: nothing below 7 pt once the figure is set at the text width."""
+matplotlib.rcParams.update(PRINT_STYLE)
 FAILURES = {
     "frac_no_answer": "no answer extracted",
     "frac_hit_max_new_tokens": "hit the token limit",
@@ -62,10 +75,12 @@ def _accuracy_axes(ax, xlabel: str, title: str) -> None:
 
 
 def panel_grid(n: int, width: float, height: float, max_columns: int):
-    """A figure with ``n`` panels in rows of at most ``max_columns``; unused panels are hidden."""
+    """A figure of the text's width with ``n`` panels in rows of at most ``max_columns``, ``height``
+    inches a row (``width`` is kept for callers; the text width decides); unused panels are hidden."""
     columns = min(n, max_columns)
     rows = -(-n // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(width * columns, height * rows), squeeze=False)
+    # The whole figure is as wide as the text: panels are sized to it, never shrunk afterwards.
+    fig, axes = plt.subplots(rows, columns, figsize=(TEXT_WIDTH, height * rows), squeeze=False)
     flat = list(axes.flat)
     for ax in flat[n:]:
         ax.set_visible(False)
@@ -97,11 +112,45 @@ def reference_curves(published: pd.DataFrame | None, task: str, shown: Sequence[
     return curves
 
 
+def _log_size_axis(ax, sizes, reference: Sequence[Sequence[float]] = ()) -> None:
+    """A log parameter axis that spans at least a decade around every point, with labelled ticks:
+    one model size alone would otherwise leave the axis without a labelled decade."""
+    values = [float(v) for v in sizes] + [float(v) for curve in reference for v in curve]
+    low, high = min(values) / 2, max(values) * 2
+    if high / low < 10:
+        mid = (low * high) ** 0.5
+        low, high = mid / 3.2, mid * 3.2
+    ax.set_xscale("log")
+    ax.set_xlim(low, high)
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1, 3) if high / low < 1e3 else (1,)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: human_count(x)))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def _unique_handles(axes) -> list:
+    """The legend entries of all panels, each label once, in the order first drawn."""
+    seen: dict[str, object] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            seen.setdefault(label, handle)
+    return list(seen.values())
+
+
+def _shared_legend(fig, handles: list, title: str) -> None:
+    """One legend for the whole figure, above the panels, and the panels laid out below it."""
+    columns = min(len(handles), 4) or 1
+    rows = -(-len(handles) // columns)
+    top = 1 - (0.12 + 0.16 * rows) / fig.get_figheight()
+    fig.tight_layout(rect=(0, 0, 1, top))
+    if handles:
+        fig.legend(handles=handles, loc="upper center", ncol=columns, title=title, frameon=False)
+
+
 def scaling_figure(df: pd.DataFrame, published: pd.DataFrame | None = None):
     """Accuracy against parameter count (log axis), one line per method, one panel per task,
     with the papers' model families as dotted reference curves."""
     tasks = sorted(df["task"].unique())
-    fig, axes = panel_grid(len(tasks), 5.2, 4, max_columns=3)
+    fig, axes = panel_grid(len(tasks), 0, 1.9, max_columns=4)
     families = set()
     for ax, task in zip(axes, tasks, strict=True):
         sub = df[df["task"] == task]
@@ -118,16 +167,16 @@ def scaling_figure(df: pd.DataFrame, published: pd.DataFrame | None = None):
                 markersize=4,
                 color=methods.color(curve["method"]),
             )
-        for j, method in enumerate(shown):
-            # Methods are dodged a little along the log axis so equal accuracies stay visible.
-            dodge = 1 + 0.015 * (j - (len(shown) - 1) / 2)
+        for method in shown:
+            # No dodge along the log axis: with one model size it pushed the methods to the ends of an
+            # empty axis. Equal accuracies overlap; the table gives them.
             for style, line in STYLE_LINES.items():
                 pts = sub[(sub["method"] == method) & (sub["style"] == style)].sort_values("parameters")
                 if pts.empty:
                     continue
                 robust = style == "robust"
                 ax.errorbar(
-                    pts["parameters"] * dodge,
+                    pts["parameters"],
                     pts["accuracy"],
                     yerr=[pts["accuracy"] - pts["ci_low"], pts["ci_high"] - pts["accuracy"]] if robust else None,
                     color=methods.color(method),
@@ -138,27 +187,18 @@ def scaling_figure(df: pd.DataFrame, published: pd.DataFrame | None = None):
                     label=methods.label(method) if robust else None,
                 )
         ax.set_xscale("log")
-        sizes = sorted(sub["parameters"].unique())
-        if families:
-            ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: human_count(x)))
-        else:
-            ax.set_xticks(sizes, [human_count(p) for p in sizes])  # one tick per model size
-            ax.set_xlim(min(sizes) / 1.3, max(sizes) * 1.3)
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_xlabel("model parameters (log scale)")
+        _log_size_axis(ax, sub["parameters"], [c["parameters"] for c in reference_curves(published, task, shown)])
+        ax.set_xlabel("parameters")
         ax.set_ylabel("accuracy (%)")
         ax.set_ylim(0, 100)
         ax.set_title(task)
         ax.grid(alpha=0.3)
-    handles, _ = axes[0].get_legend_handles_labels()
+    handles = _unique_handles(axes)
     handles += [
         Line2D([], [], color="grey", linestyle=":", marker=REFERENCE_MARKERS[f], label=f"{f} (published)")
         for f in sorted(families)
     ]
-    axes[0].legend(
-        handles=handles, title="method (solid: robust, dashed: paper-faithful extraction)", fontsize=8, title_fontsize=8
-    )
-    fig.tight_layout()
+    _shared_legend(fig, handles, "solid: robust, dashed: paper-faithful extraction")
     return fig
 
 
@@ -166,7 +206,7 @@ def methods_figure(df: pd.DataFrame):
     """Grouped bars: accuracy of each method per model (robust extraction), one panel per task."""
     tasks = sorted(df["task"].unique())
     robust = df[df["style"] == "robust"]
-    fig, axes = panel_grid(len(tasks), max(6, 1.6 * robust["model"].nunique() + 2), 3.6, max_columns=2)
+    fig, axes = panel_grid(len(tasks), 0, 2.2, max_columns=3)
     for ax, task in zip(axes, tasks, strict=True):
         sub = robust[robust["task"] == task]
         models = models_by_size(sub)
@@ -190,7 +230,7 @@ def methods_figure(df: pd.DataFrame):
         ax.set_ylim(0, 100)
         ax.set_title(f"{task}: methods per model (robust extraction, 95% CI)")
         ax.grid(axis="y", alpha=0.3)
-        ax.legend(fontsize=8, ncol=len(shown))
+        ax.legend(ncol=min(len(shown), 3))
     fig.tight_layout()
     return fig
 
@@ -201,9 +241,10 @@ def compute_figure(df: pd.DataFrame, paths: pd.DataFrame | None = None):
     tasks = sorted(df["task"].unique())
     robust = df[df["style"] == "robust"]
     curves = paths[paths["style"] == "robust"] if paths is not None and not paths.empty else None
-    fig, axes = panel_grid(len(tasks), 5.2, 4, max_columns=3)
+    fig, axes = panel_grid(len(tasks), 0, 1.9, max_columns=4)
     for ax, task in zip(axes, tasks, strict=True):
-        sub = robust[robust["task"] == task]
+        # Rows without token counts (published completions) are left out, never drawn at 1 token.
+        sub = robust[(robust["task"] == task) & (robust["mean_generated_tokens"] > 0)]
         for (_model, method), curve in (
             () if curves is None else curves[curves["task"] == task].groupby(["model", "method"])
         ):
@@ -232,7 +273,7 @@ def compute_figure(df: pd.DataFrame, paths: pd.DataFrame | None = None):
                 ax.annotate(
                     r.model,
                     (max(r.mean_generated_tokens, 1), r.accuracy),
-                    fontsize=6,
+                    fontsize=7,
                     alpha=0.75,
                     xytext=(3, 3),
                     textcoords="offset points",
@@ -243,7 +284,7 @@ def compute_figure(df: pd.DataFrame, paths: pd.DataFrame | None = None):
         ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
         ax.xaxis.set_minor_formatter(NullFormatter())
         _accuracy_axes(ax, "mean generated tokens per question (log scale)", f"{task}: accuracy vs test-time compute")
-    axes[0].legend(fontsize=8, title="method (robust extraction)", title_fontsize=8)
+    axes[0].legend(title="method (robust extraction)")
     fig.tight_layout()
     return fig
 
@@ -254,9 +295,7 @@ def failures_figure(df: pd.DataFrame):
     models = models_by_size(robust)
     shown = _methods(robust)
     means = robust.groupby(["model", "method"])[list(FAILURES)].mean()
-    fig, axes = plt.subplots(
-        1, len(FAILURES), figsize=(max(10, 2.2 * len(models) * len(FAILURES) / 2), 3.8), squeeze=False, sharey=True
-    )
+    fig, axes = plt.subplots(1, len(FAILURES), figsize=(TEXT_WIDTH, 3.0), squeeze=False, sharey=True)
     width = 0.8 / max(1, len(shown))
     for ax, (column, title) in zip(axes[0], FAILURES.items(), strict=True):
         for j, method in enumerate(shown):
@@ -269,7 +308,7 @@ def failures_figure(df: pd.DataFrame):
         ax.set_title(title)
         ax.grid(axis="y", alpha=0.3)
     axes[0][0].set_ylabel("% of questions (mean over tasks)")
-    axes[0][0].legend(fontsize=8)
+    axes[0][0].legend()
     fig.tight_layout()
     return fig
 
@@ -281,7 +320,7 @@ def paths_figure(df: pd.DataFrame, paths: pd.DataFrame):
     robust = paths[paths["style"] == "robust"]
     greedy = df[df["style"] == "robust"]
     tasks = sorted(robust["task"].unique())
-    fig, axes = panel_grid(len(tasks), 5.2, 4, max_columns=3)
+    fig, axes = panel_grid(len(tasks), 0, 1.9, max_columns=4)
     for ax, task in zip(axes, tasks, strict=True):
         sub = robust[robust["task"] == task]
         for i, ((model, method), curve) in enumerate(sub.groupby(["model", "method"])):
@@ -300,7 +339,7 @@ def paths_figure(df: pd.DataFrame, paths: pd.DataFrame):
         ax.set_xscale("log", base=2)
         ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
         _accuracy_axes(ax, "sampled reasoning paths (log scale)", f"{task}: self-consistency")
-    axes[0].legend(fontsize=7, title="dashed: greedy decoding of the same prompt", title_fontsize=7)
+    axes[0].legend(title="dashed: greedy decoding of the same prompt")
     fig.tight_layout()
     return fig
 
