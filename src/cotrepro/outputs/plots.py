@@ -122,7 +122,7 @@ def _log_size_axis(ax, sizes, reference: Sequence[Sequence[float]] = ()) -> None
         low, high = mid / 3.2, mid * 3.2
     ax.set_xscale("log")
     ax.set_xlim(low, high)
-    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1, 3) if high / low < 1e3 else (1,)))
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1,)))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: human_count(x)))
     ax.xaxis.set_minor_formatter(NullFormatter())
 
@@ -138,7 +138,7 @@ def _unique_handles(axes) -> list:
 
 def _shared_legend(fig, handles: list, title: str) -> None:
     """One legend for the whole figure, above the panels, and the panels laid out below it."""
-    columns = min(len(handles), 4) or 1
+    columns = min(len(handles), 3) or 1
     rows = -(-len(handles) // columns)
     top = 1 - (0.12 + 0.16 * rows) / fig.get_figheight()
     fig.tight_layout(rect=(0, 0, 1, top))
