@@ -8,7 +8,7 @@ ARCHIVE_MEMBERS = GENERATIONS + GENERATION_META + TASK_RECORDS + TASK_PROVENANCE
 rule archive:
     input:
         members=ARCHIVE_MEMBERS,
-        code=code("archive.py"),
+        code=code("archive.py", "row_integrity.py"),
     output:
         "results/archive/generations.tar.gz",
     log:
@@ -23,7 +23,7 @@ if FROM_ARCHIVE:
     rule restore_from_archive:
         input:
             archive=FROM_ARCHIVE,
-            code=code("archive.py"),
+            code=code("archive.py", "row_integrity.py"),
         output:
             ARCHIVE_MEMBERS,
         log:

@@ -98,6 +98,12 @@ def script_code(script):
     return code(*import_closure([REPO / "scripts" / script], SRC / "cotrepro"))
 
 
+def model_weights(wildcards):
+    """A tiny model's weights folder, an input of its generation so that a deleted folder is built
+    again before anything generates (a hub model's files live in HF_HOME, checked by the job)."""
+    return [f"resources/models/tiny/{wildcards.model}"] if SPECS[wildcards.model]["source"] == "tiny" else []
+
+
 def repo_file(path):
     """A file of this repository as an input. Marked local, so that with a default storage
     provider (Kubernetes) it is read from the checkout, not looked for in the bucket."""

@@ -9,6 +9,7 @@
 rule generate:
     input:
         manifest="resources/models/{model}.json",
+        weights=model_weights,
         tasks=TASK_RECORDS,
         exemplars=sorted(set(generation_exemplar_files().values())),
         code=script_code("generate.py"),
@@ -18,7 +19,7 @@ rule generate:
     log:
         "logs/generate/{model}.log",
     wildcard_constraints:
-        model=one_of(models_with_source("hub") + models_with_source("tiny")),
+        model=one_of(models_with_source("hub") + models_with_source("tiny") + models_with_source("served")),
     threads: config["generation"]["threads"]
     resources:
         gpu=generation_gpus,
@@ -48,6 +49,7 @@ rule import_published:
             "prompts.py",
             "methods.py",
             "rows.py",
+            "row_integrity.py",
         ),
     output:
         rows=UNIT_GENERATIONS,

@@ -2,6 +2,14 @@
 # commit and each file's sha256), or, for the offline demo, built here with random weights; a
 # published-completions source (a paper's released logs) has its pinned logs downloaded instead.
 
+from cotrepro.models.weights_check import tiny_model_warnings
+
+# A tiny model's folder deleted or edited after it was built: said here, once a run, since Snakemake
+# plans nothing for it; every job that would load the model refuses to (cotrepro.models.weights_check).
+if not workflow.remote_exec:
+    for line in tiny_model_warnings(models_with_source("tiny"), Path("resources/models")):
+        print(line, file=sys.stderr)
+
 
 rule download_model:
     output:
@@ -76,3 +84,19 @@ rule published_manifest:
         spec=lambda w: SPECS[w.model],
     script:
         "../scripts/published_manifest.py"
+
+
+# A model that exists only behind a server (source served: a hosted API, or a server the user
+# runs): its manifest names the served model; the server's own report is in each unit's metadata.
+rule served_manifest:
+    output:
+        "resources/models/{model}.json",
+    log:
+        "logs/served_manifest/{model}.log",
+    wildcard_constraints:
+        model=one_of(models_with_source("served")),
+    localrule: True
+    params:
+        served_model=lambda w: SPECS[w.model]["served_model"],
+    script:
+        "../scripts/served_manifest.py"

@@ -10,8 +10,10 @@
 rule extract:
     input:
         rows=UNIT_GENERATIONS,
+        # Each unit's question count, against which its rows are checked (cotrepro.row_integrity).
+        meta=UNIT_GENERATION_META,
         tasks=TASK_RECORDS,
-        code=code(*SCORER),
+        code=code(*SCORER, "row_integrity.py"),
     output:
         UNIT_SCORES,
     log:

@@ -7,16 +7,20 @@ import torch
 
 from cotrepro.checks.agreement import backend_agreement
 from cotrepro.io import read_json, read_jsonl, write_json
-from cotrepro.joblog import log_to
-from cotrepro.models import model_dir
+from cotrepro.joblog import log_to, stop
+from cotrepro.models.weights_check import WeightsError, verify_model_files
 
 log_to(snakemake.log[0])
 p = snakemake.params
 manifest = read_json(snakemake.input.manifest)
+try:
+    weights = verify_model_files(snakemake.wildcards.model, manifest, Path(snakemake.input.manifest))
+except WeightsError as err:
+    stop(err)
 records = read_jsonl(snakemake.input.task)[: p.limit or None]
 torch.set_num_threads(snakemake.threads)
 summary = backend_agreement(
-    model_dir(manifest),
+    weights,
     records,
     p.methods,
     settings=dict(p.settings),

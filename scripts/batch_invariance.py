@@ -8,12 +8,17 @@ from cotrepro.generation import runner
 from cotrepro.generation.gpu_slots import job_devices
 from cotrepro.generation.job import select_exemplars
 from cotrepro.io import read_json, read_jsonl
-from cotrepro.joblog import log_to
+from cotrepro.joblog import log_to, stop
+from cotrepro.models.weights_check import WeightsError, verify_model_files
 
 log_to(snakemake.log[0])
 p, i = snakemake.params, snakemake.input
 settings = dict(p.settings)
 out = Path(snakemake.output.rows)
+try:
+    verify_model_files(snakemake.wildcards.model, read_json(i.manifest), Path(i.manifest))
+except WeightsError as err:
+    stop(err)
 exemplar_doc = read_json(i.exemplars[0]) if i.exemplars else None
 # Entered before torch is imported (measure imports it), so that this job sees only its own GPUs.
 with job_devices(int(snakemake.resources.get("gpu", 0))) as slots:

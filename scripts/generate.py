@@ -1,13 +1,23 @@
 """Snakemake script: generate every (task, method) of one model, loading it once, on the GPU(s) it
-claims or on the CPU."""
+claims or on the CPU.
+
+Before the model loads, its files are checked against the manifest's sha256
+(:mod:`cotrepro.models.weights_check`) and each unit's earlier rows are cut to the intact ones
+(:mod:`cotrepro.row_integrity`), so that damaged rows are regenerated, not reused; once the job has
+written them, every row gets its content hash. Both happen here, outside the generation job's code,
+so that no row's key changes for them (see cotrepro.code_digest)."""
 
 from pathlib import Path
 
 from cotrepro import methods
 from cotrepro.generation.gpu_slots import job_devices
 from cotrepro.generation.job import GenerationJob, GenerationUnit, run_job
-from cotrepro.io import run_key
-from cotrepro.joblog import log_to
+from cotrepro.generation.runner import journal_path
+from cotrepro.io import read_json, run_key
+from cotrepro.joblog import log_to, stop
+from cotrepro.models.weights_check import WeightsError, verify_model_files
+from cotrepro.row_integrity import keep_intact, stamp_file
+from cotrepro.served_spec import served_job_settings
 
 log_to(snakemake.log[0])
 model, cfg = snakemake.wildcards.model, snakemake.config
@@ -29,6 +39,15 @@ for rows, meta in zip(snakemake.output.rows, snakemake.output.meta, strict=True)
         )
     )
 
+try:
+    verify_model_files(model, read_json(snakemake.input.manifest), Path(snakemake.input.manifest))
+except WeightsError as err:
+    stop(err)
+for unit in units:
+    for path in (unit.rows_path, journal_path(unit.rows_path)):
+        if dropped := keep_intact(path):
+            print(f"{path}: {dropped} damaged line(s) dropped; their questions are generated again")
+
 # Entered before torch is imported (run_job imports it), so that this job sees only its own GPUs.
 with job_devices(int(snakemake.resources.get("gpu", 0))) as slots:
     run_job(
@@ -41,5 +60,9 @@ with job_devices(int(snakemake.resources.get("gpu", 0))) as slots:
             batch_size=spec.get("batch_size", cfg["generation"]["batch_size"]),
             threads=snakemake.threads,
             gpu_slots=tuple(slots),
+            served=served_job_settings(spec),
+            server_log=Path(snakemake.log[0]).with_suffix(".server.log"),
         )
     )
+for unit in units:
+    stamp_file(unit.rows_path)

@@ -6,6 +6,7 @@ from cotrepro.generation.imported import import_unit
 from cotrepro.io import read_json, run_key
 from cotrepro.joblog import log_to
 from cotrepro.models.published import log_file
+from cotrepro.row_integrity import stamp_file
 
 log_to(snakemake.log[0])
 model = snakemake.wildcards.model
@@ -26,4 +27,5 @@ for rows, meta in zip(snakemake.output.rows, snakemake.output.meta, strict=True)
         rows_path=Path(rows),
         meta_path=Path(meta),
     )
+    stamp_file(Path(rows))  # each row's content hash, checked wherever the rows are read
     print(f"{model} {task}/{method}: imported from {log_file(task, method).describe()}")

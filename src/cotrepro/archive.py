@@ -17,7 +17,8 @@ import tarfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from cotrepro.io import atomic_write_bytes
+from cotrepro.io import atomic_write_bytes, read_json, read_jsonl
+from cotrepro.row_integrity import RowIntegrityError, checked_rows, unit_ids
 
 INDEX = "cotrepro-archive.json"
 FORMAT_VERSION = 1
@@ -131,3 +132,24 @@ def restore(archive: Path, outputs: Iterable[Path], root: Path) -> None:
                     f"{archive}: {member.name} does not match its sha256 in the index; the archive is damaged"
                 )
             atomic_write_bytes(wanted[member.name], data)
+    check_restored_rows(wanted)
+
+
+def check_restored_rows(restored: dict[str, Path]) -> None:
+    """Check every restored generations file's rows against its metadata and task, as scoring will
+    (:func:`cotrepro.row_integrity.checked_rows`): an archive packed from damaged rows matches its
+    own index, so the index alone cannot catch them."""
+    for member, path in restored.items():
+        key = _generation_key(member)
+        if key is None:
+            continue
+        meta = restored.get(member.removesuffix(".jsonl") + ".meta.json")
+        task = restored.get(f"results/tasks/{key[1]}.jsonl")
+        if meta is None or task is None:
+            continue
+        try:
+            checked_rows(path, unit_ids(read_json(meta), read_jsonl(task)), "")
+        except RowIntegrityError as err:
+            raise ArchiveError(
+                f"{err} The archive holds damaged generations: pack it again from an intact run"
+            ) from None

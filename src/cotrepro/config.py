@@ -17,6 +17,7 @@ from cotrepro.data.exemplars import known_sets
 from cotrepro.data.tasks import TASKS, task_params
 from cotrepro.errors import ConfigError, allowed
 from cotrepro.plan import batch_invariance, task_settings
+from cotrepro.served_spec import check_served_spec
 from cotrepro.variants import (
     CHAT_FORMAT,
     PAPER_ORDER,
@@ -122,13 +123,14 @@ def _check_references(config: dict, repo_root: Path) -> None:
             raise ConfigError(
                 f"config key 'model_specs.{slug}' needs 'repo' (a Hugging Face repository id) because its source is hub"
             )
-        if spec["source"] != "published" and "architecture" not in spec:
+        if spec["source"] not in ("published", "served") and "architecture" not in spec:
             raise ConfigError(
                 f"config key 'model_specs.{slug}' needs 'architecture' (seq2seq or causal) because its source is "
                 f"{spec['source']}"
             )
 
     for slug, spec in specs.items():
+        check_served_spec(slug, spec)
         if spec["backend"] == "scratch" and spec.get("architecture") != "causal":
             raise ConfigError(
                 f"config key 'model_specs.{slug}.backend' = 'scratch' runs decoder-only Llama models; "

@@ -8,6 +8,7 @@ from __future__ import annotations
 from cotrepro import methods
 from cotrepro.data.tasks import TASKS, task_params
 from cotrepro.errors import ConfigError, allowed
+from cotrepro.served_spec import served_identity
 from cotrepro.variants import prompt_settings, variant_settings
 
 
@@ -74,7 +75,8 @@ def batch_invariance(config: dict) -> dict | None:
             f"generate; choose one of its units ({', '.join(f'{t}/{m}' for t, m in units)}) or set it to null"
         )
     specs = config["model_specs"]
-    models = [m for m in config["models"] if specs[m]["source"] in ("hub", "tiny")]
+    # A served model's rows come from its server, which the check cannot rerun at batch size 1.
+    models = [m for m in config["models"] if specs[m]["source"] in ("hub", "tiny") and specs[m]["backend"] != "served"]
     if not models:
         return None
     return {"task": task, "method": method, "questions": check["questions"], "seed": check["seed"], "models": models}
@@ -87,23 +89,27 @@ def unit_settings(config: dict, model: str, method: str) -> dict:
     variant = variant_settings(config).get(method)
     prompt = prompt_settings(variant)
     chat = prompt.pop("chat")
-    return {
-        "backend": spec["backend"],
-        "architecture": spec.get("architecture"),
-        "chat_template": spec["chat_template"] or chat,
-        "max_context": spec.get("max_context"),
-        "max_new_tokens": gen["max_new_tokens"],
-        "dtype": gen["dtype"],
-        "device": gen["device"],
-        "on_overflow": gen["on_overflow"],
-        "stop": gen["stop"],
-        "limit": config["limit"],
-        "shots": config["shots"] if methods.get(method).few_shot else 0,
-        "method": methods.get(method).shaping(),
-        # Only a sampling method's rows depend on the sampling settings.
-        "sampling": config["sampling"] if methods.get(method).samples else None,
-        "prompt": prompt,
-    } | ({"variant": variant} if variant else {})
+    return (
+        {
+            "backend": spec["backend"],
+            "architecture": spec.get("architecture"),
+            "chat_template": spec["chat_template"] or chat,
+            "max_context": spec.get("max_context"),
+            "max_new_tokens": gen["max_new_tokens"],
+            "dtype": gen["dtype"],
+            "device": gen["device"],
+            "on_overflow": gen["on_overflow"],
+            "stop": gen["stop"],
+            "limit": config["limit"],
+            "shots": config["shots"] if methods.get(method).few_shot else 0,
+            "method": methods.get(method).shaping(),
+            # Only a sampling method's rows depend on the sampling settings.
+            "sampling": config["sampling"] if methods.get(method).samples else None,
+            "prompt": prompt,
+        }
+        | ({"variant": variant} if variant else {})
+        | ({"served": served_identity(spec)} if spec["backend"] == "served" else {})
+    )
 
 
 def generation_units(config: dict, model: str) -> dict[str, dict]:

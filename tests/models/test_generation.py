@@ -4,6 +4,7 @@ import json
 
 import pytest
 import torch
+from task_fixtures import counting_records
 
 from cotrepro.data.tasks import get_task
 from cotrepro.engine.hf.backend import HFBackend
@@ -19,16 +20,7 @@ PROMPTS = [
     "A: Let's think step by step.",
 ]
 TASK = get_task("arith_demo")
-RECORDS = [
-    {
-        "id": f"r{i}",
-        "question": f"Question number {i}: {i} + {i * 3} apples is how many?",
-        "answer": str(4 * i),
-        "answer_format": "number",
-        "choices": None,
-    }
-    for i in range(7)
-]
+RECORDS = counting_records(7)
 
 
 def backend(tiny_models, arch, **kw):

@@ -17,7 +17,25 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
 
-class _Server:
+class LocalHTTPServer:
+    """A threading HTTP server on a free localhost port, serving from a daemon thread inside ``with``."""
+
+    def _listen(self, handler: type[BaseHTTPRequestHandler]) -> str:
+        """Bind ``handler`` to a free port and return the server's base URL."""
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def __enter__(self):
+        # A short poll interval makes shutdown, which waits for the next poll, quick.
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class _Server(LocalHTTPServer):
     """Life cycle, request log and fault injection shared by both servers."""
 
     def __init__(self, *, fail_first: int = 0, fail_match: str = "", fail_status: int = 503):
@@ -36,17 +54,7 @@ class _Server:
             def log_message(self, *args):
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def __enter__(self):
-        # A short poll interval makes shutdown, which waits for the next poll, quick.
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.base_url = self._listen(Handler)
 
     def url(self, path: str) -> str:
         """The full URL of ``path`` on this server."""

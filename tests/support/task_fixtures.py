@@ -276,3 +276,18 @@ DIRECT_TRIGGERS = {
     "yes_no": "The answer (Yes or No) is",
     "text": "The answer is",
 }
+
+
+def counting_records(n: int) -> list[dict]:
+    """``n`` prepared number-answer records of the project's own text (ids r0, r1, ...), for tests
+    that generate them with a tiny model."""
+    return [
+        {
+            "id": f"r{i}",
+            "question": f"Question number {i}: {i} + {i * 3} apples is how many?",
+            "answer": str(4 * i),
+            "answer_format": "number",
+            "choices": None,
+        }
+        for i in range(n)
+    ]

@@ -64,6 +64,8 @@ def jobs(tmp_path_factory) -> list[dict]:
     for config in ("demo", "calibrate"):
         found += planned_jobs(REPO / f"config/{config}.yaml", tmp_path_factory.mktemp(config))
     found += planned_jobs(REPO / "config/config.yaml", tmp_path_factory.mktemp("full"), "all", "archive")
+    # A model behind a hosted API (source served) plans the served_manifest rule no other config has.
+    found += planned_jobs(REPO / "config/hosted-api.example.yaml", tmp_path_factory.mktemp("hosted"))
     rebuild = tmp_path_factory.mktemp("rebuild")
     (rebuild / "config.yaml").write_text(yaml.safe_dump(archive_config(write_archive(rebuild))))
     found += planned_jobs(rebuild / "config.yaml", rebuild)

@@ -16,6 +16,7 @@ from workflow_helpers import AFTER_SCORES, REPO, planned_jobs, run_snakemake, sn
 from cotrepro.data.tasks.arithmetic import GSM8K_TEST
 from cotrepro.generation.runner import journal_path
 from cotrepro.io import read_json, read_jsonl
+from cotrepro.row_integrity import CONTENT, content_digest, stamp
 
 COMMIT = "feedface" * 5
 
@@ -90,11 +91,13 @@ def test_killed_generation_job_resumes_without_loss_or_duplicates(tmp_path):
     assert [r["id"] for r in rows] == [f"arith_demo-{i:04d}" for i in range(20)]
     stats = read_json(work / target.replace(".jsonl", ".meta.json"))["stats"]
     assert stats["resumed_rows"] == len(done) and stats["generated_rows"] == 20 - len(done)
-    kept = {r["id"]: r for r in rows}
-    assert all(kept[r["id"]] == r for r in done)  # the rows from before the kill, untouched
+    # The rows from before the kill, untouched but for the content hash the finished file stamps.
+    assert all(r[CONTENT] == content_digest(r) for r in rows)
+    kept = {r["id"]: {k: v for k, v in r.items() if k != CONTENT} for r in rows}
+    assert all(kept[r["id"]] == r for r in done)
     first_stats = read_json(work / first.replace(".jsonl", ".meta.json"))["stats"]
     assert first_stats["resumed_rows"] == 20 and first_stats["generated_rows"] == 0
-    assert read_jsonl(work / first) == sorted(finished_unit, key=lambda r: r["id"])  # journals: longest first
+    assert read_jsonl(work / first) == [stamp(r) for r in sorted(finished_unit, key=lambda r: r["id"])]  # longest first
     assert not journal.exists() and not journal_path(work / first).exists()
     log = (work / "logs/generate/tiny-llama.log").read_text()
     assert log.count("loading the model") == 1

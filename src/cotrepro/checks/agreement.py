@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from cotrepro.engine.loader import BACKENDS, load_backend
+from cotrepro.engine.loader import load_backend
 from cotrepro.generation import runner
 from cotrepro.generation.job import select_exemplars
 
@@ -19,6 +19,11 @@ def differing_fields(a: dict, b: dict) -> list[str]:
     """The compared fields (both stages) in which two rows of the same question differ."""
     keys = [k for f in COMPARED for k in (f, f"stage2_{f}") if k in a or k in b]
     return [k for k in keys if a.get(k) != b.get(k)]
+
+
+IN_PROCESS = ("hf", "scratch")
+"""The backends compared: both run the model in this process on the same weights (a served model
+is checked against them by the served tests, not here)."""
 
 
 def backend_agreement(
@@ -45,7 +50,7 @@ def backend_agreement(
             batch_size=settings["batch_size"],
             stop=settings["stop"],
         )
-        for name in BACKENDS
+        for name in IN_PROCESS
     }
     per_method = {}
     for method in method_keys:

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from cotrepro.engine.loader import BACKENDS, load_backend
+from cotrepro.engine.served.client import ServedError
 from cotrepro.io import write_jsonl
 
 
@@ -58,14 +59,21 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="cotrepro", description=__doc__.split("\n\n")[0])
     commands = top.add_subparsers(dest="command", required=True)
     gen = commands.add_parser("generate", help="greedy completions of a prompt file with a local model")
-    gen.add_argument("--model-dir", type=Path, required=True, help="a local transformers model (safetensors)")
-    gen.add_argument("--architecture", choices=["causal", "seq2seq"], required=True)
+    gen.add_argument("--model-dir", type=Path, help="a local transformers model (safetensors); served: optional")
+    gen.add_argument("--architecture", choices=["causal", "seq2seq"], default=None, help="required unless served")
     gen.add_argument(
         "--backend",
         choices=BACKENDS,
         default="hf",
-        help="hf: transformers (default); scratch: the from-scratch Llama (Llama-architecture models only)",
+        help="hf: transformers (default); scratch: the from-scratch Llama (Llama-architecture models only); "
+        "served: an OpenAI-compatible server (--base-url, --served-model)",
     )
+    served = gen.add_argument_group("served backend")
+    served.add_argument("--base-url", help="the server's OpenAI base URL, e.g. http://127.0.0.1:8000/v1")
+    served.add_argument("--served-model", help="the model name the server knows")
+    served.add_argument("--api-key-env", help="the environment variable holding the API key (never printed)")
+    served.add_argument("--max-concurrency", type=int, default=8, help="requests in flight at once (default 8)")
+    served.add_argument("--tokenizer", help="a Hub repo or directory for token counts (default: --model-dir's)")
     gen.add_argument("--prompts", type=Path, required=True, help='JSON lines {"id", "prompt"}')
     gen.add_argument("--out", type=Path, required=True, help="JSON lines written here, in input order")
     gen.add_argument("--max-new-tokens", type=int, required=True)
@@ -77,15 +85,26 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
-def generate(args: argparse.Namespace) -> dict:
-    """Run the engine over the prompt file and write the completions; returns a short summary."""
-    rows = read_prompts(args.prompts)
-    if args.out.exists() and not args.overwrite:
-        raise PromptFileError(f"{args.out} exists; pass --overwrite to replace it or choose another --out")
+def _backend(args: argparse.Namespace):
+    """The backend the command line names, or a PromptFileError naming the missing option."""
+    if args.backend == "served":
+        if not (args.base_url and args.served_model):
+            raise PromptFileError("--backend served needs --base-url and --served-model")
+        served = {
+            "base_url": args.base_url,
+            "served_model": args.served_model,
+            "api_key_env": args.api_key_env,
+            "max_concurrency": args.max_concurrency,
+            "tokenizer": args.tokenizer,
+        }
+        return load_backend(
+            "served", args.model_dir, "causal", served=served, batch_size=args.batch_size, stop=args.stop
+        )
+    if args.model_dir is None or args.architecture is None:
+        raise PromptFileError(f"--backend {args.backend} needs --model-dir and --architecture")
     if not (args.model_dir / "config.json").exists():
         raise PromptFileError(f"{args.model_dir} holds no config.json; --model-dir must be a local transformers model")
-    started = time.perf_counter()
-    backend = load_backend(
+    return load_backend(
         args.backend,
         args.model_dir,
         args.architecture,
@@ -94,6 +113,15 @@ def generate(args: argparse.Namespace) -> dict:
         batch_size=args.batch_size,
         stop=args.stop,
     )
+
+
+def generate(args: argparse.Namespace) -> dict:
+    """Run the engine over the prompt file and write the completions; returns a short summary."""
+    rows = read_prompts(args.prompts)
+    if args.out.exists() and not args.overwrite:
+        raise PromptFileError(f"{args.out} exists; pass --overwrite to replace it or choose another --out")
+    started = time.perf_counter()
+    backend = _backend(args)
     loaded = time.perf_counter()
     ids = backend.encode([r["prompt"] for r in rows])
     backend.prepare(ids, args.max_new_tokens)
@@ -129,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         summary = generate(args)
-    except PromptFileError as err:
+    except (PromptFileError, ServedError) as err:
         print(f"cotrepro generate: {err}", file=sys.stderr)
         return 2
     print(json.dumps(summary), file=sys.stderr)

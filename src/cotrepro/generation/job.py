@@ -12,14 +12,14 @@ from pathlib import Path
 from cotrepro import methods
 from cotrepro.code_digest import installed_code_digest
 from cotrepro.generation import meta, runner
+from cotrepro.generation.served_job import job_server
 from cotrepro.io import read_json, read_jsonl, write_json
-from cotrepro.models import model_dir
 from cotrepro.provenance import utc_now
 from cotrepro.variants import order_exemplars
 
 log = logging.getLogger("cotrepro.generation")
 
-BACKEND_SETTINGS = ("backend", "architecture", "max_context", "dtype", "device", "stop")
+BACKEND_SETTINGS = ("backend", "architecture", "max_context", "dtype", "device", "stop", "served")
 """The unit settings that configure the loaded model rather than a unit's prompts. They are per
 model, so every unit of a job has the same; the job checks it, since it loads the model once.
 (``chat_template``, the prompt format, may differ: a prompt-format variant's units use the chat
@@ -53,6 +53,8 @@ class GenerationJob:
     batch_size: int | str  # a number or "auto"
     threads: int
     gpu_slots: tuple[str, ...] = ()  # the devices this job holds (gpu_slots.claim), empty on CPU
+    served: dict | None = None  # backend served: connection settings (served_spec.served_job_settings)
+    server_log: Path | None = None  # where a server the job starts writes its output
 
 
 def unit_fingerprint(manifest: dict, settings: dict, backend) -> dict:
@@ -64,6 +66,8 @@ def unit_fingerprint(manifest: dict, settings: dict, backend) -> dict:
         "settings": {k: v for k, v in settings.items() if k != "limit"},
         "dtype": str(backend.dtype),
         "code": installed_code_digest(),
+        # A served model's identity as its server reports it: another model behind the name regenerates.
+        **({"server": backend.fingerprint()} if hasattr(backend, "fingerprint") else {}),
     }
 
 
@@ -99,23 +103,27 @@ def backend_settings(units: tuple[GenerationUnit, ...] | list[GenerationUnit]) -
         raise ValueError("a generation job needs at least one (task, method) unit")
     first = units[0]
     for unit in units[1:]:
-        differ = [k for k in BACKEND_SETTINGS if unit.settings[k] != first.settings[k]]
+        differ = [k for k in BACKEND_SETTINGS if unit.settings.get(k) != first.settings.get(k)]
         if differ:
             raise ValueError(
                 f"units {first.label} and {unit.label} of one generation job differ in {', '.join(differ)}; "
                 "these configure the model, which a job loads once, so they must be the same for all its units"
             )
-    return {k: first.settings[k] for k in BACKEND_SETTINGS}
+    return {k: first.settings.get(k) for k in BACKEND_SETTINGS}
 
 
-def load_unit_backend(settings: dict, manifest: dict, batch_size: int | str, *, devices: int = 1):
+def load_unit_backend(
+    settings: dict, manifest: dict, batch_size: int | str, *, devices: int = 1, served: dict | None = None
+):
     """The backend a unit's settings (those of :data:`BACKEND_SETTINGS`) configure, with the
-    manifest's model loaded, generating ``batch_size`` rows at a time."""
+    manifest's model loaded, generating ``batch_size`` rows at a time (``served``: a served model's
+    connection, from :func:`cotrepro.generation.served_job.job_server`)."""
     from cotrepro.engine.loader import load_backend
+    from cotrepro.generation.served_job import local_model_dir
 
     return load_backend(
         settings["backend"],
-        model_dir(manifest),
+        local_model_dir(manifest),
         settings["architecture"],
         device=settings["device"],
         dtype=settings["dtype"],
@@ -124,6 +132,7 @@ def load_unit_backend(settings: dict, manifest: dict, batch_size: int | str, *, 
         chat_template=settings["chat_template"],
         max_context=settings["max_context"],
         devices=devices,
+        **({"served": served} if served is not None else {}),
     )
 
 
@@ -167,9 +176,35 @@ def run_job(job: GenerationJob) -> list[dict]:
     # Loaded in the prompt format of the job's first unit (the model's own); a prompt-format
     # variant's units get a view of it in the other format (_unit_backend).
     chat = {"chat_template": job.units[0].settings["chat_template"]}
-    backend = load_unit_backend(shared | chat, manifest, job.batch_size, devices=max(1, len(job.gpu_slots)))
-    load = {"count": 1, "seconds": round(time.perf_counter() - t0, 3), "at": loaded_at, "pid": os.getpid()}
-    log.info("%s: model loaded in %.1f s", job.model, load["seconds"])
+    with job_server(job.served, manifest, job.server_log) as served:
+        backend = load_unit_backend(
+            shared | chat, manifest, job.batch_size, devices=max(1, len(job.gpu_slots)), served=served
+        )
+        load = {"count": 1, "seconds": round(time.perf_counter() - t0, 3), "at": loaded_at, "pid": os.getpid()}
+        log.info("%s: model loaded in %.1f s", job.model, load["seconds"])
+        metas = _run_units(job, inputs, backend, manifest, load)
+    for unit in job.units:
+        runner.drop_journal(unit.rows_path)
+    generated = [u.label for u, m in zip(job.units, metas, strict=True) if m["stats"]["generated_rows"]]
+    log.info(
+        "%s: model loaded once; %d units, %d with rows generated (%s), %d reused whole",
+        job.model,
+        len(job.units),
+        len(generated),
+        ", ".join(generated) or "none",
+        len(job.units) - len(generated),
+    )
+    return metas
+
+
+def _run_units(job: GenerationJob, inputs: list, backend, manifest: dict, load: dict) -> list[dict]:
+    """Every unit of the job with the loaded backend, in order; their metadata."""
+    from cotrepro.engine.sampling import Sampling
+
+    check = getattr(backend, "check_sampling", None)  # a served model refuses what its server cannot do
+    if check:
+        for unit in job.units:
+            check(Sampling(**unit.settings["sampling"]) if unit.settings.get("sampling") else None)
     metas = []
     for unit, unit_inputs in zip(job.units, inputs, strict=True):
         meta = _run_unit(job, unit, unit_inputs, backend, manifest, load)
@@ -186,17 +221,6 @@ def run_job(job: GenerationJob) -> list[dict]:
             st["wall_seconds"],
         )
         metas.append(meta)
-    for unit in job.units:
-        runner.drop_journal(unit.rows_path)
-    generated = [u.label for u, m in zip(job.units, metas, strict=True) if m["stats"]["generated_rows"]]
-    log.info(
-        "%s: model loaded once; %d units, %d with rows generated (%s), %d reused whole",
-        job.model,
-        len(job.units),
-        len(generated),
-        ", ".join(generated) or "none",
-        len(job.units) - len(generated),
-    )
     return metas
 
 
