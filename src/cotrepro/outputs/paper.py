@@ -274,7 +274,7 @@ def compute_table(inp: RunOutputs) -> str:
     if inp.paths is not None and not inp.paths.empty:
         out += (
             "\\begin{figure}[htbp]\\centering\n"
-            "\\includegraphics[width=\\textwidth,height=0.42\\textheight,keepaspectratio]{paths.pdf}\n"
+            "\\includegraphics[width=\\textwidth,height=0.9\\textheight,keepaspectratio]{paths.pdf}\n"
             "\\caption{Self-consistency: accuracy (robust extraction) against the number of sampled reasoning "
             "paths, with 95\\% intervals; dashed, the same prompt decoded greedily (Wang et al.'s Figure 2).}"
             "\\label{fig:paths}\n\\end{figure}\n"

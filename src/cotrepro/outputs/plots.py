@@ -14,6 +14,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
@@ -38,6 +39,9 @@ PRINT_STYLE = {
 }
 """Font sizes at print size: nothing below 7 pt once the figure is set at the text width."""
 matplotlib.rcParams.update(PRINT_STYLE)
+MAX_HEIGHT = 8.3
+"""The tallest a figure is made (inches): a float page of the paper holds it with its caption
+unshrunk (the paper caps figures at 0.9 of the text height, 8.96 in)."""
 FAILURES = {
     "frac_no_answer": "no answer extracted",
     "frac_hit_max_new_tokens": "hit the token limit",
@@ -137,11 +141,17 @@ def _unique_handles(axes) -> list:
 
 
 def _shared_legend(fig, handles: list, title: str) -> None:
-    """One legend for the whole figure, above the panels, and the panels laid out below it."""
-    columns = min(len(handles), 3) or 1
+    """One legend for the whole figure, above the panels: the figure grows by the legend's height,
+    so that the panels keep theirs, and the panels are laid out below it."""
+    longest = max((len(h.get_label()) for h in handles), default=0)
+    # Three columns of 7 pt labels fit the text width up to about 35 characters a label.
+    columns = min(len(handles), 3 if longest <= 35 else 2) or 1
     rows = -(-len(handles) // columns)
-    top = 1 - (0.12 + 0.16 * rows) / fig.get_figheight()
-    fig.tight_layout(rect=(0, 0, 1, top))
+    legend_height = 0.12 + 0.16 * rows
+    fig.set_figheight(fig.get_figheight() + legend_height)
+    top = 1 - legend_height / fig.get_figheight()
+    # A little room at the right: the last panel's last tick label is centred on the axis end.
+    fig.tight_layout(rect=(0, 0, 0.985, top))
     if handles:
         fig.legend(handles=handles, loc="upper center", ncol=columns, title=title, frameon=False)
 
@@ -150,7 +160,7 @@ def scaling_figure(df: pd.DataFrame, published: pd.DataFrame | None = None):
     """Accuracy against parameter count (log axis), one line per method, one panel per task,
     with the papers' model families as dotted reference curves."""
     tasks = sorted(df["task"].unique())
-    fig, axes = panel_grid(len(tasks), 0, 1.9, max_columns=4)
+    fig, axes = panel_grid(len(tasks), 0, 1.8, max_columns=4)
     families = set()
     for ax, task in zip(axes, tasks, strict=True):
         sub = df[df["task"] == task]
@@ -203,89 +213,105 @@ def scaling_figure(df: pd.DataFrame, published: pd.DataFrame | None = None):
 
 
 def methods_figure(df: pd.DataFrame):
-    """Grouped bars: accuracy of each method per model (robust extraction), one panel per task."""
-    tasks = sorted(df["task"].unique())
+    """Heat maps of accuracy (robust extraction), one panel per method: a row per task, a column per
+    model (smallest first), each cell with its accuracy; the panel's title in the method's colour.
+    Every method, model and task of a full run fits one page at print size, which bar grids did not."""
     robust = df[df["style"] == "robust"]
-    fig, axes = panel_grid(len(tasks), 0, 2.2, max_columns=3)
-    for ax, task in zip(axes, tasks, strict=True):
-        sub = robust[robust["task"] == task]
-        models = models_by_size(sub)
-        shown = _methods(sub)
-        width = 0.8 / max(1, len(shown))
-        for j, method in enumerate(shown):
-            rows = sub[sub["method"] == method].set_index("model").reindex(models)
-            xs = _dodged(len(models), j, len(shown), width)
-            ax.bar(
-                xs,
-                rows["accuracy"],
-                width,
-                color=methods.color(method),
-                label=methods.label(method),
-                yerr=[rows["accuracy"] - rows["ci_low"], rows["ci_high"] - rows["accuracy"]],
-                capsize=2,
-            )
-        ax.set_xticks(range(len(models)))
-        ax.set_xticklabels(models, rotation=20, ha="right")
-        ax.set_ylabel("accuracy (%)")
-        ax.set_ylim(0, 100)
-        ax.set_title(f"{task}: methods per model (robust extraction, 95% CI)")
-        ax.grid(axis="y", alpha=0.3)
-        ax.legend(ncol=min(len(shown), 3))
-    fig.tight_layout()
+    tasks = sorted(robust["task"].unique())
+    models = models_by_size(robust)
+    shown = _methods(robust)
+    columns = min(len(shown), 3) or 1
+    rows = -(-len(shown) // columns) or 1
+    # A row of cells is 0.17 in (7 pt numbers fit); the rotated model names and the title take 1.3 in.
+    panel_height = 0.17 * len(tasks) + 0.3 + 0.06 * max((len(m) for m in models), default=0)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(TEXT_WIDTH, min(MAX_HEIGHT, panel_height * rows + 0.6)), squeeze=False
+    )
+    flat = list(axes.flat)
+    for ax in flat[len(shown) :]:
+        ax.set_visible(False)
+    image = None
+    for ax, method in zip(flat, shown, strict=False):
+        grid = (
+            robust[robust["method"] == method]
+            .pivot_table(index="task", columns="model", values="accuracy")
+            .reindex(index=tasks, columns=models)
+        )
+        image = ax.imshow(grid.to_numpy(), cmap="viridis", vmin=0, vmax=100, aspect="auto")
+        for (i, j), value in np.ndenumerate(grid.to_numpy()):
+            if not np.isnan(value):
+                # Dark cells get white numbers, light ones black, so that each stays readable.
+                ax.text(j, i, f"{value:.0f}", ha="center", va="center", fontsize=7,
+                        color="white" if value < 60 else "black")  # fmt: skip
+        ax.set_xticks(range(len(models)), models, rotation=90)
+        ax.set_yticks(range(len(tasks)), tasks)
+        ax.tick_params(length=0)
+        # Long labels ("... + self-consistency") take two lines over a third of the text width.
+        ax.set_title(methods.label(method).replace(" + ", "\n+ "), color=methods.color(method), fontweight="bold")
+    height = fig.get_figheight()
+    fig.tight_layout(rect=(0, 0.75 / height, 0.985, 1))
+    if image is not None:
+        bar = fig.colorbar(image, cax=fig.add_axes((0.3, 0.38 / height, 0.4, 0.09 / height)), orientation="horizontal")
+        bar.set_label("accuracy (%, robust extraction); blank: not run")
     return fig
 
 
+MODEL_MARKERS = "osD^vP*Xh<>p"
+"""One marker a model (smallest first) in the compute figure; colour is the method's."""
+
+
 def compute_figure(df: pd.DataFrame, paths: pd.DataFrame | None = None):
-    """Test-time compute: accuracy against mean generated tokens per question, one panel per task;
-    each self-consistency run also as a curve through its points at 1, 2, 4, ... sampled paths."""
-    tasks = sorted(df["task"].unique())
+    """Test-time compute: accuracy against mean generated tokens per question, one panel per task,
+    colour for the method and marker for the model; each self-consistency run also as a curve
+    through its points at 1, 2, 4, ... sampled paths. Rows without token counts (published
+    completions) are left out, never drawn at a stand-in count; a run with none says so."""
     robust = df[df["style"] == "robust"]
+    counted = robust[robust["mean_generated_tokens"] > 0]
     curves = paths[paths["style"] == "robust"] if paths is not None and not paths.empty else None
-    fig, axes = panel_grid(len(tasks), 0, 1.9, max_columns=4)
+    if counted.empty:
+        fig = plt.figure(figsize=(TEXT_WIDTH, 1.0))
+        fig.text(0.5, 0.5, "No token counts in this run (published completions carry none): nothing to plot.",
+                 ha="center", va="center")  # fmt: skip
+        return fig
+    tasks = sorted(counted["task"].unique())
+    marker = {m: MODEL_MARKERS[i % len(MODEL_MARKERS)] for i, m in enumerate(models_by_size(counted))}
+    fig, axes = panel_grid(len(tasks), 0, 1.6, max_columns=4)
     for ax, task in zip(axes, tasks, strict=True):
-        # Rows without token counts (published completions) are left out, never drawn at 1 token.
-        sub = robust[(robust["task"] == task) & (robust["mean_generated_tokens"] > 0)]
+        sub = counted[counted["task"] == task]
         for (_model, method), curve in (
             () if curves is None else curves[curves["task"] == task].groupby(["model", "method"])
         ):
-            ax.plot(
-                curve["mean_generated_tokens"].clip(lower=1),
-                curve["accuracy"],
-                color=methods.color(method),
-                marker=".",
-                linewidth=1,
-                alpha=0.8,
-                zorder=2,
-            )
+            ax.plot(curve["mean_generated_tokens"], curve["accuracy"], color=methods.color(method),
+                    linewidth=0.8, alpha=0.6, zorder=2)  # fmt: skip
         for method in _methods(sub):
-            pts = sub[sub["method"] == method]
-            ax.scatter(
-                pts["mean_generated_tokens"].clip(lower=1),
-                pts["accuracy"],
-                color=methods.color(method),
-                s=36,
-                label=methods.label(method),
-                edgecolor="black",
-                linewidth=0.4,
-                zorder=3,
-            )
-            for r in pts.itertuples():
-                ax.annotate(
-                    r.model,
-                    (max(r.mean_generated_tokens, 1), r.accuracy),
-                    fontsize=7,
-                    alpha=0.75,
-                    xytext=(3, 3),
-                    textcoords="offset points",
-                )
+            for model, pts in sub[sub["method"] == method].groupby("model"):
+                ax.scatter(pts["mean_generated_tokens"], pts["accuracy"], color=methods.color(method),
+                           marker=marker[model], s=22, edgecolor="black", linewidth=0.3, zorder=3,
+                           label=methods.label(method))  # fmt: skip
         ax.set_xscale("log")
-        # Labelled ticks at 1-2-5 steps: the token range of one task is often under a decade.
-        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1, 2, 5)))
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1,), numticks=12))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
         ax.xaxis.set_minor_formatter(NullFormatter())
-        _accuracy_axes(ax, "mean generated tokens per question (log scale)", f"{task}: accuracy vs test-time compute")
-    axes[0].legend(title="method (robust extraction)")
-    fig.tight_layout()
+        values = sub["mean_generated_tokens"].tolist() + (
+            [] if curves is None else curves[curves["task"] == task]["mean_generated_tokens"].tolist()
+        )
+        # At least a decade around the points, so that a labelled tick always falls inside.
+        low, high = min(values) / 1.6, max(values) * 1.6
+        if high / low < 12:
+            mid = (low * high) ** 0.5
+            low, high = mid / 3.5, mid * 3.5
+        ax.set_xlim(low, high)
+        ax.set_ylim(0, 100)
+        ax.set_title(task)
+        ax.grid(alpha=0.3)
+    fig.supxlabel("mean generated tokens per question (log scale)", fontsize=8)
+    fig.supylabel("accuracy (%, robust extraction)", fontsize=8)
+    handles = _unique_handles(axes)
+    handles = [
+        Line2D([], [], color=h.get_facecolor()[0], marker="o", linestyle="", label=h.get_label()) for h in handles
+    ]
+    handles += [Line2D([], [], color="grey", marker=mk, linestyle="", label=m) for m, mk in marker.items()]
+    _shared_legend(fig, handles, "colour: method, marker: model; lines: self-consistency at 1, 2, 4, ... paths")
     return fig
 
 
@@ -307,6 +333,8 @@ def failures_figure(df: pd.DataFrame):
         ax.set_ylim(0, 100)
         ax.set_title(title)
         ax.grid(axis="y", alpha=0.3)
+        # Each panel keeps its own labels: a shared axis would leave the others unlabelled.
+        ax.tick_params(labelleft=True)
     axes[0][0].set_ylabel("% of questions (mean over tasks)")
     axes[0][0].legend()
     fig.tight_layout()
@@ -320,7 +348,7 @@ def paths_figure(df: pd.DataFrame, paths: pd.DataFrame):
     robust = paths[paths["style"] == "robust"]
     greedy = df[df["style"] == "robust"]
     tasks = sorted(robust["task"].unique())
-    fig, axes = panel_grid(len(tasks), 0, 1.9, max_columns=4)
+    fig, axes = panel_grid(len(tasks), 0, 1.75, max_columns=4)
     for ax, task in zip(axes, tasks, strict=True):
         sub = robust[robust["task"] == task]
         for i, ((model, method), curve) in enumerate(sub.groupby(["model", "method"])):
@@ -337,10 +365,17 @@ def paths_figure(df: pd.DataFrame, paths: pd.DataFrame):
             if not base.empty:
                 ax.axhline(float(base["accuracy"].iloc[0]), color=color, linestyle="--", linewidth=1)
         ax.set_xscale("log", base=2)
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
-        _accuracy_axes(ax, "sampled reasoning paths (log scale)", f"{task}: self-consistency")
-    axes[0].legend(title="dashed: greedy decoding of the same prompt")
-    fig.tight_layout()
+        counts = sorted(sub["paths"].unique())
+        # Ticks at the path counts the run has (1, 2, 4, ..., 40), not at powers of 2 beyond them.
+        ax.set_xticks(counts, [f"{c:g}" for c in counts])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlim(counts[0] / 1.3, counts[-1] * 1.3)
+        ax.set_ylim(0, 100)
+        ax.set_title(task)
+        ax.grid(alpha=0.3)
+    fig.supxlabel("sampled reasoning paths (log scale)", fontsize=8)
+    fig.supylabel("accuracy (%, robust extraction)", fontsize=8)
+    _shared_legend(fig, _unique_handles(axes), "dashed: greedy decoding of the same prompt")
     return fig
 
 
