@@ -72,3 +72,88 @@ def full_size_results(seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
                             "mean_generated_tokens": TOKENS[SC_METHODS[method]] * p,
                         })  # fmt: skip
     return pd.DataFrame(rows), pd.DataFrame(curves)
+
+
+KIND = (
+    {t: "arithmetic" for t in TASKS[:6]} | {t: "commonsense" for t in TASKS[6:11]} | {t: "symbolic" for t in TASKS[11:]}
+)
+SAMPLING = {"paths": PATHS[-1], "seed": 0, "temperature": 0.7, "top_k": 40, "top_p": None}
+
+
+def _prompt(task: str, method: str) -> str:
+    """A prompt of the shape the method sends (8 worked exemplars for few-shot), in the project's own words."""
+    question = (
+        f"Q: In the {task} set, item {{i}} has {{i}} boxes of 12 pens and gives away 5 pens. How many are left?\n"
+    )
+    exemplars = "" if not method.startswith("few_shot") else "".join(
+        question.format(i=i) + ("A: There are 12 x {i} pens; 5 leave. " if "cot" in method else "A: ").format(i=i)
+        + f"The answer is {12 * i - 5}.\n\n"
+        for i in range(2, 10)
+    )  # fmt: skip
+    trigger = "A: Let's think step by step." if method.startswith("zero_shot_cot") else "A:"
+    return exemplars + question.format(i=11) + trigger
+
+
+def _meta(model: str, task: str, method: str) -> dict:
+    """Generation metadata of one unit, with the fields the report and the paper read."""
+    example = {"prompt": _prompt(task, method)}
+    if method.startswith("zero_shot_cot"):
+        example["stage2_prompt"] = example["prompt"] + " 12 x 11 = 132; 132 - 5 = 127.\nTherefore, the answer is"
+    return {
+        "method": method, "variant": None, "prompt_format": "plain", "on_overflow": "generate",
+        "model": {"slug": model, "repo": f"example/{model}", "source": "hub", "requested_revision": "main",
+                  "resolved_revision": "0123456789abcdef" * 2 + "01234567"},
+        "task": {"key": task, "records": 250},
+        "backend": {"parameters": int(MODELS[model]), "engine": "transformers.generate", "dtype": "bfloat16",
+                    "device_name": "NVIDIA H100 80GB HBM3", "batch_size_setting": "auto", "batch_size": 64,
+                    "final_batch_size": 64, "context_length": 2048,
+                    "decoding": {"strategy": "greedy", "do_sample": False, "num_beams": 1, "stop": ["Q:"]}},
+        "sampling": SAMPLING if method in SC_METHODS else None,
+        "max_new_tokens": {"answer": 32, "reasoning": 256},
+        "stats": {"row_seconds": 60.0 * (PATHS[-1] if method in SC_METHODS else 1), "wall_seconds": 60.0},
+        "example": example, "exemplars": None, "versions": {"torch": "2.13.0", "transformers": "5.23.0"},
+    }  # fmt: skip
+
+
+def full_size_outputs(seed: int = 0):
+    """A whole run's outputs (cotrepro.outputs.loader.RunOutputs) of the full-size shape: the
+    accuracy and paths frames above, per-unit metadata, task provenance, paired tests and
+    transcripts, for building the report and the paper."""
+    import pathlib
+
+    from cotrepro.outputs.loader import RunOutputs
+
+    acc, curves = full_size_results(seed)
+    units = acc.drop_duplicates(["model", "task", "method"])
+    metas = [_meta(r.model, r.task, r.method) for r in units.itertuples()]
+    provenance = [
+        {"task": t, "kind": KIND[t], "answer_format": "number" if KIND[t] == "arithmetic" else "text",
+         "records": 250, "params": {},
+         "files": [{"name": f"{t}.jsonl", "source": f"example.org/datasets/{t}/test.jsonl", "sha256": "0" * 64}]}
+        for t in TASKS
+    ]  # fmt: skip
+    sig = []
+    for (model, task, style), grp in acc.groupby(["model", "task", "style"]):
+        by = grp.set_index("method")
+        for a, b in (("zero_shot", "zero_shot_cot"), ("few_shot", "few_shot_cot")):
+            ca, cb = int(by.loc[a, "correct"]), int(by.loc[b, "correct"])
+            sig.append({"model": model, "task": task, "style": style, "method_a": a, "method_b": b, "n": 250,
+                        "correct_a": ca, "correct_b": cb, "only_a": 10, "only_b": 10 + max(0, cb - ca),
+                        "p_value": 0.01 if cb - ca > 12 else 0.4, "significant": cb - ca > 12})  # fmt: skip
+    transcripts = [
+        {"model": m, "task": "gsm8k", "method": "few_shot_cot", "id": f"gsm8k-{i}", "correct": right,
+         "question": "A shop has 11 boxes of 12 pens and sells 5 pens. How many pens are left?",
+         "completion": " 11 x 12 = 132 pens; 132 - 5 = 127. The answer is " + ("127." if right else "137."),
+         "stage2_completion": None, "prediction": "127" if right else "137", "gold": "127"}
+        for m in MODELS for i, right in enumerate((True, False))
+    ]  # fmt: skip
+    repo = pathlib.Path(__file__).resolve().parents[2]
+    return RunOutputs(
+        accuracy=acc,
+        published=pd.read_csv(repo / "config/published.csv"),
+        metas=metas,
+        significance=pd.DataFrame(sig),
+        tasks=provenance,
+        transcripts=transcripts,
+        paths=curves,
+    )
