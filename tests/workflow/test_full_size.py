@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from browser import CHROMIUM, render, report_problems
 from full_size_fixture import full_size_outputs
 from latex_checks import overfull_boxes, page_of, pdf_pages
 
@@ -74,3 +75,10 @@ def test_full_size_paper_has_no_overfull_box_and_every_figure_and_table(full_siz
     assert all(where.values()), where
     # The results come right after a setup of about a page.
     assert where["Table (accuracy)"] <= 3
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (Debian package chromium; make setup-browser)")
+def test_full_size_report_in_chromium(full_size):
+    """Headless Chromium at 1280 px: no console error, every figure decoded, every table within the window."""
+    facts = render(full_size["root"] / "report.html", width=1280)
+    assert report_problems(facts, FIGURE_NAMES) == []

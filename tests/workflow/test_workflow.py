@@ -102,6 +102,17 @@ def test_demo_paper_has_no_overfull_box_and_its_first_result_by_page_three(demo)
     assert 1 <= first <= 3
 
 
+def test_demo_report_in_chromium(demo):
+    """The demo's report in headless Chromium at 1280 px: it loads with no console error, every
+    figure is decoded, and every table fits the window."""
+    from browser import CHROMIUM, render, report_problems
+
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (Debian package chromium; make setup-browser)")
+    facts = render(demo["workdir"] / "results/report.html", width=1280)
+    assert report_problems(facts, FIGURE_NAMES) == []
+
+
 def test_generation_rows_and_metadata(demo):
     w = demo["workdir"]
     rows = read_jsonl(w / "results/generations/tiny-llama/arith_demo/zero_shot_cot.jsonl")

@@ -29,7 +29,7 @@ from cotrepro.outputs.loader import RunOutputs
 from cotrepro.outputs.transcripts import example_prompts, transcript_text, transcript_title
 
 HIDDEN = {
-    "models": ("requested revision", "device", "batch size", "context", "prompt format", "files"),
+    "models": ("requested revision", "implementation", "device", "batch size", "context", "prompt format", "files"),
     "tasks": ("file", "sha256"),
     "accuracy_matrix": ("parameters",),
     "comparison": ("parameters",),
@@ -78,8 +78,8 @@ def models_table(inp: RunOutputs) -> str:
         caption="Models, with the commit each revision resolved to.",
         label="tab:models",
         hide=HIDDEN["models"],
-        widths={"repository": "3.2cm", "resolved revision": "3cm"},
-        markup={"repository": breakable, "resolved revision": breakable_typewriter},
+        widths={"resolved revision": "3.4cm"},
+        markup={"resolved revision": breakable_typewriter},
     )
 
 
