@@ -142,3 +142,12 @@ def test_calibration_figures_are_legible_at_print_size(name, calibration_accurac
             assert any("token counts" in t.get_text() for t in fig.texts)
     finally:
         plt.close(fig)
+
+
+def test_scaling_figure_puts_the_papers_benchmarks_first():
+    fig = plots.scaling_figure(FULL_ACCURACY, PUBLISHED)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_visible() and ax.get_title()]
+    plt.close(fig)
+    reported = set(PUBLISHED["task"])
+    flags = [t in reported for t in titles]
+    assert flags == sorted(flags, reverse=True) and flags[0]

@@ -158,8 +158,9 @@ def _shared_legend(fig, handles: list, title: str) -> None:
 
 def scaling_figure(df: pd.DataFrame, published: pd.DataFrame | None = None):
     """Accuracy against parameter count (log axis), one line per method, one panel per task,
-    with the papers' model families as dotted reference curves."""
-    tasks = sorted(df["task"].unique())
+    with the papers' model families as dotted reference curves; the tasks the papers report come first."""
+    reported = set() if published is None or published.empty else set(main_rows(published)["task"])
+    tasks = sorted(df["task"].unique(), key=lambda t: (t not in reported, t))
     fig, axes = panel_grid(len(tasks), 0, 1.8, max_columns=4)
     families = set()
     for ax, task in zip(axes, tasks, strict=True):
