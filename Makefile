@@ -11,13 +11,15 @@ PIP_VERSION := 26.3
 # The TeX tools the paper needs, and poppler-utils for the tests that read the PDF (Debian).
 TEX_PACKAGES := latexmk texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended lmodern poppler-utils
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Headless Chromium for the report's browser test (tests/support/browser.py drives it over DevTools).
+BROWSER_PACKAGES := chromium
 # A one-node SLURM cluster for tests/workflow/test_slurm.py (which starts and stops it; skipped without these).
 SLURM_PACKAGES := slurmctld slurmd slurm-client munge
 # podman builds and runs the project's Dockerfile for the container test (no Docker engine needed);
 # runc because crun refuses hybrid cgroup hosts; debootstrap makes the Debian base image locally.
 CONTAINER_PACKAGES := podman runc debootstrap
 
-.PHONY: setup setup-tex setup-slurm setup-container container-test run demo calibrate test lint format lock clean-results
+.PHONY: setup setup-tex setup-browser setup-slurm setup-container container-test run demo calibrate test lint format lock clean-results
 
 $(BIN)/snakemake: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +35,10 @@ setup: $(BIN)/snakemake
 setup-tex:  ## the Debian packages for the paper (skipped when they are all installed)
 	@if dpkg -s $(TEX_PACKAGES) >/dev/null 2>&1; then echo "TeX packages present"; else \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(TEX_PACKAGES); fi
+
+setup-browser:  ## Chromium for the report's browser test (skipped when present)
+	@if dpkg -s $(BROWSER_PACKAGES) >/dev/null 2>&1; then echo "browser packages present"; else \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES); fi
 
 setup-slurm:  ## the Debian packages for the SLURM test (skipped when present)
 	@if dpkg -s $(SLURM_PACKAGES) >/dev/null 2>&1; then echo "SLURM packages present"; else \
@@ -55,7 +61,7 @@ demo: setup setup-tex  ## the offline demo with tiny random-weight models, then 
 calibrate: setup setup-tex  ## Kojima et al.'s released completions re-scored against their Table 1 (no GPU)
 	$(BIN)/snakemake --cores $(CORES) --configfile config/calibrate.yaml
 
-test: setup setup-tex  ## the test suite
+test: setup setup-tex setup-browser  ## the test suite
 	$(BIN)/python -m pytest -q
 
 # Where the container test keeps podman's storage and the debootstrapped base between runs (root).

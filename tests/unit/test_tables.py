@@ -200,7 +200,7 @@ def test_comparison_cells_agree(inputs):
             paper.HIDDEN["models"],
         ),
         ("tasks.tex", "tab:tasks", "datasets", lambda i: tables.tasks(i["inp"].tasks, i["acc"]), paper.HIDDEN["tasks"]),
-        ("decoding.tex", "", "decoding", lambda i: tables.decoding(i["inp"].metas), ()),
+        ("decoding.tex", "tab:decoding", "decoding", lambda i: tables.decoding(i["inp"].metas), ()),
     ],
 )
 def test_table_cells_agree(inputs, fragment, label, html_id, build, hidden):
@@ -210,8 +210,8 @@ def test_table_cells_agree(inputs, fragment, label, html_id, build, hidden):
 
 
 def test_awkward_text_survives_both_renderings(inputs):
-    stop = next(r for r in records(inputs["html"]["decoding"], ["setting", "value"]) if r["setting"] == "stop")
-    assert stop["value"] == '["\\n\\nQ:", "50% & $x_1^{#}~\\\\"]'  # JSON, as both documents show it
+    rows = records(inputs["html"]["decoding"], ["method", "decoding", "max new tokens", "stop", "on overflow"])
+    assert {r["stop"] for r in rows} == {'["\\n\\nQ:", "50% & $x_1^{#}~\\\\"]'}  # JSON, as both documents show it
 
 
 def test_report_only_tables_come_from_the_same_module(inputs):
@@ -280,3 +280,33 @@ def test_generation_time_counts_reused_rows_with_the_time_they_took():
     made = {"stats": {"wall_seconds": 12.5, "row_seconds": 12.0}}
     older = {"stats": {"wall_seconds": 7.0}}  # metadata from before row_seconds
     assert tables.generation_seconds([reused, made, older]) == 40.0 + 12.0 + 7.0
+
+
+def test_decoding_has_a_row_per_method_greedy_and_sampled():
+    """Self-consistency's sampled settings are shown on its own row (the first job's settings, greedy,
+    used to stand for the whole run); a variant with its method's settings shares its row."""
+
+    def meta(method, task, sampling=None, stop=("Q:",)):
+        decoding = {"do_sample": False, "num_beams": 1, "stop": list(stop), "strategy": "greedy"}
+        return {"method": method, "backend": {"decoding": decoding}, "sampling": sampling,
+                "max_new_tokens": {"answer": 12, "reasoning": 32}, "on_overflow": "generate"}  # fmt: skip
+
+    sampled = {"paths": 40, "seed": 0, "temperature": 0.7, "top_k": 40, "top_p": None}
+    frame = tables.decoding(
+        [
+            meta("zero_shot", "a"),
+            meta("zero_shot", "b", stop=("Q:", "\n\n")),
+            meta("few_shot_cot_sc", "a", sampling=sampled),
+            meta("few_shot_cot", "a"),
+            meta("few_shot_cot@reversed", "a"),
+        ]
+    )
+    assert frame.to_dict("records") == [
+        {"method": "zero-shot", "decoding": "greedy", "max new tokens": "answer 12, reasoning 32",
+         "stop": '["Q:"] / ["Q:", "\\n\\n"]', "on overflow": "generate"},
+        {"method": "few-shot CoT", "decoding": "greedy", "max new tokens": "answer 12, reasoning 32",
+         "stop": '["Q:"]', "on overflow": "generate"},
+        {"method": "few-shot CoT + self-consistency",
+         "decoding": "sampled, 40 paths: seed 0, temperature 0.7, top_k 40",
+         "max new tokens": "answer 12, reasoning 32", "stop": '["Q:"]', "on overflow": "generate"},
+    ]  # fmt: skip

@@ -89,6 +89,30 @@ def test_demo_produces_every_output(demo):
     assert "offline demo with random-weight models" in text and "random weights" in text
 
 
+def test_demo_paper_has_no_overfull_box_and_its_first_result_by_page_three(demo):
+    """The demo's paper, read back: the LaTeX log has no overfull box over 1 pt, and the main
+    accuracy table (the first result) is on one of the first three pages."""
+    from latex_checks import overfull_boxes, page_of, pdf_pages
+
+    w = demo["workdir"]
+    assert overfull_boxes(w / "results/paper/build/main.log") == []
+    pages = pdf_pages(w / "results/paper/paper.pdf")
+    first = page_of(pages, "Accuracy (%, robust extraction) with 95% Wilson intervals")
+    print(f"demo paper: {len(pages)} pages, first result on page {first}")
+    assert 1 <= first <= 3
+
+
+def test_demo_report_in_chromium(demo):
+    """The demo's report in headless Chromium at 1280 px: it loads with no console error, every
+    figure is decoded, and every table fits the window."""
+    from browser import CHROMIUM, render, report_problems
+
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (Debian package chromium; make setup-browser)")
+    facts = render(demo["workdir"] / "results/report.html", width=1280)
+    assert report_problems(facts, FIGURE_NAMES) == []
+
+
 def test_generation_rows_and_metadata(demo):
     w = demo["workdir"]
     rows = read_jsonl(w / "results/generations/tiny-llama/arith_demo/zero_shot_cot.jsonl")

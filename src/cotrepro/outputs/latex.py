@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import textwrap
 import unicodedata
 from pathlib import Path
 
@@ -116,6 +117,25 @@ def _align(column: pd.Series) -> str:
     return "r" if cells and all(_NUMERIC.match(c) for c in cells) else "l"
 
 
+HEADER_WRAP = 12
+"""Headers longer than this many characters are set on two (or more) lines, so that a long name
+("few-shot CoT + self-consistency") does not widen its column of short numbers."""
+
+
+def column_header(text: str) -> str:
+    """A header, escaped; a long one split at spaces into lines of about half its length, set by
+    paper/main.tex's ``\\colhead`` (a one-column tabular in which ``\\newline`` ends a line)."""
+    text = ascii_text(text)
+    lines = (
+        textwrap.wrap(text, width=max(9, (len(text) + 1) // 2), break_on_hyphens=False, break_long_words=False)
+        if len(text) > HEADER_WRAP
+        else [text]
+    )
+    if len(lines) < 2:
+        return tex(text)
+    return "\\colhead{" + " \\newline ".join(tex(line) for line in lines) + "}"
+
+
 def latex_table(
     frame: pd.DataFrame,
     *,
@@ -142,7 +162,9 @@ def latex_table(
         return lambda value: style(tex(value))
 
     styler = (
-        shown.style.hide(axis="index").format({c: typeset(c) for c in shown.columns}).format_index(tex, axis="columns")
+        shown.style.hide(axis="index")
+        .format({c: typeset(c) for c in shown.columns})
+        .format_index(column_header, axis="columns")
     )
     column_format = "".join(f"{_RAGGED}p{{{widths[c]}}}" if c in widths else _align(shown[c]) for c in shown.columns)
     if long:

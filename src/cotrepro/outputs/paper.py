@@ -23,14 +23,13 @@ from cotrepro.outputs.latex import (
     latex_table,
     smaller_interval,
     tex,
-    typewriter,
     verbatim,
 )
 from cotrepro.outputs.loader import RunOutputs
 from cotrepro.outputs.transcripts import example_prompts, transcript_text, transcript_title
 
 HIDDEN = {
-    "models": ("requested revision", "device", "batch size", "context", "prompt format", "files"),
+    "models": ("requested revision", "implementation", "device", "batch size", "context", "prompt format", "files"),
     "tasks": ("file", "sha256"),
     "accuracy_matrix": ("parameters",),
     "comparison": ("parameters",),
@@ -79,7 +78,7 @@ def models_table(inp: RunOutputs) -> str:
         caption="Models, with the commit each revision resolved to.",
         label="tab:models",
         hide=HIDDEN["models"],
-        widths={"resolved revision": "4.4cm"},
+        widths={"resolved revision": "3.4cm"},
         markup={"resolved revision": breakable_typewriter},
     )
 
@@ -125,25 +124,58 @@ def exemplar_sources_table(inp: RunOutputs) -> str:
 
 
 def decoding(inp: RunOutputs) -> str:
-    """Decoding settings, as recorded in the generation metadata."""
+    """Decoding settings per method (greedy and sampled methods each on their row), as recorded in
+    the generation metadata."""
     frame = tables.decoding(inp.metas)
-    return "" if frame.empty else latex_table(frame, markup={"value": typewriter})
+    if frame.empty:
+        return ""
+    return latex_table(
+        frame,
+        label="tab:decoding",
+        caption="Decoding per method, as the generation jobs recorded it; a self-consistency method samples "
+        "its reasoning paths and answers each greedily.",
+        widths={"method": "2.8cm", "decoding": "4cm", "max new tokens": "2.2cm", "stop": "2.8cm"},
+        markup={"stop": breakable_typewriter},
+    )
+
+
+MAX_METHOD_COLUMNS = 4
+"""Method columns of ``acc [low, high]`` cells that fit the text width beside task and model."""
 
 
 def all_methods_table(inp: RunOutputs) -> str:
-    """Every method per model and task, robust extraction, with intervals; * marks a significant CoT change."""
+    """Every method per model and task, robust extraction, with intervals; * marks a significant CoT
+    change. More methods than the page holds are split: the greedy methods first, then the sampled
+    ones (self-consistency) on the tasks they ran on."""
     frame = tables.accuracy_matrix(inp.accuracy, inp.significance, "robust")
-    method_columns = [methods.label(m) for m in methods.ordered(inp.accuracy["method"])]
-    return latex_table(
-        frame,
-        long=True,
-        label="tab:all",
-        hide=HIDDEN["accuracy_matrix"],
-        markup=dict.fromkeys(method_columns, smaller_interval),
-        caption="Accuracy (\\%, robust extraction) with 95\\% Wilson intervals. "
+    keys = methods.ordered(inp.accuracy["method"])
+    caption = (
+        "Accuracy (\\%, robust extraction) with 95\\% Wilson intervals. "
         f"{tables.SIGNIFICANT}: the CoT method differs from its non-CoT counterpart on the "
-        "same questions (exact McNemar test, $p<0.05$).",
+        "same questions (exact McNemar test, $p<0.05$)."
     )
+    groups = [keys]
+    if len(keys) > MAX_METHOD_COLUMNS:
+        groups = [[k for k in keys if not methods.get(k).samples], [k for k in keys if methods.get(k).samples]]
+    out = []
+    for i, group in enumerate(g for g in groups if g):
+        columns = [methods.label(k) for k in group]
+        part = frame[["task", "model", "parameters", *columns]]
+        part = part[(part[columns] != "").any(axis=1)]
+        out.append(
+            latex_table(
+                part,
+                long=True,
+                label="tab:all" if i == 0 else "tab:all-sampled",
+                hide=HIDDEN["accuracy_matrix"],
+                markup=dict.fromkeys(columns, smaller_interval),
+                caption=caption
+                if i == 0
+                else "Accuracy of the sampled methods (self-consistency), as "
+                "Table~\\ref{tab:all}, on the tasks they ran on.",
+            )
+        )
+    return "\n".join(out)
 
 
 def comparison_label(pair: tuple[str, str]) -> str:
@@ -168,7 +200,7 @@ def published_tables(inp: RunOutputs) -> str:
                 long=True,
                 label=comparison_label(pair),
                 hide=HIDDEN["comparison"],
-                widths={"model": "2.8cm", "source": "3cm"},
+                widths={"model": "2.5cm", "source": "2.5cm"},
                 markup={methods.label(m): smaller_interval for m in pair},
                 caption=f"{tex(tables.comparison_title(pair))}, robust extraction. {tables.SIGNIFICANT}: $p<0.05$.",
             )
@@ -242,7 +274,9 @@ def disagreement_examples(inp: RunOutputs) -> str:
         long=True,
         label="tab:disagreement-examples",
         hide=("id",),
-        widths={"method": "1.6cm", "paper-faithful": "2.4cm", "robust": "2.4cm", "excerpt": "5cm"},
+        widths={"task": "1.9cm", "method": "1.9cm", "paper-faithful": "2.2cm", "robust": "2.2cm", "excerpt": "3.2cm"},
+        # Model output has runs with no break point ("CaroCaroCaro...", "::::"): they wrap anywhere.
+        markup=dict.fromkeys(("paper-faithful", "robust", "excerpt"), breakable),
         caption="Examples of disagreeing items, two per cause: gold, each extraction's prediction and verdict, "
         "and the text around the answers.",
     )
@@ -254,32 +288,37 @@ def failures_table(inp: RunOutputs) -> str:
         tables.failures(inp.accuracy),
         long=True,
         label="tab:failures",
+        widths={"method": "3cm"},
         caption="Failures (\\% of questions): no answer extracted (robust), generation hit the "
         "token limit, prompt longer than the model's context; and mean generated tokens.",
     )
 
 
 def compute_table(inp: RunOutputs) -> str:
-    """Accuracy against test-time compute, with the self-consistency curves; and Wang et al.'s
-    Figure 2 when a self-consistency method ran."""
-    out = latex_table(
+    """Accuracy against test-time compute, with the self-consistency curves (an appendix table)."""
+    return latex_table(
         tables.test_time_compute(inp.accuracy, inp.paths),
         long=True,
         label="tab:compute",
+        widths={"method": "3cm"},
         caption="Test-time compute: accuracy (\\%, robust extraction, 95\\% interval) against mean generated "
         "tokens per question (both stages); self-consistency at 1, 2, 4, \\ldots{} sampled paths (expected "
         "accuracy of the majority vote over subsets of the paths; no-answer paths do not vote, ties go to the "
         "answer reached first).",
     )
-    if inp.paths is not None and not inp.paths.empty:
-        out += (
-            "\\begin{figure}[htbp]\\centering\n"
-            "\\includegraphics[width=\\textwidth,height=0.42\\textheight,keepaspectratio]{paths.pdf}\n"
-            "\\caption{Self-consistency: accuracy (robust extraction) against the number of sampled reasoning "
-            "paths, with 95\\% intervals; dashed, the same prompt decoded greedily (Wang et al.'s Figure 2).}"
-            "\\label{fig:paths}\n\\end{figure}\n"
-        )
-    return out
+
+
+def paths_figure(inp: RunOutputs) -> str:
+    """Wang et al.'s Figure 2, with the results, when a self-consistency method ran (else nothing)."""
+    if inp.paths is None or inp.paths.empty:
+        return ""
+    return (
+        "\\begin{figure}[htbp]\\centering\n"
+        "\\includegraphics[width=\\textwidth,height=0.9\\textheight,keepaspectratio]{paths.pdf}\n"
+        "\\caption{Self-consistency: accuracy (robust extraction) against the number of sampled reasoning "
+        "paths, with 95\\% intervals; dashed, the same prompt decoded greedily (Wang et al.'s Figure 2).}"
+        "\\label{fig:paths}\n\\end{figure}\n"
+    )
 
 
 def ablation_tables(inp: RunOutputs) -> str:
@@ -340,6 +379,9 @@ def batch_invariance_table(inp: RunOutputs) -> str:
         + latex_table(
             tables.batch_invariance(frame),
             label="tab:batchinv",
+            # The questions are in each "k of n" cell: the column is the report's.
+            hide=("questions",),
+            widths={"task": "1.9cm", "method": "1.6cm"},
             caption="Batch-size invariance: completions at batch size 1 against the batched run's; answers that "
             "flip under each extraction; the first differing token of a differing completion.",
         )
@@ -405,6 +447,7 @@ FRAGMENTS = {
     "disagreement_examples.tex": disagreement_examples,
     "failures.tex": failures_table,
     "compute.tex": compute_table,
+    "paths.tex": paths_figure,
     "ablations.tex": ablation_tables,
     "transcripts.tex": transcripts,
     "batch_invariance.tex": batch_invariance_table,

@@ -14,6 +14,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
@@ -25,6 +26,22 @@ from cotrepro.outputs.sizes import human_count, models_by_size  # noqa: E402
 STYLE_LINES = {"robust": "-", "kojima": "--"}
 REFERENCE_MARKERS = {"PaLM": "s", "LaMDA": "^", "GPT-3": "D"}
 """The papers' model families drawn as reference curves, one marker each."""
+TEXT_WIDTH = 6.5
+"""The paper's text width in inches (A4, 2.2 cm margins): figures are made at the size they are printed."""
+PRINT_STYLE = {
+    "font.size": 8,
+    "axes.titlesize": 8,
+    "axes.labelsize": 8,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
+    "legend.fontsize": 7,
+    "legend.title_fontsize": 7,
+}
+"""Font sizes at print size: nothing below 7 pt once the figure is set at the text width."""
+matplotlib.rcParams.update(PRINT_STYLE)
+MAX_HEIGHT = 8.3
+"""The tallest a figure is made (inches): a float page of the paper holds it with its caption
+unshrunk (the paper caps figures at 0.9 of the text height, 8.96 in)."""
 FAILURES = {
     "frac_no_answer": "no answer extracted",
     "frac_hit_max_new_tokens": "hit the token limit",
@@ -62,10 +79,12 @@ def _accuracy_axes(ax, xlabel: str, title: str) -> None:
 
 
 def panel_grid(n: int, width: float, height: float, max_columns: int):
-    """A figure with ``n`` panels in rows of at most ``max_columns``; unused panels are hidden."""
+    """A figure of the text's width with ``n`` panels in rows of at most ``max_columns``, ``height``
+    inches a row (``width`` is kept for callers; the text width decides); unused panels are hidden."""
     columns = min(n, max_columns)
     rows = -(-n // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(width * columns, height * rows), squeeze=False)
+    # The whole figure is as wide as the text: panels are sized to it, never shrunk afterwards.
+    fig, axes = plt.subplots(rows, columns, figsize=(TEXT_WIDTH, height * rows), squeeze=False)
     flat = list(axes.flat)
     for ax in flat[n:]:
         ax.set_visible(False)
@@ -97,11 +116,52 @@ def reference_curves(published: pd.DataFrame | None, task: str, shown: Sequence[
     return curves
 
 
+def _log_size_axis(ax, sizes, reference: Sequence[Sequence[float]] = ()) -> None:
+    """A log parameter axis that spans at least a decade around every point, with labelled ticks:
+    one model size alone would otherwise leave the axis without a labelled decade."""
+    values = [float(v) for v in sizes] + [float(v) for curve in reference for v in curve]
+    low, high = min(values) / 2, max(values) * 2
+    if high / low < 10:
+        mid = (low * high) ** 0.5
+        low, high = mid / 3.2, mid * 3.2
+    ax.set_xscale("log")
+    ax.set_xlim(low, high)
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1,)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: human_count(x)))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def _unique_handles(axes) -> list:
+    """The legend entries of all panels, each label once, in the order first drawn."""
+    seen: dict[str, object] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            seen.setdefault(label, handle)
+    return list(seen.values())
+
+
+def _shared_legend(fig, handles: list, title: str) -> None:
+    """One legend for the whole figure, above the panels: the figure grows by the legend's height,
+    so that the panels keep theirs, and the panels are laid out below it."""
+    longest = max((len(h.get_label()) for h in handles), default=0)
+    # Three columns of 7 pt labels fit the text width up to about 35 characters a label.
+    columns = min(len(handles), 3 if longest <= 35 else 2) or 1
+    rows = -(-len(handles) // columns)
+    legend_height = 0.12 + 0.16 * rows
+    fig.set_figheight(fig.get_figheight() + legend_height)
+    top = 1 - legend_height / fig.get_figheight()
+    # A little room at the right: the last panel's last tick label is centred on the axis end.
+    fig.tight_layout(rect=(0, 0, 0.985, top))
+    if handles:
+        fig.legend(handles=handles, loc="upper center", ncol=columns, title=title, frameon=False)
+
+
 def scaling_figure(df: pd.DataFrame, published: pd.DataFrame | None = None):
     """Accuracy against parameter count (log axis), one line per method, one panel per task,
-    with the papers' model families as dotted reference curves."""
-    tasks = sorted(df["task"].unique())
-    fig, axes = panel_grid(len(tasks), 5.2, 4, max_columns=3)
+    with the papers' model families as dotted reference curves; the tasks the papers report come first."""
+    reported = set() if published is None or published.empty else set(main_rows(published)["task"])
+    tasks = sorted(df["task"].unique(), key=lambda t: (t not in reported, t))
+    fig, axes = panel_grid(len(tasks), 0, 1.8, max_columns=4)
     families = set()
     for ax, task in zip(axes, tasks, strict=True):
         sub = df[df["task"] == task]
@@ -118,16 +178,16 @@ def scaling_figure(df: pd.DataFrame, published: pd.DataFrame | None = None):
                 markersize=4,
                 color=methods.color(curve["method"]),
             )
-        for j, method in enumerate(shown):
-            # Methods are dodged a little along the log axis so equal accuracies stay visible.
-            dodge = 1 + 0.015 * (j - (len(shown) - 1) / 2)
+        for method in shown:
+            # No dodge along the log axis: with one model size it pushed the methods to the ends of an
+            # empty axis. Equal accuracies overlap; the table gives them.
             for style, line in STYLE_LINES.items():
                 pts = sub[(sub["method"] == method) & (sub["style"] == style)].sort_values("parameters")
                 if pts.empty:
                     continue
                 robust = style == "robust"
                 ax.errorbar(
-                    pts["parameters"] * dodge,
+                    pts["parameters"],
                     pts["accuracy"],
                     yerr=[pts["accuracy"] - pts["ci_low"], pts["ci_high"] - pts["accuracy"]] if robust else None,
                     color=methods.color(method),
@@ -138,113 +198,121 @@ def scaling_figure(df: pd.DataFrame, published: pd.DataFrame | None = None):
                     label=methods.label(method) if robust else None,
                 )
         ax.set_xscale("log")
-        sizes = sorted(sub["parameters"].unique())
-        if families:
-            ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: human_count(x)))
-        else:
-            ax.set_xticks(sizes, [human_count(p) for p in sizes])  # one tick per model size
-            ax.set_xlim(min(sizes) / 1.3, max(sizes) * 1.3)
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_xlabel("model parameters (log scale)")
+        _log_size_axis(ax, sub["parameters"], [c["parameters"] for c in reference_curves(published, task, shown)])
+        ax.set_xlabel("parameters")
         ax.set_ylabel("accuracy (%)")
         ax.set_ylim(0, 100)
         ax.set_title(task)
         ax.grid(alpha=0.3)
-    handles, _ = axes[0].get_legend_handles_labels()
+    handles = _unique_handles(axes)
     handles += [
         Line2D([], [], color="grey", linestyle=":", marker=REFERENCE_MARKERS[f], label=f"{f} (published)")
         for f in sorted(families)
     ]
-    axes[0].legend(
-        handles=handles, title="method (solid: robust, dashed: paper-faithful extraction)", fontsize=8, title_fontsize=8
-    )
-    fig.tight_layout()
+    _shared_legend(fig, handles, "solid: robust, dashed: paper-faithful extraction")
     return fig
 
 
 def methods_figure(df: pd.DataFrame):
-    """Grouped bars: accuracy of each method per model (robust extraction), one panel per task."""
-    tasks = sorted(df["task"].unique())
+    """Heat maps of accuracy (robust extraction), one panel per method: a row per task, a column per
+    model (smallest first), each cell with its accuracy; the panel's title in the method's colour.
+    Every method, model and task of a full run fits one page at print size, which bar grids did not."""
     robust = df[df["style"] == "robust"]
-    fig, axes = panel_grid(len(tasks), max(6, 1.6 * robust["model"].nunique() + 2), 3.6, max_columns=2)
-    for ax, task in zip(axes, tasks, strict=True):
-        sub = robust[robust["task"] == task]
-        models = models_by_size(sub)
-        shown = _methods(sub)
-        width = 0.8 / max(1, len(shown))
-        for j, method in enumerate(shown):
-            rows = sub[sub["method"] == method].set_index("model").reindex(models)
-            xs = _dodged(len(models), j, len(shown), width)
-            ax.bar(
-                xs,
-                rows["accuracy"],
-                width,
-                color=methods.color(method),
-                label=methods.label(method),
-                yerr=[rows["accuracy"] - rows["ci_low"], rows["ci_high"] - rows["accuracy"]],
-                capsize=2,
-            )
-        ax.set_xticks(range(len(models)))
-        ax.set_xticklabels(models, rotation=20, ha="right")
-        ax.set_ylabel("accuracy (%)")
-        ax.set_ylim(0, 100)
-        ax.set_title(f"{task}: methods per model (robust extraction, 95% CI)")
-        ax.grid(axis="y", alpha=0.3)
-        ax.legend(fontsize=8, ncol=len(shown))
-    fig.tight_layout()
+    tasks = sorted(robust["task"].unique())
+    models = models_by_size(robust)
+    shown = _methods(robust)
+    columns = min(len(shown), 3) or 1
+    rows = -(-len(shown) // columns) or 1
+    # A row of cells is 0.17 in (7 pt numbers fit); the rotated model names and the title take 1.3 in.
+    panel_height = 0.17 * len(tasks) + 0.3 + 0.06 * max((len(m) for m in models), default=0)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(TEXT_WIDTH, min(MAX_HEIGHT, panel_height * rows + 0.6)), squeeze=False
+    )
+    flat = list(axes.flat)
+    for ax in flat[len(shown) :]:
+        ax.set_visible(False)
+    image = None
+    for ax, method in zip(flat, shown, strict=False):
+        grid = (
+            robust[robust["method"] == method]
+            .pivot_table(index="task", columns="model", values="accuracy")
+            .reindex(index=tasks, columns=models)
+        )
+        image = ax.imshow(grid.to_numpy(), cmap="viridis", vmin=0, vmax=100, aspect="auto")
+        for (i, j), value in np.ndenumerate(grid.to_numpy()):
+            if not np.isnan(value):
+                # Dark cells get white numbers, light ones black, so that each stays readable.
+                ax.text(j, i, f"{value:.0f}", ha="center", va="center", fontsize=7,
+                        color="white" if value < 60 else "black")  # fmt: skip
+        ax.set_xticks(range(len(models)), models, rotation=90)
+        ax.set_yticks(range(len(tasks)), tasks)
+        ax.tick_params(length=0)
+        # Long labels ("... + self-consistency") take two lines over a third of the text width.
+        ax.set_title(methods.label(method).replace(" + ", "\n+ "), color=methods.color(method), fontweight="bold")
+    height = fig.get_figheight()
+    fig.tight_layout(rect=(0, 0.75 / height, 0.985, 1))
+    if image is not None:
+        bar = fig.colorbar(image, cax=fig.add_axes((0.3, 0.38 / height, 0.4, 0.09 / height)), orientation="horizontal")
+        bar.set_label("accuracy (%, robust extraction); blank: not run")
     return fig
 
 
+MODEL_MARKERS = "osD^vP*Xh<>p"
+"""One marker a model (smallest first) in the compute figure; colour is the method's."""
+
+
 def compute_figure(df: pd.DataFrame, paths: pd.DataFrame | None = None):
-    """Test-time compute: accuracy against mean generated tokens per question, one panel per task;
-    each self-consistency run also as a curve through its points at 1, 2, 4, ... sampled paths."""
-    tasks = sorted(df["task"].unique())
+    """Test-time compute: accuracy against mean generated tokens per question, one panel per task,
+    colour for the method and marker for the model; each self-consistency run also as a curve
+    through its points at 1, 2, 4, ... sampled paths. Rows without token counts (published
+    completions) are left out, never drawn at a stand-in count; a run with none says so."""
     robust = df[df["style"] == "robust"]
+    counted = robust[robust["mean_generated_tokens"] > 0]
     curves = paths[paths["style"] == "robust"] if paths is not None and not paths.empty else None
-    fig, axes = panel_grid(len(tasks), 5.2, 4, max_columns=3)
+    if counted.empty:
+        fig = plt.figure(figsize=(TEXT_WIDTH, 1.0))
+        fig.text(0.5, 0.5, "No token counts in this run (published completions carry none): nothing to plot.",
+                 ha="center", va="center")  # fmt: skip
+        return fig
+    tasks = sorted(counted["task"].unique())
+    marker = {m: MODEL_MARKERS[i % len(MODEL_MARKERS)] for i, m in enumerate(models_by_size(counted))}
+    fig, axes = panel_grid(len(tasks), 0, 1.6, max_columns=4)
     for ax, task in zip(axes, tasks, strict=True):
-        sub = robust[robust["task"] == task]
+        sub = counted[counted["task"] == task]
         for (_model, method), curve in (
             () if curves is None else curves[curves["task"] == task].groupby(["model", "method"])
         ):
-            ax.plot(
-                curve["mean_generated_tokens"].clip(lower=1),
-                curve["accuracy"],
-                color=methods.color(method),
-                marker=".",
-                linewidth=1,
-                alpha=0.8,
-                zorder=2,
-            )
+            ax.plot(curve["mean_generated_tokens"], curve["accuracy"], color=methods.color(method),
+                    linewidth=0.8, alpha=0.6, zorder=2)  # fmt: skip
         for method in _methods(sub):
-            pts = sub[sub["method"] == method]
-            ax.scatter(
-                pts["mean_generated_tokens"].clip(lower=1),
-                pts["accuracy"],
-                color=methods.color(method),
-                s=36,
-                label=methods.label(method),
-                edgecolor="black",
-                linewidth=0.4,
-                zorder=3,
-            )
-            for r in pts.itertuples():
-                ax.annotate(
-                    r.model,
-                    (max(r.mean_generated_tokens, 1), r.accuracy),
-                    fontsize=6,
-                    alpha=0.75,
-                    xytext=(3, 3),
-                    textcoords="offset points",
-                )
+            for model, pts in sub[sub["method"] == method].groupby("model"):
+                ax.scatter(pts["mean_generated_tokens"], pts["accuracy"], color=methods.color(method),
+                           marker=marker[model], s=22, edgecolor="black", linewidth=0.3, zorder=3,
+                           label=methods.label(method))  # fmt: skip
         ax.set_xscale("log")
-        # Labelled ticks at 1-2-5 steps: the token range of one task is often under a decade.
-        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1, 2, 5)))
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1,), numticks=12))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
         ax.xaxis.set_minor_formatter(NullFormatter())
-        _accuracy_axes(ax, "mean generated tokens per question (log scale)", f"{task}: accuracy vs test-time compute")
-    axes[0].legend(fontsize=8, title="method (robust extraction)", title_fontsize=8)
-    fig.tight_layout()
+        values = sub["mean_generated_tokens"].tolist() + (
+            [] if curves is None else curves[curves["task"] == task]["mean_generated_tokens"].tolist()
+        )
+        # At least a decade around the points, so that a labelled tick always falls inside.
+        low, high = min(values) / 1.6, max(values) * 1.6
+        if high / low < 12:
+            mid = (low * high) ** 0.5
+            low, high = mid / 3.5, mid * 3.5
+        ax.set_xlim(low, high)
+        ax.set_ylim(0, 100)
+        ax.set_title(task)
+        ax.grid(alpha=0.3)
+    fig.supxlabel("mean generated tokens per question (log scale)", fontsize=8)
+    fig.supylabel("accuracy (%, robust extraction)", fontsize=8)
+    handles = _unique_handles(axes)
+    handles = [
+        Line2D([], [], color=h.get_facecolor()[0], marker="o", linestyle="", label=h.get_label()) for h in handles
+    ]
+    handles += [Line2D([], [], color="grey", marker=mk, linestyle="", label=m) for m, mk in marker.items()]
+    _shared_legend(fig, handles, "colour: method, marker: model; lines: self-consistency at 1, 2, 4, ... paths")
     return fig
 
 
@@ -254,9 +322,7 @@ def failures_figure(df: pd.DataFrame):
     models = models_by_size(robust)
     shown = _methods(robust)
     means = robust.groupby(["model", "method"])[list(FAILURES)].mean()
-    fig, axes = plt.subplots(
-        1, len(FAILURES), figsize=(max(10, 2.2 * len(models) * len(FAILURES) / 2), 3.8), squeeze=False, sharey=True
-    )
+    fig, axes = plt.subplots(1, len(FAILURES), figsize=(TEXT_WIDTH, 3.0), squeeze=False, sharey=True)
     width = 0.8 / max(1, len(shown))
     for ax, (column, title) in zip(axes[0], FAILURES.items(), strict=True):
         for j, method in enumerate(shown):
@@ -268,8 +334,10 @@ def failures_figure(df: pd.DataFrame):
         ax.set_ylim(0, 100)
         ax.set_title(title)
         ax.grid(axis="y", alpha=0.3)
+        # Each panel keeps its own labels: a shared axis would leave the others unlabelled.
+        ax.tick_params(labelleft=True)
     axes[0][0].set_ylabel("% of questions (mean over tasks)")
-    axes[0][0].legend(fontsize=8)
+    axes[0][0].legend()
     fig.tight_layout()
     return fig
 
@@ -281,7 +349,7 @@ def paths_figure(df: pd.DataFrame, paths: pd.DataFrame):
     robust = paths[paths["style"] == "robust"]
     greedy = df[df["style"] == "robust"]
     tasks = sorted(robust["task"].unique())
-    fig, axes = panel_grid(len(tasks), 5.2, 4, max_columns=3)
+    fig, axes = panel_grid(len(tasks), 0, 1.75, max_columns=4)
     for ax, task in zip(axes, tasks, strict=True):
         sub = robust[robust["task"] == task]
         for i, ((model, method), curve) in enumerate(sub.groupby(["model", "method"])):
@@ -298,10 +366,17 @@ def paths_figure(df: pd.DataFrame, paths: pd.DataFrame):
             if not base.empty:
                 ax.axhline(float(base["accuracy"].iloc[0]), color=color, linestyle="--", linewidth=1)
         ax.set_xscale("log", base=2)
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
-        _accuracy_axes(ax, "sampled reasoning paths (log scale)", f"{task}: self-consistency")
-    axes[0].legend(fontsize=7, title="dashed: greedy decoding of the same prompt", title_fontsize=7)
-    fig.tight_layout()
+        counts = sorted(sub["paths"].unique())
+        # Ticks at the path counts the run has (1, 2, 4, ..., 40), not at powers of 2 beyond them.
+        ax.set_xticks(counts, [f"{c:g}" for c in counts])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlim(counts[0] / 1.3, counts[-1] * 1.3)
+        ax.set_ylim(0, 100)
+        ax.set_title(task)
+        ax.grid(alpha=0.3)
+    fig.supxlabel("sampled reasoning paths (log scale)", fontsize=8)
+    fig.supylabel("accuracy (%, robust extraction)", fontsize=8)
+    _shared_legend(fig, _unique_handles(axes), "dashed: greedy decoding of the same prompt")
     return fig
 
 

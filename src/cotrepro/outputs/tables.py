@@ -406,17 +406,45 @@ def generation_seconds(metas: Sequence[dict]) -> float:
     return sum(m["stats"].get("row_seconds", m["stats"]["wall_seconds"]) for m in metas)
 
 
+def _decoding_settings(meta: dict) -> dict[str, str]:
+    """One unit's decoding as the table shows it: greedy, or sampled with its settings and paths."""
+    decoding, sampling = meta["backend"]["decoding"], meta.get("sampling")
+    if sampling:
+        # Self-consistency samples its reasoning paths; the backend's greedy settings are the answer step's.
+        shown = {k: v for k, v in sampling.items() if v is not None and k != "paths"}
+        how = f"sampled, {sampling['paths']} paths: " + ", ".join(f"{k} {v}" for k, v in shown.items())
+    else:
+        how = decoding.get("strategy", "greedy")
+        if decoding.get("num_beams", 1) != 1:
+            how += f", {decoding['num_beams']} beams"
+    budgets = meta["max_new_tokens"]
+    budget = ", ".join(f"{k} {v}" for k, v in budgets.items()) if isinstance(budgets, dict) else str(budgets)
+    return {
+        "decoding": how,
+        "max new tokens": budget,
+        "stop": _value_text(decoding.get("stop", [])),
+        "on overflow": str(meta["on_overflow"]),
+    }
+
+
 def decoding(metas: Sequence[dict]) -> pd.DataFrame:
-    """The decoding settings of the run (as recorded by its first generation job), a row each;
-    per-budget settings such as max_new_tokens get a row per budget."""
-    rows = []
-    if metas:
-        m0 = metas[0]
-        items = {**m0["backend"]["decoding"], "max_new_tokens": m0["max_new_tokens"], "on_overflow": m0["on_overflow"]}
-        for key, value in items.items():
-            parts = value.items() if isinstance(value, dict) else [(None, value)]
-            rows += [{"setting": key if sub is None else f"{key} ({sub})", "value": _value_text(v)} for sub, v in parts]
-    return pd.DataFrame(rows, columns=["setting", "value"])
+    """The decoding settings of each method, as its generation jobs recorded them: greedy and sampled
+    methods each on their row. A setting that differs between a method's units (stop sequences per
+    task) lists each value once; a variant whose settings are its method's shares its row."""
+    columns = ["method", "decoding", "max new tokens", "stop", "on overflow"]
+    by_method: dict[str, dict[str, list[str]]] = {}
+    for meta in metas:
+        cells = by_method.setdefault(meta["method"], {c: [] for c in columns[1:]})
+        for key, value in _decoding_settings(meta).items():
+            if value not in cells[key]:
+                cells[key].append(value)
+    rows = {m: {c: " / ".join(v) for c, v in cells.items()} for m, cells in by_method.items()}
+    shown = [
+        m
+        for m in methods.ordered_with_variants(rows)
+        if methods.get(m).variant is None or rows.get(methods.get(m).base) != rows[m]
+    ]
+    return pd.DataFrame([{"method": methods.label(m), **rows[m]} for m in shown], columns=columns)
 
 
 def software(metas: Sequence[dict]) -> pd.DataFrame:
