@@ -357,3 +357,33 @@ def test_real_logs_rescored_give_their_table_1_and_robust_is_never_worse(task):
         # Their own cleansing, per question, is what the paper-faithful style gives.
         assert sum(s["correct_kojima"] != (r["published"]["prediction"] == r["published"]["gold"])
                    for s, r in zip(scores, rows, strict=True)) == 0  # fmt: skip
+
+
+@needs_copy
+def test_the_calibration_paper_from_their_real_files_has_no_overfull_box(tmp_path):
+    """`config/calibrate.yaml` run whole against a local mirror of their repository (and of GSM8K,
+    whose test split they copied): all 24 cells imported and scored, the paper built, and its
+    LaTeX log free of boxes overfull by more than 1 pt; the first result within three pages."""
+    from latex_checks import overfull_boxes, page_of, pdf_pages
+
+    from cotrepro.data.tasks.arithmetic import GSM8K_TEST
+
+    root = Path(KOJIMA_COPY)
+    files = {
+        f"/{KOJIMA_REPO}/{KOJIMA_REVISION}/{p.relative_to(root).as_posix()}": p.read_bytes()
+        for folder in ("dataset", "log")
+        for p in (root / folder).rglob("*")
+        if p.is_file()
+    }
+    files[f"/{GSM8K_TEST.repo}/{GSM8K_TEST.revision}/{GSM8K_TEST.path}"] = (root / OWN_PATHS["gsm8k"]).read_bytes()
+    with StaticServer(files) as server:
+        config = yaml.safe_load((REPO / "config/calibrate.yaml").read_text())
+        config["sources"] = {"github_base_url": server.base_url}
+        cfg = tmp_path / "calibrate.yaml"
+        cfg.write_text(yaml.safe_dump(config))
+        run_snakemake(REPO, tmp_path / "run", cfg, "results/calibration.csv", "results/paper/paper.pdf")
+    work = tmp_path / "run"
+    assert len(list(csv.DictReader((work / "results/calibration.csv").open()))) == 24
+    assert overfull_boxes(work / "results/paper/build/main.log") == []
+    pages = pdf_pages(work / "results/paper/paper.pdf")
+    assert page_of(pages, "Accuracy (%, robust extraction) with 95% Wilson intervals") <= 3

@@ -91,8 +91,8 @@ def tasks_table(inp: RunOutputs) -> str:
         hide=HIDDEN["tasks"],
         caption="Tasks: questions evaluated out of the test set's records, the pinned source "
         "of each and the settings of the generated ones.",
-        widths={"source": "3.6cm", "settings": "3cm"},
-        markup={"source": breakable},
+        widths={"source": "3.1cm", "settings": "2.4cm"},
+        markup={"source": breakable, "settings": breakable},
     )
 
 
@@ -253,7 +253,9 @@ def disagreements_table(inp: RunOutputs) -> str:
             tables.disagreement_counts(inp.accuracy, inp.disagreements, compact=True),
             long=True,
             label="tab:disagreements",
-            widths={"method": "2.4cm", "by cause": "3.4cm"},
+            # A published model's name ("text-davinci-002") is as wide as a column of numbers.
+            widths={"model": "2cm", "method": "2.4cm", "by cause": "3.2cm"},
+            markup={"model": breakable},
             caption="Where the two extractions disagree: accuracy (\\%) under each, the questions (of $n$) whose "
             "predictions differ, and those by cause (the first that holds): number format, the same value written "
             "differently; letter vs text, a choice named by its option's text, not its letter; no answer, one "
@@ -274,9 +276,16 @@ def disagreement_examples(inp: RunOutputs) -> str:
         long=True,
         label="tab:disagreement-examples",
         hide=("id",),
-        widths={"task": "1.9cm", "method": "1.9cm", "paper-faithful": "2.2cm", "robust": "2.2cm", "excerpt": "3.2cm"},
+        widths={
+            "model": "1.6cm",
+            "task": "1.9cm",
+            "method": "1.8cm",
+            "paper-faithful": "1.9cm",
+            "robust": "1.9cm",
+            "excerpt": "2.7cm",
+        },
         # Model output has runs with no break point ("CaroCaroCaro...", "::::"): they wrap anywhere.
-        markup=dict.fromkeys(("paper-faithful", "robust", "excerpt"), breakable),
+        markup=dict.fromkeys(("model", "paper-faithful", "robust", "excerpt"), breakable),
         caption="Examples of disagreeing items, two per cause: gold, each extraction's prediction and verdict, "
         "and the text around the answers.",
     )
