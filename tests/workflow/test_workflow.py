@@ -509,7 +509,9 @@ def test_the_scratch_llama_and_transformers_agree_on_every_demo_question(demo):
     rows = read_jsonl(w / "results/agreement/tiny-llama3/scratch/zero_shot_cot.jsonl")
     assert len({r["completion"] for r in rows}) >= 10  # each question its own text: agreement is not trivial
     html = unescape((w / "results/report.html").read_text())
-    assert "Two implementations of the forward pass" in html and "40 of 40" in html
+    assert check["compared"] == ["hf", "scratch"]
+    assert "Two engines, one model" in html and "40 of 40" in html
+    assert "transformers' model classes and through the project's from-scratch Llama" in html
 
 
 def test_batch_invariance_is_measured_on_both_tiny_models_and_shown(demo):
