@@ -21,14 +21,20 @@ TRANSFORMERS = str(Path(sys.executable).with_name("transformers"))
 SERVE = TRANSFORMERS + " serve {model_dir} --host 127.0.0.1 --port {port} --device cpu --dtype float32"
 
 
+def serve_env(home: Path) -> dict:
+    """The environment for ``transformers serve`` (and a Snakemake that starts it): an HF_HOME of the
+    test's own, with the cache directory its /v1/models needs, and no Hub."""
+    (home / "hub").mkdir(parents=True, exist_ok=True)
+    return os.environ | {"HF_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+
+
 @contextlib.contextmanager
 def transformers_serve(model_dir: Path, home: Path):
     """``transformers serve`` on ``model_dir``; yields the launcher's info (base_url, pid, ...).
     HF_HOME is a directory of the test's own (its /v1/models fails without a cache directory)."""
     from cotrepro.engine.served.launcher import launched_server
 
-    (home / "hub").mkdir(parents=True, exist_ok=True)
-    env = os.environ | {"HF_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    env = serve_env(home)
     with launched_server(
         SERVE, model_dir=model_dir, served_model=str(model_dir), log_path=home / "server.log", timeout=180, env=env
     ) as info:

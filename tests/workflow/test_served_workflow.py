@@ -10,7 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from served_servers import SERVE
+from served_servers import SERVE, serve_env
 from workflow_helpers import REPO, planned_jobs, run_snakemake, snakemake_cmd, write_config
 
 from cotrepro.generation.runner import journal_path
@@ -32,8 +32,7 @@ def processes_naming(text: str) -> list[int]:
 def test_ctrl_c_to_snakemake_leaves_no_server_and_the_rerun_resumes(tmp_path):
     work = tmp_path / "work"
     model_dir = work / "resources/models/tiny/tiny-llama"
-    home = tmp_path / "hf"
-    (home / "hub").mkdir(parents=True)
+    env = serve_env(tmp_path / "hf")
     config = write_config(
         tmp_path / "served.yaml",
         models=["tiny-llama"],
@@ -53,7 +52,6 @@ def test_ctrl_c_to_snakemake_leaves_no_server_and_the_rerun_resumes(tmp_path):
     )
     target = "results/generations/tiny-llama/arith_demo/few_shot_cot.jsonl"
     journal = journal_path(work / target)
-    env = os.environ | {"HF_HOME": str(home), "HF_HUB_OFFLINE": "1"}
     # Its own session, so that the SIGINT goes to Snakemake's whole group as a terminal's Ctrl-C does.
     proc = subprocess.Popen(
         snakemake_cmd(REPO, work, config, target),
@@ -92,8 +90,6 @@ def test_the_agreement_check_compares_transformers_with_a_server_of_the_same_wei
     """agreement.backends [hf, served]: the check serves the model with transformers serve, runs the
     same prompts through both engines, stops the server, and the report counts identical completions."""
     work = tmp_path / "work"
-    home = tmp_path / "hf"
-    (home / "hub").mkdir(parents=True)
     config = write_config(
         tmp_path / "agreement.yaml",
         models=["tiny-llama"],
@@ -108,7 +104,7 @@ def test_the_agreement_check_compares_transformers_with_a_server_of_the_same_wei
             "serve": SERVE,
         },
     )
-    run_snakemake(REPO, work, config, "results/report.html", env=os.environ | {"HF_HOME": str(home)})
+    run_snakemake(REPO, work, config, "results/report.html", env=serve_env(tmp_path / "hf"))
     check = read_json(work / "results/agreement/tiny-llama.json")
     assert check["compared"] == ["hf", "served"]
     assert check["rows"] == 10 and check["identical"] == 10, check["methods"]

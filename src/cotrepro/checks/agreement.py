@@ -32,22 +32,10 @@ def _load(name: str, model_dir: Path, settings: dict, served: dict | None, stack
     common = {"batch_size": settings["batch_size"], "stop": settings["stop"]}
     if name != "served":
         return load_backend(name, model_dir, "causal", device=settings["device"], dtype=settings["dtype"], **common)
-    from cotrepro.engine.served.launcher import launched_server
+    from cotrepro.generation.served_job import started_server
 
-    weights = Path(model_dir).resolve()
-    served_model = served["served_model"].format(model_dir=weights)
-    started = stack.enter_context(
-        launched_server(
-            served["serve"],
-            model_dir=weights,
-            served_model=served_model,
-            log_path=served["log"],
-            timeout=served["serve_timeout"],
-        )
-    )
-    info = {"started_by_job": True, "command": started["command"], "ready_seconds": started["ready_seconds"]}
-    connection = {"base_url": started["base_url"], "served_model": served_model, "server": info}
-    return load_backend("served", weights, "causal", served=connection, **common)
+    connection = stack.enter_context(started_server(served, model_dir, served["log"]))
+    return load_backend("served", model_dir, "causal", served=connection, **common)
 
 
 def backend_agreement(

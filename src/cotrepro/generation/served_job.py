@@ -32,13 +32,20 @@ def job_server(served: dict | None, manifest: dict, log_path: Path | None) -> It
     if not served.get("serve"):
         yield served | {"server": {"started_by_job": False}}
         return
+    with started_server(served, local_model_dir(manifest), Path(log_path or "served-server.log")) as settings:
+        yield settings
+
+
+@contextlib.contextmanager
+def started_server(served: dict, weights: Path, log_path: Path) -> Iterator[dict]:
+    """``served``'s settings with the server its ``serve`` command starts on ``weights``: its URL,
+    the model name it knows and how it was started; stopped on leaving, however the block ends."""
     from cotrepro.engine.served.launcher import launched_server
 
-    log_path = Path(log_path or "served-server.log")
     log.info("starting the server: %s (log %s)", served["serve"], log_path)
     # Absolute, since a server may change directory; a server that names its model by the path it
     # loaded (transformers serve) is asked for it as served_model: "{model_dir}".
-    weights = local_model_dir(manifest).resolve()
+    weights = Path(weights).resolve()
     name = served["served_model"].format(model_dir=weights)
     with launched_server(
         served["serve"], model_dir=weights, served_model=name, log_path=log_path, timeout=served["serve_timeout"]
