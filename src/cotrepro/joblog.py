@@ -6,6 +6,8 @@ import atexit
 import gc
 import logging
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
@@ -41,3 +43,16 @@ def stop(message: object) -> NoReturn:
     print(message, file=sys.__stderr__, flush=True)
     print(message, flush=True)
     sys.exit(1)
+
+
+@contextmanager
+def stopping_on(describe: Callable[[BaseException], str | None]) -> Iterator[None]:
+    """Within the block, an error that ``describe`` gives a one-line message for ends the job with
+    that line (:func:`stop`); any other error propagates as it is."""
+    try:
+        yield
+    except Exception as err:
+        line = describe(err)
+        if line is None:
+            raise
+        stop(line)
