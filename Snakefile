@@ -56,3 +56,15 @@ rule all:
         FIGURES,
         "results/report.html",
         "results/paper/paper.pdf",
+
+
+# A full disk: refused before any job (Snakemake itself would fail backing up a job's outputs, with
+# a traceback), and named after a failed run (its own last word blames write permissions).
+onstart:
+    if full := disk_full_line(Path.cwd()):
+        sys.exit(full)
+
+
+onerror:
+    if full := disk_full_line(Path.cwd()):
+        print(full, file=sys.stderr)

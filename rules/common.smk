@@ -22,6 +22,7 @@ from cotrepro import methods
 from cotrepro.archive import ArchiveError, check_covers, read_index
 from cotrepro.config import apply_command_line, check_config_files, validate_config
 from cotrepro.errors import ConfigError
+from cotrepro.joblog import disk_full_line
 from cotrepro.plan import batch_invariance, exemplar_set_for, generation_units, run_units, task_settings, unit_settings
 from cotrepro.variants import variant_settings
 from cotrepro.data.exemplars import REMOTE_SETS, project_set_path

@@ -4,11 +4,12 @@
 from pathlib import Path
 
 from cotrepro.checks.batch_invariance import measure
+from cotrepro.engine.memory_guard import memory_error_line
 from cotrepro.generation import runner
 from cotrepro.generation.gpu_slots import job_devices
 from cotrepro.generation.job import select_exemplars
 from cotrepro.io import read_json, read_jsonl
-from cotrepro.joblog import log_to, stop
+from cotrepro.joblog import log_to, stop, stopping_on
 from cotrepro.models.weights_check import WeightsError, verify_model_files
 from cotrepro.row_integrity import RowIntegrityError, read_checked
 
@@ -27,7 +28,7 @@ except RowIntegrityError as err:
     stop(err)
 exemplar_doc = read_json(i.exemplars[0]) if i.exemplars else None
 # Entered before torch is imported (measure imports it), so that this job sees only its own GPUs.
-with job_devices(int(snakemake.resources.get("gpu", 0))) as slots:
+with job_devices(int(snakemake.resources.get("gpu", 0))) as slots, stopping_on(memory_error_line):
     import torch
 
     torch.set_num_threads(snakemake.threads)

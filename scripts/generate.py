@@ -10,13 +10,12 @@ so that no row's key changes for them (see cotrepro.code_digest)."""
 from pathlib import Path
 
 from cotrepro import methods
-from cotrepro.engine.memory_guard import cpu_memory_estimate, guard_message, install_cpu_memory_guard
+from cotrepro.engine.memory_guard import memory_error_line
 from cotrepro.generation.gpu_slots import job_devices
 from cotrepro.generation.job import GenerationJob, GenerationUnit, run_job
 from cotrepro.generation.runner import journal_path
 from cotrepro.io import read_json, run_key
-from cotrepro.joblog import log_to, stop
-from cotrepro.models import model_dir
+from cotrepro.joblog import log_to, stop, stopping_on
 from cotrepro.models.weights_check import WeightsError, verify_model_files
 from cotrepro.row_integrity import keep_intact, stamp_file
 from cotrepro.served_spec import served_job_settings
@@ -50,32 +49,21 @@ for unit in units:
         if dropped := keep_intact(path):
             print(f"{path}: {dropped} damaged line(s) dropped; their questions are generated again")
 
-manifest = read_json(snakemake.input.manifest)
-config_json = model_dir(manifest) / "config.json" if manifest.get("source") in ("tiny", "hub") else None
 # Entered before torch is imported (run_job imports it), so that this job sees only its own GPUs.
-with job_devices(int(snakemake.resources.get("gpu", 0))) as slots:
-    from cotrepro.engine.batching import GenerationOOM
-
-    # On the CPU a batch that would not fit is split before it runs, as CUDA's out-of-memory error
-    # splits it after: there the kernel would kill the job instead (cotrepro.engine.memory_guard).
-    if config_json is not None and config_json.is_file():
-        install_cpu_memory_guard(cpu_memory_estimate(read_json(config_json)))
-    try:
-        run_job(
-            GenerationJob(
-                model=model,
-                manifest=Path(snakemake.input.manifest),
-                units=tuple(units),
-                # The batch size is read here, not passed as a parameter: changing it (speed, not
-                # results) reruns nothing.
-                batch_size=spec.get("batch_size", cfg["generation"]["batch_size"]),
-                threads=snakemake.threads,
-                gpu_slots=tuple(slots),
-                served=served_job_settings(spec),
-                server_log=Path(snakemake.log[0]).with_suffix(".server.log"),
-            )
+with job_devices(int(snakemake.resources.get("gpu", 0))) as slots, stopping_on(memory_error_line):
+    run_job(
+        GenerationJob(
+            model=model,
+            manifest=Path(snakemake.input.manifest),
+            units=tuple(units),
+            # The batch size is read here, not passed as a parameter: changing it (speed, not
+            # results) reruns nothing.
+            batch_size=spec.get("batch_size", cfg["generation"]["batch_size"]),
+            threads=snakemake.threads,
+            gpu_slots=tuple(slots),
+            served=served_job_settings(spec),
+            server_log=Path(snakemake.log[0]).with_suffix(".server.log"),
         )
-    except GenerationOOM as err:
-        stop(guard_message(err) or err)
+    )
 for unit in units:
     stamp_file(unit.rows_path)

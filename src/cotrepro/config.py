@@ -355,3 +355,26 @@ def load_config(path: Path, repo_root: Path) -> dict:
     except InputFileError as err:
         raise ConfigError(str(err)) from None
     return validate_config(config, repo_root)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m cotrepro.config FILE...``: each config file read as the workflow reads it (YAML, a
+    key given twice refused), a problem printed as one line naming the file and the line. For a file
+    Snakemake itself refuses ("Config file is not valid JSON or YAML", before any workflow code runs,
+    naming neither)."""
+    import sys
+
+    bad = 0
+    for path in argv if argv is not None else sys.argv[1:]:
+        try:
+            read_yaml(Path(path))
+        except (OSError, InputFileError) as err:
+            print(err, file=sys.stderr)
+            bad += 1
+        else:
+            print(f"{path}: valid YAML, no key given twice")
+    return 2 if bad else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -2,7 +2,10 @@
 files (a key given twice refused), and JSON-lines outputs read back. Each case is a damaged copy of
 a file the project ships, read by the real loader."""
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -105,6 +108,22 @@ def test_config_file_with_a_key_twice_is_refused_naming_file_and_line(tmp_path):
     ):
         check_config_files([path])
     check_config_files(sorted((REPO / "config").glob("*.yaml")))  # the shipped ones are clean
+
+
+def test_a_config_file_snakemake_refuses_unnamed_is_named_by_the_checker(tmp_path):
+    # Snakemake reads --configfile before any workflow code and says only "Config file is not
+    # valid JSON or YAML"; the project's checker names the file and the line.
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("demo: true\nmodels: [tiny-t5\ntasks: [arith_demo]\n")
+    run = subprocess.run(
+        [sys.executable, "-m", "cotrepro.config", str(bad), str(REPO / "config" / "demo.yaml")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+    )
+    assert run.returncode == 2
+    assert run.stderr.strip() == f"{bad}, line 3: not valid YAML (expected ',' or ']', but got ':')"
+    assert run.stdout.strip() == f"{REPO / 'config' / 'demo.yaml'}: valid YAML, no key given twice"
 
 
 def test_torn_jsonl_output_names_file_and_line(tmp_path):

@@ -147,3 +147,24 @@ def test_the_disagreement_table_refuses_a_damaged_generations_file(run):
     (line,) = [x for x in proc.stderr.splitlines() if x.startswith(path)]
     assert "1 row(s) do not match their content hash (edited?): arith_demo-0001" in line
     assert f"--forcerun {path}" in line
+
+
+def test_the_batch_invariance_check_refuses_a_damaged_generations_file(run):
+    workdir, config = run["workdir"], run["config"]
+    path = GEN.format(model="tiny-llama", method="few_shot")
+    original = (workdir / path).read_bytes()
+    damage(workdir / path, "edit")
+    # The check turned on from the command line, and only its jobs allowed: its own read must refuse.
+    # (The target first: --allowed-rules and --config take every argument after them.)
+    check = ["results/batch_invariance/tiny-llama.jsonl", "--allowed-rules", "batch_invariance"]
+    check += ["--config", "batch_invariance={questions: 3, method: few_shot}"]
+    proc = run_snakemake(REPO, workdir, config, *check, check=False)
+    (workdir / path).write_bytes(original)
+    assert proc.returncode != 0
+    (line,) = [x for x in proc.stderr.splitlines() if x.startswith(path)]
+    assert "1 row(s) do not match their content hash (edited?): arith_demo-0001" in line
+    assert f"--forcerun {path}" in line
+    assert not (workdir / "results/batch_invariance/tiny-llama.jsonl").exists()
+    # Undamaged, the same check runs and compares the batched rows.
+    run_snakemake(REPO, workdir, config, *check)
+    assert len(read_jsonl(workdir / "results/batch_invariance/tiny-llama.jsonl")) == 3

@@ -18,6 +18,8 @@ from contextlib import contextmanager
 
 import torch
 
+from cotrepro.engine.memory_guard import GenerationOOM
+
 log = logging.getLogger("cotrepro.generation")
 
 CPU_BATCH_SIZE = 16  # ``auto`` on a CPU: the fastest of 4, 8, 16 in benchmarks/generation_bench.py
@@ -40,10 +42,6 @@ _OOM_MESSAGES = (
 RunBatch = Callable[..., list]
 """``run_batch(inputs, max_new_tokens, budget=None)``: one batch's results, in its order
 (``budget``: size the caches for this many new tokens a row, as the probe does while generating two)."""
-
-
-class GenerationOOM(RuntimeError):
-    """Out of memory even at batch size one: the model does not fit this device."""
 
 
 def is_out_of_memory(err: BaseException) -> bool:
@@ -93,6 +91,10 @@ class BatchSizer:
         self.probed = False
         self.fitting_tokens: int | None = None  # rows x tokens a row known to fit, since the last out-of-memory error
         self.oom_retries = 0
+        # ``memory_check(rows, tokens)``: why that many rows of that many cache tokens would not fit
+        # the memory left, or None; set on the CPU (cotrepro.engine.memory_guard), where running out is
+        # the kernel killing the job rather than an error a batch can catch.
+        self.memory_check: Callable[[int, int], str | None] | None = None
 
     def probe(self, run_batch: RunBatch, longest: list[int], max_new_tokens: int, device=None) -> int:
         """Start at the largest batch of the longest input that fits the device (:func:`probe_batch_size`)."""
@@ -130,16 +132,21 @@ class BatchSizer:
         """``run(chunk)`` over ``items`` in batches, results concatenated. With ``align``, a batch that
         can hold whole groups of ``align`` items (a question's sampled paths) holds whole groups;
         ``row_tokens(item)`` is an item's cache tokens (default: all alike). An out-of-memory error
-        frees the failed batch's memory and retries it at half the size, down to one item."""
+        frees the failed batch's memory and retries it at half the size, down to one item; so does a
+        batch that :attr:`memory_check` says would not fit, before it runs."""
         row_tokens = row_tokens or (lambda item: 1)
         results: list = []
         pos = 0
         while pos < len(items):
             size = self._size_for(max(row_tokens(i) for i in items[pos : pos + self.initial]), align)
             chunk = items[pos : pos + size]
-            failed = False
+            too_big = self.memory_check(len(chunk), max(row_tokens(i) for i in chunk)) if self.memory_check else None
+            if too_big and len(chunk) == 1:
+                raise GenerationOOM(too_big)
+            failed = bool(too_big)
             try:
-                results += run(chunk)
+                if not failed:
+                    results += run(chunk)
             except Exception as err:
                 if not is_out_of_memory(err):
                     raise

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from cotrepro.engine.loader import BACKENDS, load_backend
+from cotrepro.engine.memory_guard import GenerationOOM, memory_error_line
 from cotrepro.engine.served.client import ServedError
 from cotrepro.io import InputFileError, read_text, write_jsonl
 
@@ -232,6 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     except (PromptFileError, ServedError) as err:
         print(f"cotrepro generate: {err}", file=sys.stderr)
         return 2
+    except GenerationOOM as err:
+        print(f"cotrepro generate: {memory_error_line(err)}", file=sys.stderr)
+        return 1
     print(json.dumps(summary), file=sys.stderr)
     return 0
 

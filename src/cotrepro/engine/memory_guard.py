@@ -4,18 +4,16 @@ catch, as CUDA's is, but the kernel's out-of-memory killer ending the whole job.
 Before each batch on the CPU the guard estimates what it needs beyond the weights (the key-value
 cache, one layer's attention scores at the full length, hidden states, logits) and compares it with
 what the job may still allocate (the kernel's MemAvailable, the cgroup limit, or
-:data:`CPU_MEMORY_ENV`). A batch that would not fit fails as an out-of-memory error before it runs,
-so the batch sizer (:mod:`cotrepro.engine.batching`) halves and retries it as it does on CUDA; a
-single row that would not fit stops the job with one line naming the prompt's size and the memory.
-
-It wraps :meth:`BatchSizer.batches` in the generation job's process (``scripts/generate.py``), so
-that it stays outside the generation job's code (:mod:`cotrepro.code_digest`): installing it, or
-changing it, changes no row's key, as the batch size changes none.
+:data:`CPU_MEMORY_ENV`). Every in-process backend on the CPU sets it as its batch sizer's
+``memory_check`` (:class:`cotrepro.engine.tokens.TokenizedBackend`), so the generation job, the
+checks and ``cotrepro generate`` all have it: a batch that would not fit is split before it runs,
+as CUDA's out-of-memory error splits it after; a single prompt that would not fit goes to the
+overflow policy (the workflow's runner skips it, flagged, or stops with one line naming its size,
+the memory and :data:`REMEDY`), and where no policy is asked, the sizer stops with that line.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -85,41 +83,52 @@ def cpu_memory_estimate(config: Mapping, dtype_bytes: int = 4) -> Callable[[int,
     return estimate
 
 
-def install_cpu_memory_guard(estimate: Callable[[int, int], int]) -> None:
-    """Check every batch a :class:`~cotrepro.engine.batching.BatchSizer` runs on the CPU in this
-    process against ``estimate`` and the memory available (see the module docstring)."""
-    import torch
-
-    from cotrepro.engine.batching import BatchSizer
-
-    plain = getattr(BatchSizer.batches, "__wrapped__", BatchSizer.batches)
-
-    @functools.wraps(plain)
-    def batches(self, items, run, device, align=1, row_tokens=None):
-        if getattr(device, "type", device) != "cpu":
-            return plain(self, items, run, device, align, row_tokens)
-        tokens_of = row_tokens or (lambda item: 1)
-
-        def guarded(chunk):
-            available = available_cpu_memory()
-            tokens = max(tokens_of(i) for i in chunk)
-            need = estimate(len(chunk), tokens)
-            if available is not None and need > available * (1 - HEADROOM):
-                # The sizer's own out-of-memory path: halve and retry, down to one row.
-                raise torch.OutOfMemoryError(
-                    f"{GUARD_MESSAGE}: {len(chunk)} row(s) of {tokens} cache tokens (prompt and budget) need an "
-                    f"estimated {need / 2**30:.2f} GiB, more than the {available / 2**30:.2f} GiB left to this job "
-                    f"less {HEADROOM:.0%} headroom; shorten the prompt, lower max_new_tokens or give the job more "
-                    f"memory ({CPU_MEMORY_ENV} sets the figure where the machine's is not the job's)"
-                )
-            return run(chunk)
-
-        return plain(self, items, guarded, device, align, row_tokens)
-
-    BatchSizer.batches = batches
+def _size(n: int) -> str:
+    return f"{n / 2**30:.2f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
 
 
-def guard_message(err: BaseException) -> str | None:
-    """The guard's message if ``err`` (a batch sizer's GenerationOOM) came from it, else None."""
-    cause = err.__cause__
-    return str(cause) if cause is not None and str(cause).startswith(GUARD_MESSAGE) else None
+def cpu_memory_check(estimate: Callable[[int, int], int]) -> Callable[[int, int], str | None]:
+    """``check(rows, tokens)``: why ``rows`` rows of ``tokens`` cache tokens each would not fit what
+    this job may still allocate (less :data:`HEADROOM`), by ``estimate``, or None when they fit or
+    the memory is unknown. A batch sizer splits a batch that would not fit before it runs; a
+    single row that would not fit is the overflow policy's to handle."""
+
+    def check(rows: int, tokens: int) -> str | None:
+        available = available_cpu_memory()
+        need = estimate(rows, tokens)
+        if available is None or need <= available * (1 - HEADROOM):
+            return None
+        return (
+            f"{GUARD_MESSAGE}: {rows} row(s) of {tokens} cache tokens (prompt and budget) need an "
+            f"estimated {_size(need)}, more than the {_size(available)} left to this job "
+            f"less {HEADROOM:.0%} headroom"
+        )
+
+    return check
+
+
+class GenerationOOM(RuntimeError):
+    """Out of memory even at batch size one: the model, or this prompt, does not fit this device."""
+
+
+class PromptOverMemory(GenerationOOM):
+    """A prompt that would not fit the job's memory even alone, under the policy to generate it."""
+
+
+REMEDY = (
+    "shorten the prompt, lower max_new_tokens or give the job more memory "
+    f"({CPU_MEMORY_ENV} sets the figure where the machine's is not the job's)"
+)
+"""What the one line of a prompt too large for the memory says to do."""
+
+SKIP_HINT = "or set generation.on_overflow: skip to skip such prompts (flagged and counted in the report)"
+"""What the workflow's line adds, where the overflow policy decides."""
+
+
+def memory_error_line(err: BaseException) -> str | None:
+    """The one line a job ends with when ``err`` is running out of memory at batch size one (the
+    guard's ending in :data:`REMEDY`), else None."""
+    if not isinstance(err, GenerationOOM):
+        return None
+    text = str(err)
+    return f"{text}; {REMEDY}" if text.startswith(GUARD_MESSAGE) and REMEDY not in text else text

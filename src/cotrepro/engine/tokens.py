@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from cotrepro.engine.batching import BatchSizer
+from cotrepro.engine.memory_guard import cpu_memory_check, cpu_memory_estimate
 
 _DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 _CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length")
@@ -88,6 +89,19 @@ class TokenizedBackend:
     def context_from(self, config) -> int | None:
         """The context in tokens: ``max_context`` when given, else the model's (:func:`context_length`)."""
         return self.max_context or context_length(config, self.tokenizer)
+
+    def guard_memory(self, config: dict) -> None:
+        """On the CPU, check every batch against the memory left before it runs
+        (:mod:`cotrepro.engine.memory_guard`), by the size of the model of this ``config.json``."""
+        if self.device.type == "cpu":
+            estimate = cpu_memory_estimate(config, dtype_bytes=self.dtype.itemsize)
+            self.sizer.memory_check = cpu_memory_check(estimate)
+
+    def over_memory(self, tokens: int) -> str | None:
+        """Why one input of ``tokens`` cache tokens (prompt and budget) would not fit the memory left
+        to this job, or None (always None off the CPU, where out-of-memory is an error to catch)."""
+        check = self.sizer.memory_check
+        return check(1, tokens) if check else None
 
     def in_prompt_format(self, chat_template: bool):
         """This backend with prompts in the other format (chat template or plain): a shallow copy

@@ -13,6 +13,7 @@ when a later unit fails.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
@@ -25,12 +26,15 @@ from tqdm import tqdm
 from cotrepro import methods, prompts
 from cotrepro.engine.backend import Backend
 from cotrepro.engine.completion import Completion
+from cotrepro.engine.memory_guard import REMEDY, SKIP_HINT, PromptOverMemory
 from cotrepro.io import jsonl_line, write_jsonl
 from cotrepro.provenance import digest
 from cotrepro.rows import row_generated_tokens, row_over_context
 
 if TYPE_CHECKING:
     from cotrepro.engine.sampling import Sampling
+
+log = logging.getLogger(__name__)
 
 
 def journal_path(out_path: Path) -> Path:
@@ -89,7 +93,11 @@ def _stage_fields(prefix: str, model_input: str, c: Completion, over_context: bo
 
 
 class _Generator:
-    """Runs one stage of generation for a batch, honouring the context-overflow policy."""
+    """Runs one stage of generation for a batch, honouring the overflow policy: an input over the
+    model's context is generated anyway or skipped, flagged either way; one that the CPU memory
+    guard says would not fit the job's memory (prompt and budget) is skipped the same way, or with
+    ``generate`` stops the job with the guard's one line (generating it would have the kernel kill
+    the job)."""
 
     def __init__(self, backend: Backend, on_overflow: str):
         self.backend, self.on_overflow = backend, on_overflow
@@ -98,35 +106,55 @@ class _Generator:
         limit = self.backend.context_length
         return limit is not None and n_tokens > limit
 
-    def _to_generate(self, inputs: list[list[int]]) -> tuple[list[bool], list[int]]:
-        """Each input's over-context flag, and the indices of those to generate (an over-context
-        input is left out when the policy is to skip it)."""
-        flags = [self.over(len(ids)) for ids in inputs]
-        return flags, [i for i, f in enumerate(flags) if not (f and self.on_overflow == "skip")]
+    def _to_generate(self, inputs: list[list[int]], max_new_tokens: int) -> tuple[list[bool], dict[int, str]]:
+        """Each input's overflow flag, and why each input left out is left out (its stop reason):
+        over the context when the policy is to skip, over the memory."""
+        over_memory = getattr(self.backend, "over_memory", lambda tokens: None)
+        flags, left_out = [], {}
+        for i, ids in enumerate(inputs):
+            too_big = over_memory(len(ids) + max_new_tokens)
+            if too_big and self.on_overflow != "skip":
+                raise PromptOverMemory(f"{too_big}; {REMEDY}, {SKIP_HINT}")
+            flags.append(self.over(len(ids)) or bool(too_big))
+            if too_big:
+                log.warning("%s: skipped (generation.on_overflow: skip)", too_big)
+                left_out[i] = OVER_MEMORY
+            elif flags[i] and self.on_overflow == "skip":
+                left_out[i] = "skipped"
+        return flags, left_out
 
     def run(self, inputs: list[list[int]], max_new_tokens: int) -> list[tuple[Completion, bool]]:
         """Completions of encoded inputs, each with whether it is over the model's context."""
-        flags, todo = self._to_generate(inputs)
+        flags, left_out = self._to_generate(inputs, max_new_tokens)
+        todo = [i for i in range(len(inputs)) if i not in left_out]
         got = self.backend.generate([inputs[i] for i in todo], max_new_tokens) if todo else []
         done = dict(zip(todo, got, strict=True))
-        return [(done[i] if i in done else _skipped(len(ids)), flags[i]) for i, ids in enumerate(inputs)]
+        return [(done[i] if i in done else _skipped(len(ids), left_out[i]), flags[i]) for i, ids in enumerate(inputs)]
 
     def sample(
         self, inputs: list[list[int]], names: list[str], max_new_tokens: int, sampling: Sampling
     ) -> list[tuple[list[Completion], bool]]:
         """Sampled paths of encoded inputs (``sampling.paths`` each), with whether each input is over
         the model's context; a skipped input's paths are all skipped."""
-        flags, todo = self._to_generate(inputs)
+        flags, left_out = self._to_generate(inputs, max_new_tokens)
+        todo = [i for i in range(len(inputs)) if i not in left_out]
         got = self.backend.sample([inputs[i] for i in todo], [names[i] for i in todo], max_new_tokens, sampling)
         done = dict(zip(todo, got, strict=True))
         return [
-            (done[i] if i in done else [_skipped(len(ids))] * sampling.paths, flags[i]) for i, ids in enumerate(inputs)
+            (done[i] if i in done else [_skipped(len(ids), left_out[i])] * sampling.paths, flags[i])
+            for i, ids in enumerate(inputs)
         ]
 
 
-def _skipped(prompt_tokens: int) -> Completion:
-    """The completion of an input skipped for being over the model's context: nothing generated."""
-    return Completion(text="", prompt_tokens=prompt_tokens, generated_tokens=0, stop_reason="skipped")
+OVER_MEMORY = "over_memory"
+"""The stop reason of an input skipped for not fitting the job's memory. Such a row is never reused:
+a later run, with more memory, generates it (``--forcerun`` on its file)."""
+
+
+def _skipped(prompt_tokens: int, reason: str) -> Completion:
+    """The completion of an input left out (over the context and skipped, or over the memory):
+    nothing generated."""
+    return Completion(text="", prompt_tokens=prompt_tokens, generated_tokens=0, stop_reason=reason)
 
 
 def run_generation(
@@ -171,10 +199,11 @@ def run_generation(
     journal = journal_path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     wanted = set(keys.values())
-    rows = {row["id"]: row for row in _rows_with_keys(out_path, wanted).values()}
+    rows = {row["id"]: row for row in _rows_with_keys(out_path, wanted).values() if not _over_memory(row)}
     reused = len(rows)
     for row in load_journal(journal, wanted).values():
-        rows.setdefault(row["id"], row)  # where both hold a row, the finished file's (same key, same text)
+        if not _over_memory(row):
+            rows.setdefault(row["id"], row)  # where both hold a row, the finished file's (same key, same text)
     resumed = len(rows) - reused
     pending = [r["id"] for r in records if r["id"] not in rows]
     # Each input is tokenized once; the ids order the work, flag overflows and go to the model.
@@ -229,6 +258,14 @@ def run_generation(
         "over_context_rows": sum(row_over_context(r) for r in ordered),
         "fingerprint": fp,
     }
+
+
+def _over_memory(row: dict) -> bool:
+    """Whether any input of a row was skipped for not fitting the memory of the job that wrote it."""
+    parts = row.get("paths", [row])
+    return row.get("stop_reason") == OVER_MEMORY or any(
+        p.get(f"{stage}stop_reason") == OVER_MEMORY for p in parts for stage in ("", "stage2_")
+    )
 
 
 class _RowMaker:

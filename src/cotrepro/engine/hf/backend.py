@@ -56,6 +56,7 @@ class HFBackend(TokenizedBackend):
             self.model.to(self.device)
         self.model.eval()
         self.context_length = self.context_from(self.model.config)
+        self.guard_memory(self.model.config.to_dict())
         self.engine = Engine(
             self.model,
             self.tokenizer,

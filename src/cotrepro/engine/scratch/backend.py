@@ -48,6 +48,7 @@ class ScratchBackend(TokenizedBackend):
         eos = generation.get("eos_token_id", config.get("eos_token_id"))
         self.eos_ids = eos_token_ids(eos, self.tokenizer.eos_token_id)
         self.context_length = self.context_from(config)
+        self.guard_memory(config)
         self.stop_window = max((len(s) for s in self.stop), default=0) + _STOP_WINDOW
 
     def engine_description(self) -> dict:
