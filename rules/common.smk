@@ -23,6 +23,7 @@ from cotrepro.archive import ArchiveError, check_covers, read_index
 from cotrepro.config import apply_command_line, check_config_files, validate_config
 from cotrepro.errors import ConfigError
 from cotrepro.plan import batch_invariance, exemplar_set_for, generation_units, run_units, task_settings, unit_settings
+from cotrepro.plan import verification_files as unit_verification_files
 from cotrepro.variants import variant_settings
 from cotrepro.data.exemplars import REMOTE_SETS, project_set_path
 from cotrepro.data.tasks import TASKS
@@ -266,3 +267,9 @@ def published_log_files():
 def published_logs(wildcards):
     """A published-source model's log files, downloaded under resources/published/{model}/."""
     return [f"resources/published/{wildcards.model}/{name}" for name in published_log_files()]
+
+
+def verification_files(wildcards):
+    """The verification files of a (model, task, method) unit, one per verifier that scores it: the
+    choosers' selection rule takes them as its verifications input."""
+    return unit_verification_files(config, wildcards.model, wildcards.task, wildcards.method)
