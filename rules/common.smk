@@ -90,7 +90,7 @@ def code(*modules):
     return [repo_file(SRC / "cotrepro" / m) for m in modules]
 
 
-EXTRACTOR = ("scoring/extract.py", "answers.py", "prompts.py", "methods.py")
+EXTRACTOR = ("scoring/extract.py", "scoring/math_answers.py", "answers.py", "prompts.py", "methods.py")
 """The answer extraction in both styles, with the answer formats and prompt phrases it reads."""
 SCORER = (*EXTRACTOR, "scoring/score.py", "scoring/self_consistency.py", "scoring/metrics.py", "rows.py")
 """Scoring a generations file: the extraction, the correctness test, the self-consistency vote."""
