@@ -24,6 +24,7 @@ from cotrepro.config import apply_command_line, check_config_files, validate_con
 from cotrepro.errors import ConfigError
 from cotrepro.joblog import disk_full_line
 from cotrepro.plan import batch_invariance, exemplar_set_for, generation_units, run_units, task_settings, unit_settings
+from cotrepro.plan import verification_files as unit_verification_files
 from cotrepro.variants import variant_settings
 from cotrepro.data.exemplars import REMOTE_SETS, project_set_path
 from cotrepro.data.tasks import TASKS
@@ -90,7 +91,7 @@ def code(*modules):
     return [repo_file(SRC / "cotrepro" / m) for m in modules]
 
 
-EXTRACTOR = ("scoring/extract.py", "answers.py", "prompts.py", "methods.py")
+EXTRACTOR = ("scoring/extract.py", "scoring/math_answers.py", "answers.py", "prompts.py", "methods.py")
 """The answer extraction in both styles, with the answer formats and prompt phrases it reads."""
 SCORER = (*EXTRACTOR, "scoring/score.py", "scoring/self_consistency.py", "scoring/metrics.py", "rows.py")
 """Scoring a generations file: the extraction, the correctness test, the self-consistency vote."""
@@ -267,3 +268,9 @@ def published_log_files():
 def published_logs(wildcards):
     """A published-source model's log files, downloaded under resources/published/{model}/."""
     return [f"resources/published/{wildcards.model}/{name}" for name in published_log_files()]
+
+
+def verification_files(wildcards):
+    """The verification files of a (model, task, method) unit, one per verifier that scores it: the
+    choosers' selection rule takes them as its verifications input."""
+    return unit_verification_files(config, wildcards.model, wildcards.task, wildcards.method)

@@ -12,7 +12,7 @@ import re
 from decimal import Decimal
 from fractions import Fraction
 
-_FORMATS = ("number", "yes_no", "text", "choice:LETTERS")
+_FORMATS = ("number", "yes_no", "text", "math", "choice:LETTERS")
 
 
 def letters_of(fmt: str) -> str | None:
@@ -23,7 +23,7 @@ def letters_of(fmt: str) -> str | None:
 def check_format(fmt: str) -> None:
     """Raise ValueError naming the allowed formats when ``fmt`` is none of them."""
     letters = letters_of(fmt)
-    if not (fmt in _FORMATS[:3] or (letters and letters.isalpha() and letters.isupper())):
+    if not (fmt in _FORMATS[:4] or (letters and letters.isalpha() and letters.isupper())):
         raise ValueError(f"unknown answer format {fmt!r}; allowed: {', '.join(_FORMATS)}")
 
 
@@ -84,6 +84,8 @@ def normalize_answer(answer: str, fmt: str) -> str | None:
       one final period aside).
     - yes_no: "yes" or "no" ("True"/"False" count as yes/no).
     - choice:LETTERS: the upper-case letter, which must be one of LETTERS ("(b)" -> "B").
+    - math: the LaTeX answer with its whitespace removed (a vote key; equivalence is math-verify's,
+      :mod:`cotrepro.scoring.math_answers`).
     - text: lower case, without quotes, whitespace and punctuation at the ends.
     """
     check_format(fmt)
@@ -99,5 +101,7 @@ def normalize_answer(answer: str, fmt: str) -> str | None:
     if fmt == "yes_no":
         word = answer.strip(" .!\"'").lower()
         return {"yes": "yes", "true": "yes", "no": "no", "false": "no"}.get(word)
+    if fmt == "math":
+        return re.sub(r"\s+", "", answer).strip("$").removesuffix(".") or None
     text = answer.strip(" \t\n.,!?;:\"'“”‘’").lower()
     return text or None

@@ -108,7 +108,32 @@ def validate_config(config: dict, repo_root: Path) -> dict:
     if errors:
         raise ConfigError(describe_error(errors[0]))
     _check_references(config, Path(repo_root))
+    _check_verifiers(config)
     return config
+
+
+def _check_verifiers(config: dict) -> None:
+    """Verifier specs name what their kind needs, and ``verify`` names defined verifiers."""
+    specs = config["verifiers"]
+    for slug, spec in specs.items():
+        where = f"config key 'verifiers.{slug}'"
+        if spec["kind"] == "self":
+            extra = sorted(set(spec) & {"repo", "revision", "format"})
+            if extra:
+                raise ConfigError(f"{where}: kind self scores with the generating model; drop {extra[0]!r}")
+            continue
+        if spec["source"] == "hub" and not {"repo", "revision"} <= set(spec):
+            raise ConfigError(f"{where} needs 'repo' and 'revision' (a 40-hex commit) because its source is hub")
+        if spec["kind"] == "prm" and "format" not in spec:
+            raise ConfigError(f"{where} needs 'format' (math-shepherd or rlhflow) because its kind is prm")
+        if spec["kind"] == "orm" and "format" in spec:
+            raise ConfigError(f"{where}: 'format' is for kind prm only")
+    for i, slug in enumerate(config["verify"].get("verifiers", [])):
+        if slug not in specs:
+            raise ConfigError(
+                f"config key 'verify.verifiers[{i}]' = {slug!r} is not defined under verifiers; "
+                f"allowed values: {allowed(sorted(specs))}"
+            )
 
 
 def _check_references(config: dict, repo_root: Path) -> None:

@@ -115,3 +115,25 @@ def unit_settings(config: dict, model: str, method: str) -> dict:
 def generation_units(config: dict, model: str) -> dict[str, dict]:
     """The settings of every unit of a model's generation job, keyed "task/method"."""
     return {f"{t}/{m}": unit_settings(config, model, m) for t, m in run_units(config)}
+
+
+def verified_units(config: dict) -> dict[str, list[tuple[str, str]]]:
+    """Verifier slug -> the (task, method) units it scores: ``verify.verifiers`` (default every
+    configured verifier) on the run's units whose method is in ``verify.methods`` (default the
+    self-consistency methods)."""
+    verify = config.get("verify") or {}
+    slugs = verify.get("verifiers", list(config.get("verifiers") or {}))
+    wanted = set(verify.get("methods", methods.sampling_keys()))
+    units = [(t, m) for t, m in run_units(config) if m in wanted]
+    return {slug: units for slug in slugs}
+
+
+def verification_files(config: dict, model: str, task: str, method: str) -> list[str]:
+    """The verification files of one (model, task, method) unit, one per verifier that scores it (the
+    contract ``results/verifications/{verifier}/{model}/{task}/{method}.jsonl``): what the choosers'
+    selection rule takes as its ``verifications`` input."""
+    return [
+        f"results/verifications/{slug}/{model}/{task}/{method}.jsonl"
+        for slug, units in verified_units(config).items()
+        if (task, method) in units
+    ]

@@ -35,6 +35,7 @@ _TRIGGERS = {
     "number": "Therefore, the answer (arabic numerals) is",
     "yes_no": "Therefore, the answer (Yes or No) is",
     "text": "Therefore, the answer is",
+    "math": "Therefore, the answer is",
 }
 
 

@@ -256,6 +256,33 @@ FIXTURES = {
         "answer": "C",
         "format": "choice:ABC",
     },
+    "math500": {
+        # The layout of prm800k/math_splits/test.jsonl (field names and LaTeX answers), the project's own problems.
+        "raw": "".join(
+            json.dumps(r) + "\n"
+            for r in [
+                {
+                    "problem": "What is $\\frac{2}{4}$ in lowest terms? ",
+                    "solution": "Divide by 2: $\\boxed{\\frac{1}{2}}$.",
+                    "answer": "\\frac{1}{2}",
+                    "subject": "Prealgebra",
+                    "level": 1,
+                    "unique_id": "test/prealgebra/1.json",
+                },
+                {
+                    "problem": "For which $x$ is $0 \\le x - 1 < 1$?",
+                    "solution": "Add 1: $\\boxed{[1,2)}$.",
+                    "answer": "[1,2)",
+                    "subject": "Algebra",
+                    "level": 2,
+                    "unique_id": "test/algebra/2.json",
+                },
+            ]
+        ),
+        "question": "What is $\\frac{2}{4}$ in lowest terms?",
+        "answer": "\\frac{1}{2}",
+        "format": "math",
+    },
 }
 
 TRIGGERS = {
@@ -265,6 +292,7 @@ TRIGGERS = {
     "choice:ABC": "Therefore, among A through C, the answer is",
     "yes_no": "Therefore, the answer (Yes or No) is",
     "text": "Therefore, the answer is",
+    "math": "Therefore, the answer is",
 }
 """The issue's zero-shot answer triggers, typed out independently of the code."""
 
@@ -275,6 +303,7 @@ DIRECT_TRIGGERS = {
     "choice:ABC": "Among A through C, the answer is",
     "yes_no": "The answer (Yes or No) is",
     "text": "The answer is",
+    "math": "The answer is",
 }
 
 

@@ -49,7 +49,7 @@ CASES = {
     "unknown task": (
         lambda c: c.update(tasks=["gsm8kk"]),
         "config key 'tasks[0]' = 'gsm8kk' is not a known task; allowed values: addsub, aqua, arith_demo, "
-        "coin_flip, csqa, date, gsm8k, last_letters, logic, multiarith, shuffled_objects, singleeq, "
+        "coin_flip, csqa, date, gsm8k, last_letters, logic, math500, multiarith, shuffled_objects, singleeq, "
         "sports, strategyqa, svamp",
     ),
     "typo in a key": (lambda c: c.update(limt=5), "unknown config key 'limt' at the top level; allowed keys:"),
@@ -210,3 +210,31 @@ def test_batch_invariance_is_on_by_default_for_the_generating_models_and_off_whe
     no_cot.pop("batch_invariance")
     assert batch_invariance(validate_config(no_cot, REPO)) is None
     assert batch_invariance(validate_config(mutate(lambda c: c.update(batch_invariance=None)), REPO)) is None
+
+
+@pytest.mark.parametrize(
+    ("verifiers", "verify", "message"),
+    [
+        ({"v": {"kind": "prm", "repo": "a/b"}}, {}, r"'verifiers.v' needs 'repo' and 'revision' \(a 40-hex commit\)"),
+        ({"v": {"kind": "prm", "source": "tiny"}}, {}, r"'verifiers.v' needs 'format' \(math-shepherd or rlhflow\)"),
+        ({"v": {"kind": "self", "format": "rlhflow"}}, {}, r"'verifiers.v': kind self .*drop 'format'"),
+        (
+            {"v": {"kind": "orm", "source": "tiny"}},
+            {"verifiers": ["w"]},
+            r"'verify.verifiers\[0\]' = 'w' is not defined",
+        ),
+        ({"v": {"kind": "prm", "source": "tiny", "format": "x"}}, {}, r"verifiers.v.format"),
+    ],
+)
+def test_bad_verifier_config_names_the_key(verifiers, verify, message):
+    cfg = demo_config()
+    cfg["verifiers"], cfg["verify"] = verifiers, verify
+    with pytest.raises(ConfigError, match=message):
+        validate_config(cfg, REPO)
+
+
+def test_verifier_defaults_are_filled():
+    cfg = demo_config()
+    cfg["verifiers"] = {"prm": {"kind": "prm", "source": "tiny", "format": "math-shepherd"}, "own": {"kind": "self"}}
+    out = validate_config(cfg, REPO)
+    assert out["verifiers"]["prm"]["aggregate"] == "min" and out["verify"] == {}

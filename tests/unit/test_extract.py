@@ -293,7 +293,7 @@ def test_normalize_answer(answer, fmt, expected):
 @pytest.mark.parametrize(
     "fmt,method,style,allowed",
     [
-        ("date", ZS, "robust", "number, yes_no, text, choice:LETTERS"),
+        ("date", ZS, "robust", "number, yes_no, text, math, choice:LETTERS"),
         ("choice:abc", ZS, "robust", "choice:LETTERS"),
         (NUM, "one_shot", "robust", "zero_shot, zero_shot_cot, few_shot, few_shot_cot"),
         (NUM, ZS, "lenient", "kojima, robust"),

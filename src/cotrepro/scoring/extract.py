@@ -27,6 +27,7 @@ from functools import cache
 from cotrepro import methods
 from cotrepro.answers import NUMBER, canonical_number, canonical_value, check_format, letters_of, normalize_answer
 from cotrepro.prompts import FEW_SHOT_ANSWER_PREFIX as FEW_SHOT_TRIGGER
+from cotrepro.scoring.math_answers import equivalent, last_boxed, math_answer
 
 STYLES = ("kojima", "robust")
 
@@ -51,6 +52,13 @@ def extract_from(text: str, fmt: str, style: str, *, chain: bool) -> str:
     """:func:`extract_answer` on a free reasoning chain (``chain``) or on the answer slot after a trigger."""
     check_format(fmt)
     _check_style(style)
+    if fmt == "math":
+        # Both styles read the same LaTeX answer (last \\boxed{}, else the answer slot); they differ
+        # in how it is judged (is_correct).
+        if chain:
+            text = _NEXT_QUESTION.split(text, 1)[0]
+            return math_answer(text if last_boxed(text) is not None else answer_slot(text))
+        return math_answer(text)
     return _kojima(text, fmt, chain) if style == "kojima" else _robust(text, fmt, chain)
 
 
@@ -280,6 +288,7 @@ def is_correct(prediction: str, gold: str, fmt: str, style: str) -> bool:
     kojima: Kojima et al.'s test, exact string equality with the stripped gold string and no
     other normalisation. A GSM8K gold written "2,125" therefore never matches their cleansed
     "2125", and "18.00" never matches "18": that is their code's behaviour, kept on purpose.
+    math (robust): math-verify's symbolic equivalence (``\\frac{1}{2}`` == 0.5, intervals, sets).
     robust: both sides normalised (``normalize_answer``); numbers compared by exact decimal
     value (18.00 == 18, "2,230" == "2230"); an empty or unparseable prediction is wrong.
     """
@@ -287,6 +296,8 @@ def is_correct(prediction: str, gold: str, fmt: str, style: str) -> bool:
     _check_style(style)
     if style == "kojima":
         return prediction == gold.strip()
+    if fmt == "math":
+        return equivalent(prediction, gold)
     p, g = normalize_answer(prediction, fmt), normalize_answer(gold, fmt)
     if p is None or g is None:
         return False

@@ -77,7 +77,7 @@ class TaskSpec:
         return params.get("size", self.size)
 
 
-FAMILIES = ("arithmetic", "commonsense", "symbolic")
+FAMILIES = ("arithmetic", "competition", "commonsense", "symbolic")
 """The task modules under ``cotrepro.data.tasks``, one per kind of reasoning."""
 
 

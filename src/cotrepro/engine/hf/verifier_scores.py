@@ -1,0 +1,85 @@
+"""Verifier forward passes on one (question, path) pair: an outcome reward head's score, the
+generating model's own P(True), and the refusal of verifiers that would need remote code.
+
+What each kind sees (the verify job's contract):
+
+- ``orm``: ``"{question}\\n{reasoning}{answer}"`` (for two-stage zero-shot CoT ``answer`` is the
+  answer trigger plus the stage-2 completion) as one sequence; score = the head's output: with
+  one label the raw logit, with two labels P(label 1) (the "good"/"chosen" class by the
+  sequence-classification convention).
+- ``self``: Kadavath et al.'s (2022) P(True) prompt with the path's reasoning and answer as the
+  proposed answer; score = P(" (A)") / (P(" (A)") + P(" (B)")), each the continuation's probability
+  under the model (option (A) is "True").
+"""
+
+from __future__ import annotations
+
+import math
+
+SELF_EVAL_TEMPLATE = (
+    "Question: {question}\nProposed Answer: {answer}\nIs the proposed answer:\n (A) True\n (B) False\n"
+    "The proposed answer is:"
+)
+TRUE_OPTION, FALSE_OPTION = " (A)", " (B)"
+
+
+def self_eval_prompt(question: str, proposed: str) -> str:
+    """Kadavath et al.'s P(True) prompt for ``proposed`` as the answer to ``question``."""
+    return SELF_EVAL_TEMPLATE.format(question=question.strip(), answer=proposed.strip())
+
+
+def continuation_logprob(model, tokenizer, prompt: str, continuation: str) -> tuple[float, int]:
+    """log P(continuation | prompt) under a causal LM, and the tokens processed."""
+    import torch
+
+    prompt_ids = tokenizer.encode(prompt)
+    cont_ids = tokenizer.encode(continuation, add_special_tokens=False)
+    ids = torch.tensor([prompt_ids + cont_ids], device=model.device)
+    with torch.no_grad():
+        logprobs = torch.log_softmax(model(ids).logits[0].float(), dim=-1)
+    # Token t is predicted at position t - 1.
+    total = sum(logprobs[len(prompt_ids) + i - 1, t].item() for i, t in enumerate(cont_ids))
+    return total, ids.shape[1]
+
+
+def p_true(model, tokenizer, question: str, proposed: str) -> tuple[float, int]:
+    """The model's P(True) that ``proposed`` answers ``question``, and the tokens processed."""
+    prompt = self_eval_prompt(question, proposed)
+    yes, n_yes = continuation_logprob(model, tokenizer, prompt, TRUE_OPTION)
+    no, n_no = continuation_logprob(model, tokenizer, prompt, FALSE_OPTION)
+    return 1.0 / (1.0 + math.exp(no - yes)), n_yes + n_no
+
+
+def orm_text(question: str, reasoning: str, answer: str) -> str:
+    """The one sequence an outcome reward model reads for a path."""
+    return f"{question.strip()}\n{reasoning}{answer}"
+
+
+def orm_score(model, tokenizer, text: str) -> tuple[float, int]:
+    """A sequence-classification head's score of ``text`` (1 label: the logit; 2: P(label 1)), and
+    the tokens processed; more labels are refused."""
+    import torch
+
+    ids = torch.tensor([tokenizer.encode(text)], device=model.device)
+    with torch.no_grad():
+        logits = model(ids).logits[0].float()
+    if logits.numel() == 1:
+        return logits.item(), ids.shape[1]
+    if logits.numel() == 2:
+        return torch.softmax(logits, dim=-1)[1].item(), ids.shape[1]
+    raise ValueError(f"an ORM head has 1 or 2 labels, this one {logits.numel()}")
+
+
+def refuse_remote_code(slug: str, config: dict) -> None:
+    """Raise ValueError (one line naming the verifier) when a verifier's config.json needs remote
+    code: an ``auto_map``, or an architecture this transformers does not have."""
+    import transformers
+
+    if config.get("auto_map"):
+        raise ValueError(f"verifier {slug}: config.json has auto_map (remote code); trust_remote_code stays off")
+    missing = [a for a in config.get("architectures") or [] if not hasattr(transformers, a)]
+    if missing:
+        raise ValueError(
+            f"verifier {slug}: architecture {missing[0]} is not in transformers {transformers.__version__} "
+            "(it would need remote code, which stays off)"
+        )
