@@ -306,3 +306,19 @@ def test_prepared_task_has_the_papers_size(key, tmp_path):
         assert provenance["records"] == PAPER_SIZES[key] == len(prepared.read_text().splitlines())
     else:
         pytest.skip(f"{key}: no downloaded or prepared data here (run the workflow with this task first)")
+
+
+def test_an_lfs_file_is_fetched_from_githubs_media_host_and_a_mirror_keeps_its_layout():
+    from cotrepro.data.sources import RAW_GITHUB
+    from cotrepro.data.tasks.arithmetic import GSM8K_TEST
+    from cotrepro.data.tasks.competition import MATH500_TEST
+
+    rev = MATH500_TEST.revision
+    assert MATH500_TEST.url(RAW_GITHUB + "/") == (
+        f"https://media.githubusercontent.com/media/openai/prm800k/{rev}/prm800k/math_splits/test.jsonl"
+    )
+    assert (
+        MATH500_TEST.url("http://127.0.0.1:9/gh")
+        == f"http://127.0.0.1:9/gh/openai/prm800k/{rev}/prm800k/math_splits/test.jsonl"
+    )
+    assert GSM8K_TEST.url(RAW_GITHUB).startswith("https://raw.githubusercontent.com/openai/grade-school-math/")

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+RAW_GITHUB = "https://raw.githubusercontent.com"
+GITHUB_LFS_MEDIA = "https://media.githubusercontent.com/media"
+"""Where GitHub serves a Git LFS file's content: ``{media}/{owner}/{repo}/{revision}/{path}``."""
+
 
 @dataclass(frozen=True)
 class GitHubFile:
@@ -17,6 +21,9 @@ class GitHubFile:
     revision: str
     path: str
     sha256: str
+    lfs: bool = False
+    """A Git LFS file: raw.githubusercontent.com serves its pointer, GitHub's media host its content
+    (a mirror is expected to serve the content at the same layout)."""
 
     @property
     def filename(self) -> str:
@@ -24,8 +31,12 @@ class GitHubFile:
         return self.path.rsplit("/", 1)[-1]
 
     def url(self, base_url: str) -> str:
-        """The download URL under ``base_url``."""
-        return f"{base_url.rstrip('/')}/{self.repo}/{self.revision}/{self.path}"
+        """The download URL under ``base_url`` (for an LFS file under GitHub's own raw host, its
+        media host, which serves the content the sha256 pins)."""
+        base = base_url.rstrip("/")
+        if self.lfs and base == RAW_GITHUB:
+            base = GITHUB_LFS_MEDIA
+        return f"{base}/{self.repo}/{self.revision}/{self.path}"
 
     def describe(self) -> str:
         """A human-readable provenance line for reports and metadata."""

@@ -2,8 +2,8 @@
 (2023, "Let's Verify Step by Step") held out, as released in openai/prm800k.
 
 ``prm800k/math_splits/test.jsonl`` is a Git LFS file: the pinned sha256 is its content's (the LFS
-pointer's ``oid``), so the download must come from an LFS-serving URL (the pointer text fails the
-check rather than being parsed). Each line is ``{"problem", "solution", "answer", "subject",
+pointer's ``oid``), so it is downloaded from GitHub's LFS media host (the pointer text would fail
+the check rather than be parsed). Each line is ``{"problem", "solution", "answer", "subject",
 "level", "unique_id"}``; the record's gold is ``answer`` (LaTeX), its id keeps ``unique_id``'s order.
 """
 
@@ -20,6 +20,7 @@ MATH500_TEST = GitHubFile(
     revision="7ecc794703b2877f63226f2477a49b34f9b25163",
     path="prm800k/math_splits/test.jsonl",
     sha256="35dc41080a3680858b27fa7e0533d2d547825316fc5dafe5d316f4ccc5a06132",
+    lfs=True,
 )
 
 
