@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cotrepro import methods
-from cotrepro.rows import row_generated_tokens, row_over_context
+from cotrepro.rows import path_logprob, row_generated_tokens, row_over_context, row_tokens_processed
 from cotrepro.scoring.extract import STYLES, extract_answer, extract_from, is_correct, option_named
 from cotrepro.scoring.self_consistency import majority_vote
 
@@ -42,9 +42,11 @@ def score_row(row: dict, record: dict, method: str) -> dict:
     A self-consistency row's prediction is the majority vote of its paths' answers
     (:func:`cotrepro.scoring.self_consistency.majority_vote`); each path's answer and correctness are
     kept as ``paths_pred_{style}`` and ``paths_correct_{style}``, so the vote can be checked and
-    redone over fewer paths."""
+    redone over fewer paths, with each path's log-probability and token count (``paths_logprob``,
+    ``paths_tokens``: both stages, :func:`cotrepro.rows.path_logprob`) for the weighted choosers.
+    ``key`` is the generation row's, against which verifier scores are checked."""
     fmt, gold = record["answer_format"], record["answer"]
-    out = {"id": record["id"], "gold": gold, "answer_format": fmt}
+    out = {"id": record["id"], "key": row.get("key"), "gold": gold, "answer_format": fmt}
     paths = [{**row, **p} for p in row["paths"]] if methods.get(method).samples else None
     for style in STYLES:
         if paths is None:
@@ -57,6 +59,12 @@ def score_row(row: dict, record: dict, method: str) -> dict:
         out[f"pred_{style}"] = pred
         out[f"correct_{style}"] = bool(pred) and is_correct(pred, gold, fmt, style)
     parts = row.get("paths", [row])
+    if paths is not None:
+        weights = [path_logprob(p) for p in paths]
+        out["paths_logprob"] = [w for w, _ in weights]
+        out["paths_tokens"] = [n for _, n in weights]
+    out["prompt_tokens"] = row.get("prompt_tokens", 0)
+    out["tokens_processed"] = row_tokens_processed(row)
     out["generated_tokens"] = row_generated_tokens(row)
     out["hit_max_new_tokens"] = any(p["hit_max_new_tokens"] or p.get("stage2_hit_max_new_tokens") for p in parts)
     out["over_context"] = row_over_context(row)
