@@ -9,7 +9,7 @@ Strategies (each a pure function of the paths' answers and one value per path):
   ``weighted_sum_*`` = argmax_a sum of the weights of the paths answering a;
   ``weighted_avg_*`` = argmax_a (sum of those weights) / (number of paths answering a).
   For two-stage zero-shot CoT a path's log-probability and token count are both stages'
-  (:func:`cotrepro.rows.path_logprob`). Computed in log space (log-sum-exp), the same argmax
+  (:func:`cotrepro.scoring.score.path_logprob`). Computed in log space (log-sum-exp), the same argmax
   without underflow. A unit whose rows carry no log-probabilities (the from-scratch backend, a
   server without them) has no weighted strategies.
 - ``best_of_n``: the answer of the path a verifier scores highest; ``weighted_best_of_n``: the

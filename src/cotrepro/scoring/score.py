@@ -5,9 +5,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cotrepro import methods
-from cotrepro.rows import path_logprob, row_generated_tokens, row_over_context, row_tokens_processed
+from cotrepro.rows import row_generated_tokens, row_over_context
 from cotrepro.scoring.extract import STYLES, extract_answer, extract_from, is_correct, option_named
 from cotrepro.scoring.self_consistency import majority_vote
+
+
+def path_cost(part: dict) -> int:
+    """Tokens one path (or a greedy row) processed beyond the shared question prefill: its
+    generated tokens and, for a two-stage method, the stage-2 prompt's prefill and generated tokens
+    (the stage-2 prompt holds the path's own reasoning, so it is prefilled per path)."""
+    return part["generated_tokens"] + part.get("stage2_prompt_tokens", 0) + part.get("stage2_generated_tokens", 0)
+
+
+def row_tokens_processed(row: dict) -> int:
+    """Tokens a row's model passes processed: the question's prompt prefilled once (self-consistency's
+    paths share it), then every path's :func:`path_cost`."""
+    return row.get("prompt_tokens", 0) + sum(path_cost(p) for p in row.get("paths", [row]))
+
+
+def path_logprob(part: dict) -> tuple[float | None, int]:
+    """A path's summed log-probability over both stages' kept tokens (None when the backend wrote
+    none) and the number of tokens it is summed over (both stages' generated tokens)."""
+    tokens = part["generated_tokens"] + part.get("stage2_generated_tokens", 0)
+    stages = [part.get("logprob")] + ([part.get("stage2_logprob")] if "stage2_completion" in part else [])
+    return (None if any(s is None for s in stages) else round(sum(stages), 6)), tokens
 
 
 def answer_text(row: dict, method: str) -> str:
