@@ -14,7 +14,7 @@ returns log-probabilities; the from-scratch backend writes none (its generate lo
 ids only), and a row without it has no ``logprob`` field. It is a float sum whose last digits
 depend on the batch layout (about 1e-6 apart between batch sizes), so comparisons that must be
 exact compare texts, token counts and stop reasons exactly and ``logprob`` within
-``cotrepro.engine.completion.LOGPROB_TOLERANCE`` (1e-4; ``same_completions``).
+1e-4 (tests/models/test_engine.py's ``same_completions``).
 
 A verifier's scores for a unit (written by the ``verify`` job, read by the ``selection`` rule) live
 in ``results/verifications/{verifier}/{model}/{task}/{method}.jsonl``, one row per question:

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from cotrepro import methods, prompts
-from cotrepro.engine.completion import cut_at_stop, same_completions
+from cotrepro.engine.completion import cut_at_stop
 from cotrepro.engine.hf import encoder_rows as encoder_attention
 from cotrepro.engine.hf.backend import HFBackend
 from cotrepro.engine.hf.encoder_rows import encoder_rows, right_padding_lengths
@@ -141,6 +141,25 @@ def test_common_prefix_leaves_each_input_a_token():
 def test_cut_at_stop_takes_the_earliest_stop():
     assert cut_at_stop(" 18.\n\nQ: next\n###", ["###", "Q:"]) == (" 18.\n\n", True)
     assert cut_at_stop(" 18.", ["Q:"]) == (" 18.", False)
+
+
+LOGPROB_TOLERANCE = 1e-4
+"""How far two computations of one path's summed log-probability may differ (the rows contract,
+cotrepro.rows): the sum's last digits depend on the batch layout, about 1e-6 between batch sizes."""
+
+
+def same_completions(a, b, tolerance=LOGPROB_TOLERANCE) -> bool:
+    """Text, token counts and stop reasons exactly; log-probabilities within ``tolerance``."""
+
+    def fields(c):
+        return (c.text, c.prompt_tokens, c.generated_tokens, c.stop_reason)
+
+    return len(a) == len(b) and all(
+        fields(x) == fields(y)
+        and (x.logprob is None) == (y.logprob is None)
+        and (x.logprob is None or abs(x.logprob - y.logprob) <= tolerance)
+        for x, y in zip(a, b, strict=True)
+    )
 
 
 class _OOMAbove(Engine):

@@ -19,33 +19,13 @@ class Completion:
     generated_tokens: int  # tokens the model produced for this row (up to the stop or end of sequence)
     stop_reason: str  # "eos", "stop_sequence" or "max_new_tokens"
     # The generated tokens' summed log-probability under the model (unwarped, up to the cut), where
-    # the backend reports it (in-process always; a server offering logprobs); a chooser's weight.
+    # the backend reports it (a server offering logprobs, for sampled paths); a verifier's weight.
     logprob: float | None = None
 
     @property
     def hit_max_new_tokens(self) -> bool:
         """True when generation ran out of budget rather than ending by itself."""
         return self.stop_reason == "max_new_tokens"
-
-
-LOGPROB_TOLERANCE = 1e-4
-"""How far two computations of one path's summed log-probability may differ: the sum's last digits
-depend on the batch layout (about 1e-6 apart between batch sizes)."""
-
-
-def same_completions(a: Sequence[Completion], b: Sequence[Completion], tolerance: float = LOGPROB_TOLERANCE) -> bool:
-    """Whether two runs produced the same completions: text, token counts and stop reasons exactly,
-    log-probabilities within ``tolerance`` (a float sum's last digits depend on the batch layout)."""
-
-    def close(x: float | None, y: float | None) -> bool:
-        return (x is None) == (y is None) and (x is None or abs(x - y) <= tolerance)
-
-    return len(a) == len(b) and all(
-        (x.text, x.prompt_tokens, x.generated_tokens, x.stop_reason)
-        == (y.text, y.prompt_tokens, y.generated_tokens, y.stop_reason)
-        and close(x.logprob, y.logprob)
-        for x, y in zip(a, b, strict=True)
-    )
 
 
 def cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
