@@ -22,11 +22,17 @@ COLUMNS = [
     "ci_low",
     "ci_high",
     "mean_generated_tokens",
+    "mean_tokens_processed",
+    "flops_per_question",
     "frac_hit_max_new_tokens",
     "frac_no_answer",
     "frac_over_context",
 ]
-"""Columns of results/accuracy.csv; accuracy and its interval are percentages, the rest fractions."""
+"""Columns of results/accuracy.csv; accuracy and its interval are percentages, the rest fractions.
+``mean_tokens_processed``: the tokens a question's model passes processed (its prompt prefilled
+once, every path's decode and a two-stage method's stage-2 prefill and decode;
+:func:`cotrepro.scoring.score.row_tokens_processed`); ``flops_per_question``: about 2 x parameters
+x that (verifier passes are not in this table)."""
 
 
 def summarize(scores: list[dict], *, model: str, task: str, method: str, meta: dict) -> list[dict]:
@@ -35,6 +41,8 @@ def summarize(scores: list[dict], *, model: str, task: str, method: str, meta: d
     if meta.get("not_applicable"):
         return []
     n = len(scores)
+    processed = sum(s.get("tokens_processed", 0) for s in scores) / n if n else float("nan")
+    parameters = meta["backend"]["parameters"]
 
     def frac(flag) -> float:
         return round(sum(bool(flag(s)) for s in scores) / n, 4) if n else float("nan")
@@ -46,7 +54,7 @@ def summarize(scores: list[dict], *, model: str, task: str, method: str, meta: d
         rows.append(
             {
                 "model": model,
-                "parameters": meta["backend"]["parameters"],
+                "parameters": parameters,
                 "revision": meta["model"]["resolved_revision"],
                 "task": task,
                 "method": method,
@@ -59,6 +67,8 @@ def summarize(scores: list[dict], *, model: str, task: str, method: str, meta: d
                 "mean_generated_tokens": round(sum(s["generated_tokens"] for s in scores) / n, 2)
                 if n
                 else float("nan"),
+                "mean_tokens_processed": round(processed, 2),
+                "flops_per_question": float(f"{2 * parameters * processed:.4g}") if parameters else float("nan"),
                 "frac_hit_max_new_tokens": frac(lambda s: s["hit_max_new_tokens"]),
                 "frac_no_answer": frac(lambda s, style=style: not s[f"pred_{style}"]),
                 "frac_over_context": frac(lambda s: s["over_context"]),

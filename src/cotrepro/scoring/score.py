@@ -10,6 +10,27 @@ from cotrepro.scoring.extract import STYLES, extract_answer, extract_from, is_co
 from cotrepro.scoring.self_consistency import majority_vote
 
 
+def path_cost(part: dict) -> int:
+    """Tokens one path (or a greedy row) processed beyond the shared question prefill: its
+    generated tokens and, for a two-stage method, the stage-2 prompt's prefill and generated tokens
+    (the stage-2 prompt holds the path's own reasoning, so it is prefilled per path)."""
+    return part["generated_tokens"] + part.get("stage2_prompt_tokens", 0) + part.get("stage2_generated_tokens", 0)
+
+
+def row_tokens_processed(row: dict) -> int:
+    """Tokens a row's model passes processed: the question's prompt prefilled once (self-consistency's
+    paths share it), then every path's :func:`path_cost`."""
+    return row.get("prompt_tokens", 0) + sum(path_cost(p) for p in row.get("paths", [row]))
+
+
+def path_logprob(part: dict) -> tuple[float | None, int]:
+    """A path's summed log-probability over both stages' kept tokens (None when the backend wrote
+    none) and the number of tokens it is summed over (both stages' generated tokens)."""
+    tokens = part["generated_tokens"] + part.get("stage2_generated_tokens", 0)
+    stages = [part.get("logprob")] + ([part.get("stage2_logprob")] if "stage2_completion" in part else [])
+    return (None if any(s is None for s in stages) else round(sum(stages), 6)), tokens
+
+
 def answer_text(row: dict, method: str) -> str:
     """The text the answer is read from: the stage-2 completion of a two-stage method, else the completion."""
     return row["stage2_completion"] if methods.get(method).two_stage else row["completion"]
@@ -42,9 +63,11 @@ def score_row(row: dict, record: dict, method: str) -> dict:
     A self-consistency row's prediction is the majority vote of its paths' answers
     (:func:`cotrepro.scoring.self_consistency.majority_vote`); each path's answer and correctness are
     kept as ``paths_pred_{style}`` and ``paths_correct_{style}``, so the vote can be checked and
-    redone over fewer paths."""
+    redone over fewer paths, with each path's log-probability and token count (``paths_logprob``,
+    ``paths_tokens``: both stages, :func:`cotrepro.rows.path_logprob`) for the weighted choosers.
+    ``key`` is the generation row's, against which verifier scores are checked."""
     fmt, gold = record["answer_format"], record["answer"]
-    out = {"id": record["id"], "gold": gold, "answer_format": fmt}
+    out = {"id": record["id"], "key": row.get("key"), "gold": gold, "answer_format": fmt}
     paths = [{**row, **p} for p in row["paths"]] if methods.get(method).samples else None
     for style in STYLES:
         if paths is None:
@@ -57,6 +80,12 @@ def score_row(row: dict, record: dict, method: str) -> dict:
         out[f"pred_{style}"] = pred
         out[f"correct_{style}"] = bool(pred) and is_correct(pred, gold, fmt, style)
     parts = row.get("paths", [row])
+    if paths is not None:
+        weights = [path_logprob(p) for p in paths]
+        out["paths_logprob"] = [w for w, _ in weights]
+        out["paths_tokens"] = [n for _, n in weights]
+    out["prompt_tokens"] = row.get("prompt_tokens", 0)
+    out["tokens_processed"] = row_tokens_processed(row)
     out["generated_tokens"] = row_generated_tokens(row)
     out["hit_max_new_tokens"] = any(p["hit_max_new_tokens"] or p.get("stage2_hit_max_new_tokens") for p in parts)
     out["over_context"] = row_over_context(row)

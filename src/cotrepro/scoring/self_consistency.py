@@ -56,9 +56,38 @@ def expected_vote_accuracy(
 ) -> tuple[float, bool]:
     """The probability that the vote of ``size`` of the paths (a uniformly random subset) is a
     correct answer, given each path's answer and whether it is correct; and whether it is exact."""
+    return expected_choice_accuracy(
+        answers, correct, np.ones(len(answers)), size, reduce="sum", resamples=resamples, seed=seed
+    )
+
+
+REDUCTIONS = ("sum", "logsumexp", "logmeanexp", "max")
+"""How a chooser turns the values of the paths that gave one answer into that answer's score: their
+sum (the vote, with values 1; weighted best-of-N, with verifier scores); the log of the sum or of
+the mean of their exponentials (Wang et al.'s weighted sum and average, with log-probabilities as
+values, so that long paths' probabilities do not underflow); or, for "max", the answer of the
+single highest-valued path (best-of-N), the first such path on a tie."""
+
+
+def expected_choice_accuracy(
+    answers: Sequence[str],
+    correct: Sequence[bool],
+    values: Sequence[float],
+    size: int,
+    *,
+    reduce: str,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+) -> tuple[float, bool]:
+    """The probability that a chooser over ``size`` of the paths (a uniformly random subset, kept in
+    path order) picks a correct answer, given each path's answer, correctness and value; and whether
+    it is exact (every subset counted). Paths with no answer take no part; among the answers with the
+    highest score (:data:`REDUCTIONS`) the one reached first wins."""
     n = len(answers)
     if not 1 <= size <= n:
-        raise ValueError(f"cannot vote with {size} of {n} paths")
+        raise ValueError(f"cannot choose with {size} of {n} paths")
+    if reduce not in REDUCTIONS:
+        raise ValueError(f"unknown reduction {reduce!r}; one of {REDUCTIONS}")
     classes = {a: i for i, a in enumerate(dict.fromkeys(a for a in answers if a), start=1)}
     if not classes:
         return 0.0, True
@@ -68,13 +97,25 @@ def expected_vote_accuracy(
         right[i] = bool(correct[answers.index(a)])
     subsets, exact = _subsets(n, size, resamples, seed)
     picked = label[subsets]  # [S, size]: each subset's answers, in path order
+    value = np.asarray(values, dtype=np.float64)[subsets]  # [S, size]
+    voted = (picked > 0).any(axis=1)
+    if reduce == "max":
+        best = np.where(picked > 0, value, -np.inf).argmax(axis=1)  # the first highest-valued answered path
+        winner = picked[np.arange(len(picked)), best]
+        return float((right[winner] & voted).mean()), exact
     onehot = picked[:, :, None] == np.arange(len(classes) + 1)[None, None, :]  # [S, size, classes]
     counts = onehot.sum(axis=1)  # [S, classes]
     first = np.where(onehot.any(axis=1), onehot.argmax(axis=1), size)  # first position of each answer
-    score = counts * (size + 1) + (size - first)  # most votes, then reached first
-    score[:, 0] = -1  # no-answer paths do not vote
-    winner = score.argmax(axis=1)
-    voted = counts[:, 1:].sum(axis=1) > 0
+    if reduce == "sum":
+        score = (onehot * value[:, :, None]).sum(axis=1)
+    else:
+        score = np.logaddexp.reduce(np.where(onehot, value[:, :, None], -np.inf), axis=1)
+        if reduce == "logmeanexp":
+            score = score - np.log(np.maximum(counts, 1))
+    score = np.where(counts > 0, score, -np.inf)
+    score[:, 0] = -np.inf  # no-answer paths do not vote
+    top = score.max(axis=1, keepdims=True)
+    winner = np.where(score == top, first, size + 1).argmin(axis=1)  # highest score, then reached first
     return float((right[winner] & voted).mean()), exact
 
 

@@ -28,6 +28,7 @@ budget and the device stop check.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ from cotrepro.engine.completion import Completion, eos_token_ids, row_completion
 from cotrepro.engine.hf.compile_meter import CompileMeter
 from cotrepro.engine.hf.encoder_rows import encoder_rows
 from cotrepro.engine.hf.shared_prefix import shared_prefix
+from cotrepro.engine.hf.token_logprobs import TokenLogprobs, kept_sum
 from cotrepro.engine.sampling import PathSampler, Sampling, path_seed
 
 GREEDY = {"do_sample": False, "num_beams": 1, "temperature": None, "top_p": None, "top_k": None}
@@ -209,10 +211,13 @@ class Engine:
                     "attention_mask": enc["attention_mask"].index_select(0, index),
                 }
                 kwargs = self._decoder_cache(max_new_tokens)
-            out = self._run_generate(model_inputs, max_new_tokens, [sampler] if sampler else [], **kwargs)
+            recorder = TokenLogprobs()
+            out = self._run_generate(
+                model_inputs, max_new_tokens, [recorder, *([sampler] if sampler else [])], **kwargs
+            )
         start = width if self.architecture == "causal" else 1
         lengths = [len(inputs[i]) for i in index.tolist()]
-        return [self._completion(t, n, max_new_tokens) for t, n in zip(out[:, start:].tolist(), lengths, strict=True)]
+        return self._completions(out, start, lengths, max_new_tokens, recorder)
 
     def probe_batch_size(self, longest: list[int], max_new_tokens: int) -> int:
         """The largest power-of-two batch (up to 256) of the longest prompt that fits the device."""
@@ -237,14 +242,25 @@ class Engine:
             kwargs["past_key_values"] = self._new_cache(total)
         else:
             kwargs = self._decoder_cache(max(budget or 0, max_new_tokens))
+        recorder = TokenLogprobs()
         with torch.inference_mode(), self._attention(prefix):
-            out = self._run_generate(enc, max_new_tokens, [], compiled=budget is None, **kwargs)
+            out = self._run_generate(enc, max_new_tokens, [recorder], compiled=budget is None, **kwargs)
         # Causal models return prompt + continuation; seq2seq ones the decoder start token + continuation.
         start = width if self.architecture == "causal" else 1
-        prompt_tokens = [len(x) for x in inputs]
+        return self._completions(out, start, [len(x) for x in inputs], max_new_tokens, recorder)
+
+    def _completions(
+        self, out: torch.Tensor, start: int, prompt_tokens: list[int], max_new_tokens: int, recorder: TokenLogprobs
+    ) -> list[Completion]:
+        """Each row of ``generate``'s output from column ``start`` on as a completion, with the summed
+        log-probability of the tokens it kept."""
+        logprobs = recorder.per_row(out)
         return [
-            self._completion(tokens, n, max_new_tokens)
-            for tokens, n in zip(out[:, start:].tolist(), prompt_tokens, strict=True)
+            dataclasses.replace(c, logprob=kept_sum(lp, c.generated_tokens))
+            for c, lp in (
+                (self._completion(tokens, n, max_new_tokens), lp)
+                for tokens, n, lp in zip(out[:, start:].tolist(), prompt_tokens, logprobs, strict=True)
+            )
         ]
 
     def _run_generate(self, model_inputs: dict, max_new_tokens: int, processors: list, compiled=True, **kwargs):
