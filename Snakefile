@@ -53,6 +53,7 @@ rule all:
     input:
         "results/accuracy.csv",
         "results/accuracy_vs_paths.csv",
+        "results/selection.csv",
         FIGURES,
         "results/report.html",
         "results/paper/paper.pdf",

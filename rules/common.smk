@@ -43,6 +43,12 @@ try:
 except ConfigError as err:
     # One clear message and a non-zero exit, before any job is scheduled.
     sys.exit(f"invalid configuration: {err}")
+if config["verifiers"]:
+    # Until the verify job exists, a configured verifier would be ignored: say so instead.
+    sys.exit(
+        "invalid configuration: config key 'verifiers': the verify job is not written yet (issue 26), "
+        "so no verifier can score paths; remove the key (the choosers without verifiers still run)"
+    )
 
 FROM_ARCHIVE = config["from_archive"]
 if FROM_ARCHIVE:
@@ -205,6 +211,14 @@ COT_GENERATIONS = [
 ablation variants' are in their own files)."""
 SAMPLED_SCORES = [p for p in SCORES if methods.get(Path(p).stem).samples]
 """The self-consistency score files (one row a question, with every path's answer)."""
+SAMPLED_META = [
+    p.replace("results/scores/", "results/generations/").removesuffix(".jsonl") + ".meta.json" for p in SAMPLED_SCORES
+]
+"""Their units' generation metadata (the generating model's parameter count, for FLOPs)."""
+SAMPLED_VERIFICATIONS = [
+    f for p in SAMPLED_SCORES for f in unit_verification_files(config, *Path(p).with_suffix("").parts[-3:])
+]
+"""The verification files of those units (the contract in cotrepro.rows), one per verifier."""
 
 
 # Input functions of the rules (kept here, apart from the rules, as `snakemake --lint` asks).
@@ -268,9 +282,3 @@ def published_log_files():
 def published_logs(wildcards):
     """A published-source model's log files, downloaded under resources/published/{model}/."""
     return [f"resources/published/{wildcards.model}/{name}" for name in published_log_files()]
-
-
-def verification_files(wildcards):
-    """The verification files of a (model, task, method) unit, one per verifier that scores it: the
-    choosers' selection rule takes them as its verifications input."""
-    return unit_verification_files(config, wildcards.model, wildcards.task, wildcards.method)

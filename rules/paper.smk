@@ -32,6 +32,7 @@ rule paper_fragments:
             "rows.py",
             "scoring/disagreements.py",
             "scoring/extract.py",
+            "scoring/math_answers.py",
             "scoring/metrics.py",
             "scoring/score.py",
             "scoring/self_consistency.py",

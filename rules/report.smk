@@ -112,6 +112,7 @@ rule report:
             "rows.py",
             "scoring/disagreements.py",
             "scoring/extract.py",
+            "scoring/math_answers.py",
             "scoring/metrics.py",
             "scoring/score.py",
             "scoring/self_consistency.py",

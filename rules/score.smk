@@ -61,6 +61,30 @@ rule paths_curve:
         "../scripts/paths_curve.py"
 
 
+# Every chooser (majority, Wang et al.'s weighted votes, best-of-N by each verifier, coverage) on the
+# same stored paths: editing a chooser reruns this and what shows it, never generation or extraction.
+rule selection:
+    input:
+        scores=SAMPLED_SCORES,
+        meta=SAMPLED_META,
+        verifications=SAMPLED_VERIFICATIONS,
+        code=code(
+            "scoring/selection.py",
+            "scoring/choosers.py",
+            "scoring/self_consistency.py",
+            "scoring/metrics.py",
+            *EXTRACTOR,
+        ),
+    output:
+        "results/selection.csv",
+    log:
+        "logs/selection.log",
+    params:
+        seed=config["sampling"]["seed"],
+    script:
+        "../scripts/selection.py"
+
+
 # The items whose two extraction styles disagree, each with its cause, read from the text the
 # extractors saw; the report and the paper count them beside each accuracy.
 rule disagreements:

@@ -16,6 +16,7 @@ AFTER_SCORES = {
     "aggregate": 1,
     "disagreements": 1,
     "paths_curve": 1,
+    "selection": 1,
     "significance": 1,
     "transcripts": 1,
     "figures": 1,

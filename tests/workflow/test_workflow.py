@@ -272,22 +272,37 @@ def test_disagreement_csv_rows_are_exactly_the_items_whose_styles_differ(demo):
     assert "Extraction disagreements: examples" in text and f"({len(dis)} in all)" in text
 
 
-def test_editing_the_disagreement_classifier_reruns_its_table_and_documents_only(demo):
-    """The classifier is a declared code input of the disagreements rule and of the documents that show
-    its labels: an edit plans those jobs and no extraction or generation (dry run; the file is put
-    back as it was, so the demo stays up to date for the other tests)."""
-    w, module = demo["workdir"], demo["workflow"] / "src/cotrepro/scoring/disagreements.py"
-    text, stat = module.read_text(), module.stat()
-    module.write_text(text + "\n# an edit to the classifier\n")
+def planned_after_editing(demo, module: str) -> dict[str, int]:
+    """The jobs a dry run plans once ``module`` (under src/cotrepro) is edited; the file is put back
+    as it was, so the demo stays up to date for the other tests (checked)."""
+    w, path = demo["workdir"], demo["workflow"] / "src/cotrepro" / module
+    text, stat = path.read_text(), path.stat()
+    path.write_text(text + "\n# an edit\n")
     try:
         plan = run_snakemake(demo["workflow"], w, demo["config"], "--dry-run")
     finally:
-        module.write_text(text)
-        os.utime(module, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    jobs = planned_jobs(plan.stdout + plan.stderr)
-    assert jobs == {"disagreements": 1, "report": 1, "paper_fragments": 1, "paper": 1, "all": 1}, jobs
+        path.write_text(text)
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     again = run_snakemake(demo["workflow"], w, demo["config"], "--dry-run")
     assert planned_jobs(again.stdout + again.stderr) == {}
+    return planned_jobs(plan.stdout + plan.stderr)
+
+
+def test_editing_the_disagreement_classifier_reruns_its_table_and_documents_only(demo):
+    """The classifier is a declared code input of the disagreements rule and of the documents that show
+    its labels: an edit plans those jobs and no extraction or generation."""
+    jobs = planned_after_editing(demo, "scoring/disagreements.py")
+    assert jobs == {"disagreements": 1, "report": 1, "paper_fragments": 1, "paper": 1, "all": 1}, jobs
+
+
+def test_editing_a_chooser_rescores_the_selection_only(demo):
+    """A chooser is a declared code input of the selection rule alone (its table is not drawn yet):
+    an edit plans that job and nothing of generation or extraction."""
+    jobs = planned_after_editing(demo, "scoring/choosers.py")
+    assert jobs == {"selection": 1, "all": 1}, jobs
+    table = pd.read_csv(demo["workdir"] / "results/selection.csv")
+    assert {"majority", "coverage", "weighted_sum_normalized"} <= set(table["strategy"])
+    assert (table["flops_per_question"] > 0).all()
 
 
 def test_each_model_is_loaded_once_for_all_its_units(demo):
