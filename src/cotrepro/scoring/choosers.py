@@ -27,8 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from cotrepro.scoring.metrics import wilson_interval
-from cotrepro.scoring.self_consistency import RESAMPLES, curve_seed, expected_choice_accuracy, path_counts
+from cotrepro.scoring.self_consistency import RESAMPLES, curve_point, curve_seed, expected_choice_accuracy, path_counts
 
 WEIGHTED = {
     "weighted_avg_unnormalized": ("logmeanexp", False),
@@ -136,18 +135,6 @@ def accuracy_by_strategy(
             cov[0], cov[1] = cov[0] + pass_at_k(k, sum(map(bool, correct)), size), cov[1] + 1
     out = []
     for (name, verifier, size), (expected, n, exact) in sums.items():
-        low, high = wilson_interval(expected, n)
-        out.append(
-            {
-                "strategy": name,
-                "verifier": verifier,
-                "paths": size,
-                "n": n,
-                "accuracy": round(100 * expected / n, 2),
-                "ci_low": round(100 * low, 2),
-                "ci_high": round(100 * high, 2),
-                "exact": exact,
-            }
-        )
+        out.append({"strategy": name, "verifier": verifier, **curve_point(size, expected, n, exact)})
     order = {s: i for i, s in enumerate(STRATEGIES)}
     return sorted(out, key=lambda r: (order[r["strategy"]], r["verifier"], r["paths"]))

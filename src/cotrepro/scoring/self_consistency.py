@@ -124,6 +124,20 @@ def curve_seed(seed: int, question: str, size: int) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}\x00{question}\x00{size}".encode()).digest()[:8], "big")
 
 
+def curve_point(size: int, expected: float, n: int, exact: bool) -> dict:
+    """One point of an accuracy-against-paths curve: ``expected`` correct answers of ``n`` questions
+    at ``size`` paths, in percent with a 95% Wilson interval, and whether every subset was counted."""
+    low, high = wilson_interval(expected, n)
+    return {
+        "paths": size,
+        "n": n,
+        "accuracy": round(100 * expected / n, 2),
+        "ci_low": round(100 * low, 2),
+        "ci_high": round(100 * high, 2),
+        "exact": exact,
+    }
+
+
 def accuracy_by_paths(
     questions: Sequence[tuple[str, Sequence[str], Sequence[bool]]], *, resamples: int = RESAMPLES, seed: int = 0
 ) -> list[dict]:
@@ -142,18 +156,7 @@ def accuracy_by_paths(
             )
             probs.append(p)
             exact = exact and was_exact
-        n, expected = len(probs), sum(probs)
-        low, high = wilson_interval(expected, n)
-        out.append(
-            {
-                "paths": size,
-                "n": n,
-                "accuracy": round(100 * expected / n, 2),
-                "ci_low": round(100 * low, 2),
-                "ci_high": round(100 * high, 2),
-                "exact": exact,
-            }
-        )
+        out.append(curve_point(size, sum(probs), len(probs), exact))
     return out
 
 
