@@ -32,6 +32,9 @@ runs; the exit status is then 1. The stages, those of ``--quick`` marked *:
   the compiled step, compiled decoding on CUDA);
 - engine_compiled*: the engine compiled, at the batch size the uncompiled probe chose (one shape,
   so one compile): what ran compiled is read from ``describe()`` and torch's own compile counters;
+- fp32_agreement*: the same weights in fp32, 32 prompts, 64 steps, through plain ``generate`` and the
+  engine: token-identical as the design promises, or not; with where completions part in fp32 and in
+  bf16 (a rounding tie parts them late, a fault at once);
 - continuous_batching: transformers' ``generate_batch``, when it runs;
 - comparison*: the answers in one place: device, dtype, compiled or not, the auto batch size,
   tokens/s of each at its best batch size, the speedups, peak memory, bf16 agreement with plain
@@ -108,9 +111,11 @@ SIZES = {
     "full": Sizes(TINYLLAMA, 512, 256, (16, 64, 256), oom_rows=128, oom_prompt_words=800, oom_new_tokens=64),
     "smoke": Sizes(SMOKE_SHAPE, 16, 16, (4, 16), oom_rows=8, oom_prompt_words=40, oom_new_tokens=8),
 }
-QUICK = ("environment", "placement", "oom_backoff", "plain_generate", "engine", "engine_compiled", "comparison")
+QUICK = ("environment", "placement", "oom_backoff", "plain_generate", "engine", "engine_compiled", "fp32_agreement",
+         "comparison")  # fmt: skip
 FULL = ("environment", "placement", "batching", "runner", "oom_backoff", "plain_generate", "engine",
-        "engine_as_workflow", "engine_compiled", "continuous_batching", "comparison")  # fmt: skip
+        "engine_as_workflow", "engine_compiled", "fp32_agreement", "continuous_batching", "comparison")  # fmt: skip
+AGREEMENT_PROMPTS, AGREEMENT_TOKENS = 32, 64  # the fp32 agreement check: a batch of the prompts, fewer steps
 
 
 def log(msg: str) -> None:
@@ -143,11 +148,15 @@ class Context:
         return {a: build_tiny_model(a, self.workdir / a) for a in ("seq2seq", "causal")}
 
     @cached_property
+    def large_model_dir(self) -> Path:
+        """The large random-weight model, saved once."""
+        return random_llama(self.workdir / "large", self.device, self.sizes.shape)
+
+    @cached_property
     def backend(self):
         """The large model loaded as a generation job loads it (``auto`` device, dtype, batch size)."""
-        model_dir = random_llama(self.workdir / "large", self.device, self.sizes.shape)
         return load_backend(
-            "hf", model_dir, "causal", device="auto" if self.device == "cuda" else "cpu", dtype="auto",
+            "hf", self.large_model_dir, "causal", device="auto" if self.device == "cuda" else "cpu", dtype="auto",
             batch_size="auto", stop=STOP,
         )  # fmt: skip
 
@@ -512,11 +521,17 @@ def stage_plain_generate(ctx: Context) -> dict:
 
 
 def plain_run(
-    ctx: Context, ids: list[list[int]], batch: int, keep_texts: str | None = None, new_tokens: int | None = None
+    ctx: Context,
+    ids: list[list[int]],
+    batch: int,
+    keep_texts: str | None = None,
+    new_tokens: int | None = None,
+    backend=None,
 ) -> dict:
     """Plain ``generate`` over ``ids`` in batches of ``batch`` (dynamic cache, left padding, the stop
-    sequence checked by transformers), each row's tokens counted as the engine counts them."""
-    b, new = ctx.backend, new_tokens or ctx.sizes.new_tokens
+    sequence checked by transformers), each row's tokens counted as the engine counts them; on
+    ``backend`` (default the large model as the workflow loads it)."""
+    b, new = backend or ctx.backend, new_tokens or ctx.sizes.new_tokens
     tok, model = b.tokenizer, b.model
     eos = eos_token_ids(model.generation_config.eos_token_id, tok.eos_token_id)
 
@@ -606,6 +621,46 @@ def stage_engine_compiled(ctx: Context) -> dict:
     return out
 
 
+def stage_fp32_agreement(ctx: Context) -> dict:
+    """Whether the engine's bf16 disagreement with plain ``generate`` is rounding or a fault: the same
+    weights loaded in fp32, the first prompts at one batch through both, greedy. The design promises
+    token-identical completions in fp32 (the CPU bench: 64/64); a random model's near-flat logits
+    make bf16 rounding part them often, and where two completions part is reported for both dtypes
+    (the characters they share before parting: a fault tends to part them at once)."""
+    n, new = min(AGREEMENT_PROMPTS, len(ctx.prompt_ids)), min(AGREEMENT_TOKENS, ctx.sizes.new_tokens)
+    ids = ctx.prompt_ids[:n]
+    b = load_backend("hf", ctx.large_model_dir, "causal", device=ctx.device, dtype="float32", batch_size=n,
+                     stop=STOP, compile=False)  # fmt: skip
+    try:
+        plain_run(ctx, ids, n, keep_texts="plain_fp32", new_tokens=new, backend=b)
+        engine = Engine(b.model, b.tokenizer, "causal", stop=STOP, batch_size=n, compile=False)
+        engine.prepare(ids, new)
+        ctx.texts["engine_fp32"] = [c.text for c in engine.generate(ids, new)]
+    finally:
+        del b
+        if ctx.device == "cuda":
+            torch.cuda.empty_cache()
+    out = {"prompts": n, "new_tokens": new, "fp32": parting(ctx.texts["engine_fp32"], ctx.texts["plain_fp32"])}
+    if "engine" in ctx.texts and "plain_generate" in ctx.texts:
+        out["bf16"] = parting(ctx.texts["engine"], ctx.texts["plain_generate"])
+    out["ok"] = out["fp32"]["identical"] >= 0.95
+    return out
+
+
+def parting(ours: list[str], theirs: list[str]) -> dict:
+    """How many of two runs' completions are identical, and for those that differ, the median number
+    of characters they share before parting and the median length of plain's text."""
+    pairs = list(zip(ours, theirs, strict=True))
+    shared = sorted(len(os.path.commonprefix([x, y])) for x, y in pairs if x != y)
+    lengths = sorted(len(y) for x, y in pairs if x != y)
+    return {
+        "identical": round(sum(x == y for x, y in pairs) / len(pairs), 3),
+        "differing": len(shared),
+        "median_shared_chars": shared[len(shared) // 2] if shared else None,
+        "median_plain_chars": lengths[len(lengths) // 2] if lengths else None,
+    }
+
+
 def stage_continuous_batching(ctx: Context) -> dict:
     """transformers' continuous batching (``generate_batch``) on the same prompts: it has no stop
     sequences and no fixed batch, so only its rate is compared."""
@@ -637,6 +692,7 @@ def stage_comparison(ctx: Context) -> dict:
         "auto_batch_size": r.get("engine", {}).get("auto_batch_size"),
         "oom_backoff": {k: r.get("oom_backoff", {}).get(k) for k in ("oom_exercised", "initial_batch", "final_batch")},
         "plain_generate": {k: plain.get(k) for k in ("batch_size", "tokens_per_s", "peak_gib", "fraction_of_bound")},
+        "fp32_identical_to_plain": r.get("fp32_agreement", {}).get("fp32", {}).get("identical"),
     }
     for name in ("engine", "engine_as_workflow", "engine_compiled", "continuous_batching"):
         if "tokens_per_s" not in r.get(name, {}):
@@ -664,6 +720,7 @@ STAGES: dict[str, Callable[[Context], dict]] = {
     "engine": stage_engine,
     "engine_as_workflow": stage_engine_as_workflow,
     "engine_compiled": stage_engine_compiled,
+    "fp32_agreement": stage_fp32_agreement,
     "continuous_batching": stage_continuous_batching,
     "comparison": stage_comparison,
 }

@@ -85,7 +85,7 @@ def test_smoke_run_writes_every_stage_on_a_bare_machine(bare, tmp_path):
     errors = {name: r["error"] for name, r in report["stages"].items() if "error" in r}
     assert not errors, errors
     stages = report["stages"]
-    assert all(stages[name]["ok"] for name in ("placement", "batching", "runner", "oom_backoff"))
+    assert all(stages[name]["ok"] for name in ("placement", "batching", "runner", "oom_backoff", "fp32_agreement"))
     assert stages["placement"]["parameters_device"] == "cpu" and stages["placement"]["parameters_dtype"] == "float32"
     assert set(report["settings"]["methods"]) == {"zero_shot", "zero_shot_cot", "few_shot", "few_shot_cot"}
     comparison = stages["comparison"]
@@ -96,6 +96,7 @@ def test_smoke_run_writes_every_stage_on_a_bare_machine(bare, tmp_path):
     assert comparison["engine_compiled"]["compiled"] is False  # compiled decoding is CUDA's only
     # fp32: the engine's completions are plain generate's, token for token.
     assert comparison["engine"]["identical_to_plain"] == 1.0
+    assert comparison["fp32_identical_to_plain"] == 1.0 and stages["fp32_agreement"]["fp32"]["differing"] == 0
 
 
 def test_a_killed_run_keeps_the_stages_it_finished(bare, tmp_path):
