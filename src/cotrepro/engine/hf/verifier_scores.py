@@ -29,11 +29,21 @@ def self_eval_prompt(question: str, proposed: str) -> str:
 
 
 def continuation_logprob(model, tokenizer, prompt: str, continuation: str) -> tuple[float, int]:
-    """log P(continuation | prompt) under a causal LM, and the tokens processed."""
+    """log P(continuation | prompt) under a causal LM (or an encoder-decoder: the prompt encoded, the
+    continuation decoded), and the tokens processed."""
     import torch
 
     prompt_ids = tokenizer.encode(prompt)
     cont_ids = tokenizer.encode(continuation, add_special_tokens=False)
+    if model.config.is_encoder_decoder:
+        # The prompt is encoded; the decoder reads the continuation (T5: labels shifted right).
+        with torch.no_grad():
+            out = model(
+                input_ids=torch.tensor([prompt_ids], device=model.device),
+                labels=torch.tensor([cont_ids], device=model.device),
+            )
+        logprobs = torch.log_softmax(out.logits[0].float(), dim=-1)
+        return sum(logprobs[i, t].item() for i, t in enumerate(cont_ids)), len(prompt_ids) + len(cont_ids)
     ids = torch.tensor([prompt_ids + cont_ids], device=model.device)
     with torch.no_grad():
         logprobs = torch.log_softmax(model(ids).logits[0].float(), dim=-1)
@@ -68,6 +78,62 @@ def orm_score(model, tokenizer, text: str) -> tuple[float, int]:
     if logits.numel() == 2:
         return torch.softmax(logits, dim=-1)[1].item(), ids.shape[1]
     raise ValueError(f"an ORM head has 1 or 2 labels, this one {logits.numel()}")
+
+
+def prm_step_scores(model, tokenizer, fmt: str, question: str, solution: str) -> tuple[list[float], int]:
+    """A process reward model's P(good) for each step of ``solution`` in PRM format ``fmt``
+    (:mod:`cotrepro.engine.hf.prm_format`), and the tokens processed."""
+    import torch
+
+    from cotrepro.engine.hf.prm_format import prm_input, step_probabilities
+
+    prm = prm_input(fmt, tokenizer, question, solution)
+    with torch.no_grad():
+        logits = model(torch.tensor([prm.input_ids], device=model.device)).logits[0]
+    return step_probabilities(logits, prm), len(prm.input_ids)
+
+
+def load_verifier_model(model_dir, head: str, device: str = "auto", dtype: str = "auto"):
+    """(model, tokenizer) of a verifier's local safetensors files, remote code off, in eval mode:
+    ``head`` ``classifier`` (an ORM's sequence-classification head), ``causal`` (a PRM, or a causal
+    model asked for P(True)) or ``seq2seq`` (an encoder-decoder asked for P(True))."""
+    from transformers import (
+        AutoModelForCausalLM,
+        AutoModelForSeq2SeqLM,
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+    )
+
+    from cotrepro.engine.tokens import resolve_device, resolve_dtype
+
+    classes = {
+        "classifier": AutoModelForSequenceClassification,
+        "causal": AutoModelForCausalLM,
+        "seq2seq": AutoModelForSeq2SeqLM,
+    }
+    if head not in classes:
+        raise ValueError(f"unknown verifier head {head!r}; allowed values: {', '.join(classes)}")
+    where = resolve_device(device)
+    model = classes[head].from_pretrained(
+        model_dir, dtype=resolve_dtype(dtype, where), use_safetensors=True, trust_remote_code=False
+    )
+    model.to(where).eval()
+    return model, AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False)
+
+
+def safetensors_parameters(model_dir) -> int:
+    """The parameters in a model folder's safetensors files, read from their headers without loading
+    a weight (for FLOPs: about 2 x parameters x tokens processed)."""
+    from pathlib import Path
+
+    from safetensors import safe_open
+
+    total = 0
+    for path in sorted(Path(model_dir).glob("*.safetensors")):
+        with safe_open(str(path), framework="pt") as fh:
+            for name in fh.keys():  # noqa: SIM118 (a safe_open handle is not a dict)
+                total += math.prod(fh.get_slice(name).get_shape())
+    return total
 
 
 def refuse_remote_code(slug: str, config: dict) -> None:

@@ -1,0 +1,66 @@
+# Verification: each verifier scores the stored paths of the units config key verify gives it, one
+# job a verifier loading its model once (kind self: the generating models, each once). Changing a
+# verifier reruns its job, never generation; the job reuses every row whose generation key and
+# verifier fingerprint are unchanged (a PRM's step scores are kept, so a new aggregate runs no
+# model), and resumes from its journals after a kill, as generation does.
+
+
+rule download_verifier:
+    input:
+        # The remote-code check it makes when the plan could not reach the Hub.
+        code=code("engine/hf/verifier_scores.py"),
+    output:
+        "resources/verifiers/{verifier}.json",
+    log:
+        "logs/download_verifier/{verifier}.log",
+    wildcard_constraints:
+        verifier=one_of(verifiers_with_source("hub")),
+    # Compute nodes often have no internet: downloads run where Snakemake itself runs.
+    localrule: True
+    params:
+        repo=lambda w: VERIFIERS[w.verifier]["repo"],
+        revision=lambda w: VERIFIERS[w.verifier]["revision"],
+    script:
+        "../scripts/download_verifier.py"
+
+
+rule build_tiny_verifier:
+    input:
+        code=code("models/tiny.py"),
+    output:
+        manifest="resources/verifiers/{verifier}.json",
+        weights=directory("resources/verifiers/tiny/{verifier}"),
+    log:
+        "logs/build_tiny_verifier/{verifier}.log",
+    wildcard_constraints:
+        verifier=one_of(verifiers_with_source("tiny")),
+    params:
+        kind=lambda w: VERIFIERS[w.verifier]["kind"],
+        seed=0,
+    script:
+        "../scripts/build_tiny_verifier.py"
+
+
+rule verify:
+    input:
+        manifests=lambda w: list(verifier_manifests(w.verifier).values()),
+        weights=verifier_weights,
+        generations=VERIFY_GENERATIONS,
+        tasks=TASK_RECORDS,
+        code=backend_code("verify.py", ["hf"]),
+    output:
+        rows=kept_for_reuse(UNIT_VERIFICATIONS),
+        meta=kept_for_reuse(UNIT_VERIFICATION_META),
+    log:
+        "logs/verify/{verifier}.log",
+    wildcard_constraints:
+        verifier=one_of(VERIFIED),
+    threads: config["generation"]["threads"]
+    resources:
+        gpu=0 if config["generation"]["device"] == "cpu" else 1,
+    params:
+        spec=lambda w: VERIFIERS[w.verifier],
+        manifests=lambda w: verifier_manifests(w.verifier),
+        architectures={m: SPECS[m].get("architecture") for m in MODELS},
+    script:
+        "../scripts/verify.py"

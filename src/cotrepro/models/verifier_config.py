@@ -1,0 +1,28 @@
+"""A Hub verifier's ``config.json``, read before any job so that one needing remote code is refused
+at once: from the downloaded snapshot when its manifest exists, else that one small file fetched at
+the pinned revision (the weights are not downloaded for it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cotrepro.io import read_json
+from cotrepro.models.hub import ModelDownloadError
+
+
+def verifier_config(spec: dict, manifest_path: Path) -> dict:
+    """The ``config.json`` of a Hub verifier ``spec`` (repo, revision), downloaded or fetched."""
+    from huggingface_hub import hf_hub_download
+
+    from cotrepro.models.hub import model_dir
+
+    manifest_path = Path(manifest_path)
+    if manifest_path.is_file():
+        return read_json(model_dir(read_json(manifest_path)) / "config.json")
+    try:
+        return read_json(Path(hf_hub_download(spec["repo"], "config.json", revision=spec["revision"])))
+    except Exception as err:  # offline, no such repo or revision: said in one line by the caller
+        detail = (str(err).splitlines() or ["no detail"])[0]
+        raise ModelDownloadError(
+            f"cannot read {spec['repo']}@{spec['revision']}/config.json ({type(err).__name__}: {detail})"
+        ) from None
