@@ -8,7 +8,7 @@
 rule download_verifier:
     input:
         # The remote-code check it makes when the plan could not reach the Hub.
-        code=code("engine/hf/verifier_scores.py"),
+        code=backend_code("download_verifier.py", ["hf"]),
     output:
         "resources/verifiers/{verifier}.json",
     log:
