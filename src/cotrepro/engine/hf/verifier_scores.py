@@ -31,33 +31,42 @@ def self_eval_prompt(question: str, proposed: str) -> str:
 def continuation_logprob(model, tokenizer, prompt: str, continuation: str) -> tuple[float, int]:
     """log P(continuation | prompt) under a causal LM (or an encoder-decoder: the prompt encoded, the
     continuation decoded), and the tokens processed."""
+    (total,), tokens = continuation_logprobs(model, tokenizer, prompt, [continuation])
+    return total, tokens
+
+
+def continuation_logprobs(model, tokenizer, prompt: str, continuations: list[str]) -> tuple[list[float], int]:
+    """log P(c | prompt) of each continuation ``c``, and the tokens processed (the prompt once per
+    continuation). Continuations of one token length share one batched forward pass, since they
+    need no padding; others each get their own."""
     import torch
 
     prompt_ids = tokenizer.encode(prompt)
-    cont_ids = tokenizer.encode(continuation, add_special_tokens=False)
-    if model.config.is_encoder_decoder:
-        # The prompt is encoded; the decoder reads the continuation (T5: labels shifted right).
-        with torch.no_grad():
-            out = model(
-                input_ids=torch.tensor([prompt_ids], device=model.device),
-                labels=torch.tensor([cont_ids], device=model.device),
-            )
-        logprobs = torch.log_softmax(out.logits[0].float(), dim=-1)
-        return sum(logprobs[i, t].item() for i, t in enumerate(cont_ids)), len(prompt_ids) + len(cont_ids)
-    ids = torch.tensor([prompt_ids + cont_ids], device=model.device)
+    conts = [tokenizer.encode(c, add_special_tokens=False) for c in continuations]
+    if len({len(c) for c in conts}) > 1:
+        totals = [continuation_logprobs(model, tokenizer, prompt, [c])[0][0] for c in continuations]
+        return totals, sum(len(prompt_ids) + len(c) for c in conts)
+    width = len(conts[0])
     with torch.no_grad():
-        logprobs = torch.log_softmax(model(ids).logits[0].float(), dim=-1)
-    # Token t is predicted at position t - 1.
-    total = sum(logprobs[len(prompt_ids) + i - 1, t].item() for i, t in enumerate(cont_ids))
-    return total, ids.shape[1]
+        if model.config.is_encoder_decoder:
+            # The prompt is encoded; the decoder reads the continuation (T5: labels shifted right).
+            inputs = torch.tensor([prompt_ids] * len(conts), device=model.device)
+            logits = model(input_ids=inputs, labels=torch.tensor(conts, device=model.device)).logits
+            offset = 0
+        else:
+            logits = model(torch.tensor([prompt_ids + c for c in conts], device=model.device)).logits
+            offset = len(prompt_ids) - 1  # token t is predicted at position t - 1
+        logprobs = torch.log_softmax(logits[:, offset : offset + width].float(), dim=-1)
+    totals = [sum(logprobs[k, i, t].item() for i, t in enumerate(c)) for k, c in enumerate(conts)]
+    return totals, len(conts) * (len(prompt_ids) + width)
 
 
 def p_true(model, tokenizer, question: str, proposed: str) -> tuple[float, int]:
     """The model's P(True) that ``proposed`` answers ``question``, and the tokens processed."""
-    prompt = self_eval_prompt(question, proposed)
-    yes, n_yes = continuation_logprob(model, tokenizer, prompt, TRUE_OPTION)
-    no, n_no = continuation_logprob(model, tokenizer, prompt, FALSE_OPTION)
-    return 1.0 / (1.0 + math.exp(no - yes)), n_yes + n_no
+    (yes, no), tokens = continuation_logprobs(
+        model, tokenizer, self_eval_prompt(question, proposed), [TRUE_OPTION, FALSE_OPTION]
+    )
+    return 1.0 / (1.0 + math.exp(no - yes)), tokens
 
 
 def orm_text(question: str, reasoning: str, answer: str) -> str:
