@@ -11,8 +11,11 @@ from cotrepro.engine.hf.verifier_scores import (
     continuation_logprobs,
     load_verifier_model,
     orm_score,
+    orm_scores,
     p_true,
+    p_trues,
     prm_step_scores,
+    prm_step_scores_many,
     safetensors_parameters,
     self_eval_prompt,
 )
@@ -52,12 +55,33 @@ def test_building_a_tiny_verifier_again_gives_the_same_files(built, tmp_path):
 
 @pytest.mark.parametrize("head", ["causal", "seq2seq"])
 def test_batched_continuations_equal_one_at_a_time(built, head):
+    """Prompts of different lengths, right-padded into one pass, score as each does alone."""
     model, tok = load_verifier_model(built[head], head, "cpu")
-    prompt = self_eval_prompt("2 + 3?", "5")
-    (a, b), tokens = continuation_logprobs(model, tok, prompt, [" (A)", " (B)"])
-    (a1,), _ = continuation_logprobs(model, tok, prompt, [" (A)"])
-    (b1,), _ = continuation_logprobs(model, tok, prompt, [" (B)"])
-    assert (a, b) == pytest.approx((a1, b1), abs=1e-5) and a < 0 and b < 0
-    p, _ = p_true(model, tok, "2 + 3?", "5")
-    assert p == pytest.approx(torch.softmax(torch.tensor([a, b]), 0)[0].item(), abs=1e-5)
-    assert tokens == 2 * (len(tok.encode(prompt)) + len(tok.encode(" (A)", add_special_tokens=False)))
+    prompts = [
+        self_eval_prompt("2 + 3?", "5"),
+        self_eval_prompt("What is 12 + 30 + 7?", "It is 49, since 12 + 30 = 42."),
+    ]
+    batched = continuation_logprobs(model, tok, prompts, [" (A)", " (B)"])
+    for prompt, ((a, b), tokens) in zip(prompts, batched, strict=True):
+        (((a1,), _),) = continuation_logprobs(model, tok, [prompt], [" (A)"])
+        (((b1,), _),) = continuation_logprobs(model, tok, [prompt], [" (B)"])
+        assert (a, b) == pytest.approx((a1, b1), abs=1e-4) and a < 0 and b < 0
+        assert tokens == 2 * (len(tok.encode(prompt)) + len(tok.encode(" (A)", add_special_tokens=False)))
+    (p, _), (q, _) = p_trues(model, tok, "2 + 3?", ["5", "6"])
+    assert p == pytest.approx(p_true(model, tok, "2 + 3?", "5")[0], abs=1e-4)
+    assert q == pytest.approx(p_true(model, tok, "2 + 3?", "6")[0], abs=1e-4)
+    (a, b), _ = batched[0]
+    assert p == pytest.approx(torch.softmax(torch.tensor([a, b]), 0)[0].item(), abs=1e-4)
+
+
+def test_batched_orm_and_prm_scores_equal_one_at_a_time(built):
+    texts = ["Q: 2 + 3?\nA: 5.", "Q: What is 12 + 30 + 7?\nA: 12 + 30 = 42.\n42 + 7 = 49. The answer is 49."]
+    model, tok = load_verifier_model(built["orm"], "classifier", "cpu")
+    assert [s for s, _ in orm_scores(model, tok, texts)] == pytest.approx(
+        [orm_score(model, tok, t)[0] for t in texts], abs=1e-4
+    )
+    model, tok = load_verifier_model(built["prm"], "causal", "cpu")
+    batched = prm_step_scores_many(model, tok, "math-shepherd", "Q?", texts)
+    for text, (steps, tokens) in zip(texts, batched, strict=True):
+        alone, n = prm_step_scores(model, tok, "math-shepherd", "Q?", text)
+        assert steps == pytest.approx(alone, abs=1e-4) and tokens == n

@@ -114,24 +114,25 @@ def _append(journal: Path, row: dict) -> None:
 
 
 class Scorer:
-    """A loaded verifier model and how it scores one path: ``score(question, reasoning, answer)`` ->
-    ``(score, step_scores or None, tokens processed)``."""
+    """A loaded verifier model and how it scores a question's paths: ``score(question, paths)``, paths
+    as ``(reasoning, answer)``, -> ``(score, step_scores or None, tokens processed)`` each, in
+    batched forward passes."""
 
     def __init__(self, kind: str, model, tokenizer, fmt: str | None = None):
         self.kind, self.model, self.tokenizer, self.fmt = kind, model, tokenizer, fmt
 
-    def score(self, question: str, reasoning: str, answer: str) -> tuple[float | None, list[float] | None, int]:
-        """One path's score (a PRM's is None: its step scores are aggregated by the job)."""
+    def score(self, question: str, paths: list[tuple[str, str]]) -> list[tuple[float | None, list[float] | None, int]]:
+        """Each path's score (a PRM's is None: its step scores are aggregated by the job)."""
         from cotrepro.engine.hf import verifier_scores as vs
 
+        m, tok = self.model, self.tokenizer
         if self.kind == "orm":
-            score, tokens = vs.orm_score(self.model, self.tokenizer, vs.orm_text(question, reasoning, answer))
-            return score, None, tokens
+            texts = [vs.orm_text(question, reasoning, answer) for reasoning, answer in paths]
+            return [(score, None, n) for score, n in vs.orm_scores(m, tok, texts)]
+        solutions = [reasoning + answer for reasoning, answer in paths]
         if self.kind == "prm":
-            steps, tokens = vs.prm_step_scores(self.model, self.tokenizer, self.fmt, question, reasoning + answer)
-            return None, steps, tokens
-        score, tokens = vs.p_true(self.model, self.tokenizer, question, reasoning + answer)
-        return score, None, tokens
+            return [(None, steps, n) for steps, n in vs.prm_step_scores_many(m, tok, self.fmt, question, solutions)]
+        return [(score, None, n) for score, n in vs.p_trues(m, tok, question, solutions)]
 
 
 def identify(job: VerifyJob, model_key: str) -> dict:
@@ -272,15 +273,16 @@ def score_unit(job: VerifyJob, unit: VerifyUnit, identity: dict, scorer: Callabl
 
 def _verify_row(scorer: Scorer, row: dict, question: str, key: str) -> dict:
     """The verification row of one generation row: every path scored, in path order."""
-    scores, steps, tokens = [], [], 0
-    for path in row_paths(row):
-        score, step_scores, n = scorer.score(question, *path_text(row, path))
-        scores.append(score)
-        steps.append(step_scores)
-        tokens += n
-    out = {"id": row["id"], "key": row["key"], "verification_key": key, "scores": scores, "tokens": tokens}
+    scored = scorer.score(question, [path_text(row, path) for path in row_paths(row)])
+    out = {
+        "id": row["id"],
+        "key": row["key"],
+        "verification_key": key,
+        "scores": [score for score, _, _ in scored],
+        "tokens": sum(n for _, _, n in scored),
+    }
     if scorer.kind == "prm":
-        out["step_scores"] = steps  # "scores" is filled from them by the spec's aggregate
+        out["step_scores"] = [steps for _, steps, _ in scored]  # "scores" is filled from them by the aggregate
     return out
 
 
