@@ -4,6 +4,8 @@
 # verifier fingerprint are unchanged (a PRM's step scores are kept, so a new aggregate runs no
 # model), and resumes from its journals after a kill, as generation does.
 
+from cotrepro.models.weights_check import damage_marker, mark_damaged_tiny_models
+
 
 rule download_verifier:
     input:
@@ -24,9 +26,19 @@ rule download_verifier:
         "../scripts/download_verifier.py"
 
 
+# A tiny verifier's folder deleted or edited after it was built is built again, as a tiny model's is
+# (rules/models.smk): its damage marker, an input of the build, is rewritten.
+if workflow.is_main_process and not workflow.remote_exec:
+    for verifier, problem in mark_damaged_tiny_models(
+        verifiers_with_source("tiny"), Path("resources/verifiers")
+    ).items():
+        print(f"{problem}; building it again", file=sys.stderr)
+
+
 rule build_tiny_verifier:
     input:
         code=code("models/tiny.py"),
+        damaged=lambda w: local(str(damage_marker(Path("resources/verifiers"), w.verifier))),
     output:
         manifest="resources/verifiers/{verifier}.json",
         weights=directory("resources/verifiers/tiny/{verifier}"),

@@ -120,6 +120,20 @@ def test_a_killed_verify_job_resumes_from_its_journal(run, tmp_path):
     assert read_jsonl(rows) == expected and not journal.exists()
 
 
+def test_a_deleted_tiny_verifier_is_built_again_and_its_rows_reused(run, tmp_path):
+    """Its damage marker makes Snakemake, which plans nothing for a missing intermediate, rebuild it;
+    the rebuilt verifier is the same (seeded), so its job reuses every row."""
+    work = tmp_path / "work"
+    shutil.copytree(run["workdir"], work, symlinks=True)
+    shutil.rmtree(work / "resources/verifiers/tiny/tiny-orm")
+    before = verification(work, "tiny-orm")[0]
+    proc = run_snakemake(run["workflow"], work, run["config"], TARGET)
+    assert "tiny-orm" in proc.stderr and "building it again" in proc.stderr
+    assert (work / "resources/verifiers/tiny/tiny-orm/model.safetensors").is_file()
+    rows, meta = verification(work, "tiny-orm")
+    assert rows == before and meta["stats"]["reused_rows"] == QUESTIONS and meta["stats"]["scored_rows"] == 0
+
+
 def test_a_new_prm_aggregate_reverifies_without_generating_or_running_the_prm(run, tmp_path):
     work = tmp_path / "work"
     shutil.copytree(run["workdir"], work, symlinks=True)
