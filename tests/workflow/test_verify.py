@@ -188,6 +188,44 @@ def test_editing_the_verifier_scoring_reverifies_without_generating(run):
     assert jobs == {"verify": len(VERIFIERS), "selection": 1}, jobs
 
 
+def hub_env(tmp_path, hub) -> dict:
+    """The environment of a run against the local Hub, with its own Hugging Face cache."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_"))}
+    return env | {"HF_ENDPOINT": hub.base_url, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_DISABLE_TELEMETRY": "1"}
+
+
+def test_a_hub_verifier_is_downloaded_checked_and_scores_and_a_new_revision_plans_no_generation(run, tmp_path):
+    """The tiny ORM's files served by a local Hub: downloaded with their sha256 in a manifest, they
+    score as the same weights built locally do; a new revision plans its download and verification
+    again, never generation."""
+    from cotrepro.models.tiny import build_tiny_verifier
+
+    built = build_tiny_verifier("orm", tmp_path / "orm")
+    files = {p.relative_to(built).as_posix(): p.read_bytes() for p in built.rglob("*") if p.is_file()}
+    work = tmp_path / "work"
+    shutil.copytree(run["workdir"], work, symlinks=True)
+    first, second = "ef" * 20, "12" * 20
+    spec = {"kind": "orm", "repo": "org/orm", "revision": first, "licence": "MIT"}
+    config = small_config(tmp_path / "hub.yaml", verifiers=VERIFIERS | {"hub-orm": spec})
+    with HubServer({"org/orm": {"commit": first, "files": files}}) as hub:
+        proc = run_snakemake(run["workflow"], work, config, TARGET, env=hub_env(tmp_path, hub))
+    jobs = "".join(proc.stdout + proc.stderr)
+    assert "rule download_verifier" in jobs and "rule generate" not in jobs
+    manifest = read_json(work / "resources/verifiers/hub-orm.json")
+    assert manifest["resolved_revision"] == first and any(f["path"] == "model.safetensors" for f in manifest["files"])
+    rows, meta = verification(work, "hub-orm")
+    assert (meta["source"], meta["repo"], meta["revision"], meta["licence"]) == ("hub", "org/orm", first, "MIT")
+    assert [r["scores"] for r in rows] == [r["scores"] for r in verification(work, "tiny-orm")[0]]
+    table = pd.read_csv(work / TARGET)
+    assert "hub-orm" in set(table[table["strategy"] == "best_of_n"]["verifier"])
+
+    moved = small_config(tmp_path / "moved.yaml", verifiers=VERIFIERS | {"hub-orm": spec | {"revision": second}})
+    with HubServer({"org/orm": {"commit": second, "files": files}}) as hub:
+        plan = run_snakemake(run["workflow"], work, moved, TARGET, "--dry-run", env=hub_env(tmp_path, hub))
+    jobs = planned_jobs(plan.stdout + plan.stderr)
+    assert jobs == {"download_verifier": 1, "verify": 1, "selection": 1}, jobs
+
+
 def test_a_hub_verifier_needing_remote_code_is_refused_before_any_job(tmp_path):
     files = tiny_repo_files()
     config_json = {"model_type": "custom", "architectures": ["CustomPRM"], "auto_map": {"AutoModel": "m.CustomPRM"}}
@@ -195,11 +233,12 @@ def test_a_hub_verifier_needing_remote_code_is_refused_before_any_job(tmp_path):
     repos = {"prm-org/custom-prm": {"commit": "cd" * 20, "files": files}}
     spec = {"kind": "prm", "repo": "prm-org/custom-prm", "revision": "cd" * 20, "format": "math-shepherd"}
     config = small_config(tmp_path / "hub.yaml", verifiers={"custom-prm": spec})
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_"))}
     with HubServer(repos) as hub:
-        env |= {"HF_ENDPOINT": hub.base_url, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_DISABLE_TELEMETRY": "1"}
         proc = subprocess.run(
-            snakemake_cmd(REPO, tmp_path / "work", config, "--dry-run"), capture_output=True, text=True, env=env
+            snakemake_cmd(REPO, tmp_path / "work", config, "--dry-run"),
+            capture_output=True,
+            text=True,
+            env=hub_env(tmp_path, hub),
         )
     assert proc.returncode != 0
     lines = [line for line in proc.stderr.splitlines() if "custom-prm" in line]

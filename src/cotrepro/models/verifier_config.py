@@ -11,14 +11,17 @@ from cotrepro.models.hub import ModelDownloadError
 
 
 def verifier_config(spec: dict, manifest_path: Path) -> dict:
-    """The ``config.json`` of a Hub verifier ``spec`` (repo, revision), downloaded or fetched."""
+    """The ``config.json`` of a Hub verifier ``spec`` (repo, revision): the downloaded one where the
+    manifest is of that revision, else fetched."""
     from huggingface_hub import hf_hub_download
 
     from cotrepro.models.hub import model_dir
 
     manifest_path = Path(manifest_path)
-    if manifest_path.is_file():
-        return read_json(model_dir(read_json(manifest_path)) / "config.json")
+    manifest = read_json(manifest_path) if manifest_path.is_file() else {}
+    # A manifest of another revision is stale: the new one is downloaded, so its config is read.
+    if manifest.get("requested_revision") == spec["revision"]:
+        return read_json(model_dir(manifest) / "config.json")
     try:
         return read_json(Path(hf_hub_download(spec["repo"], "config.json", revision=spec["revision"])))
     except Exception as err:  # offline, no such repo or revision: said in one line by the caller
