@@ -213,6 +213,7 @@ def test_a_hub_verifier_is_downloaded_checked_and_scores_and_a_new_revision_plan
     assert "rule download_verifier" in jobs and "rule generate" not in jobs
     manifest = read_json(work / "resources/verifiers/hub-orm.json")
     assert manifest["resolved_revision"] == first and any(f["path"] == "model.safetensors" for f in manifest["files"])
+    assert "licence" in manifest  # the card's (this Hub's cards give none; the config's wins)
     rows, meta = verification(work, "hub-orm")
     assert (meta["source"], meta["repo"], meta["revision"], meta["licence"]) == ("hub", "org/orm", first, "MIT")
     assert [r["scores"] for r in rows] == [r["scores"] for r in verification(work, "tiny-orm")[0]]

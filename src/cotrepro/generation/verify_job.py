@@ -156,7 +156,8 @@ def identify(job: VerifyJob, model_key: str) -> dict:
         "revision": manifest["resolved_revision"],
         "parameters": safetensors_parameters(directory),
         "dtype": str(resolve_dtype(job.dtype, resolve_device(job.device))),
-        "licence": job.spec.get("licence") or card_licence(directory),
+        # The config's licence, else the one the Hub's model card gives (recorded at download).
+        "licence": job.spec.get("licence") or manifest.get("licence"),
     }
 
 
@@ -169,17 +170,6 @@ def load_scorer(job: VerifyJob, identity: dict) -> Scorer:
     head = {"orm": "classifier", "prm": "causal"}.get(kind) or job.architectures[identity["model"]]
     model, tokenizer = load_verifier_model(identity["directory"], head, job.device, job.dtype)
     return Scorer(kind, model, tokenizer, job.spec.get("format"))
-
-
-def card_licence(directory: Path) -> str | None:
-    """The ``license:`` of a model card's YAML front matter (README.md), if it has one."""
-    card = Path(directory) / "README.md"
-    text = card.read_text(encoding="utf-8", errors="replace") if card.is_file() else ""
-    front = text.split("---")[1] if text.startswith("---") and text.count("---") >= 2 else ""
-    for entry in front.splitlines():
-        if entry.strip().startswith("license:"):
-            return entry.split(":", 1)[1].strip() or None
-    return None
 
 
 def fingerprint(spec: dict, identity: dict) -> str:

@@ -1,6 +1,6 @@
 """A Hub verifier's ``config.json``, read before any job so that one needing remote code is refused
 at once: from the downloaded snapshot when its manifest exists, else that one small file fetched at
-the pinned revision (the weights are not downloaded for it)."""
+the pinned revision (the weights are not downloaded for it); and the licence its model card gives."""
 
 from __future__ import annotations
 
@@ -29,3 +29,15 @@ def verifier_config(spec: dict, manifest_path: Path) -> dict:
         raise ModelDownloadError(
             f"cannot read {spec['repo']}@{spec['revision']}/config.json ({type(err).__name__}: {detail})"
         ) from None
+
+
+def card_licence(repo: str, revision: str) -> str | None:
+    """The licence a Hub repository's model card gives at ``revision`` (None where it gives none or
+    the card cannot be read: the verifier's ``licence`` config key then says it)."""
+    from huggingface_hub import HfApi
+
+    try:
+        card = HfApi().model_info(repo, revision=revision).card_data
+    except Exception:  # a licence is provenance, not a reason to fail a finished download
+        return None
+    return card.get("license") if card else None
