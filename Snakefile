@@ -41,6 +41,11 @@ if not FROM_ARCHIVE:
     include: "rules/generate.smk"
     include: "rules/batch_invariance.smk"
 
+    # Only a run with verifiers scoring some unit has verify jobs.
+    if VERIFY_UNITS:
+
+        include: "rules/verify.smk"
+
 
 include: "rules/archive.smk"
 include: "rules/score.smk"

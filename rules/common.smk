@@ -25,6 +25,7 @@ from cotrepro.errors import ConfigError
 from cotrepro.joblog import disk_full_line
 from cotrepro.plan import batch_invariance, exemplar_set_for, generation_units, run_units, task_settings, unit_settings
 from cotrepro.plan import verification_files as unit_verification_files
+from cotrepro.plan import verified_units
 from cotrepro.variants import variant_settings
 from cotrepro.data.exemplars import REMOTE_SETS, project_set_path
 from cotrepro.data.tasks import TASKS
@@ -32,6 +33,8 @@ from cotrepro.models import published
 from cotrepro.generation.gpu_slots import visible_devices
 from cotrepro.code_digest import backend_stops, import_closure
 from cotrepro.models.hub import ModelDownloadError, check_gated_access, gated_not_downloaded
+from cotrepro.models.verifier_config import verifier_config
+from cotrepro.engine.hf.verifier_scores import refuse_remote_code
 from cotrepro.outputs import figure_names
 
 try:
@@ -43,14 +46,17 @@ try:
 except ConfigError as err:
     # One clear message and a non-zero exit, before any job is scheduled.
     sys.exit(f"invalid configuration: {err}")
-if config["verifiers"]:
-    # Until the verify job exists, a configured verifier would be ignored: say so instead.
-    sys.exit(
-        "invalid configuration: config key 'verifiers': the verify job is not written yet (issue 26), "
-        "so no verifier can score paths; remove the key (the choosers without verifiers still run)"
-    )
 
 FROM_ARCHIVE = config["from_archive"]
+if FROM_ARCHIVE and config["verifiers"] and config["verify"].get("verifiers") != []:
+    # An archive holds generations, not verifications, and a rebuild loads no model: the verifier
+    # choosers are left out, and said so.
+    print(
+        f"from_archive: the verifiers ({', '.join(config['verifiers'])}) do not run in a rebuild from an "
+        "archive; selection.csv has no best_of_n or weighted_best_of_n rows",
+        file=sys.stderr,
+    )
+    config["verify"]["verifiers"] = []
 if FROM_ARCHIVE:
     try:
         check_covers(read_index(FROM_ARCHIVE), config["models"], run_units(config), FROM_ARCHIVE)
@@ -84,6 +90,25 @@ if workflow.is_main_process and not FROM_ARCHIVE:
         )
     except ModelDownloadError as err:
         sys.exit(f"gated model: {err}")
+
+VERIFIERS = config["verifiers"]
+VERIFIED = verified_units(config)
+"""Verifier slug -> the (task, method) units it scores (config keys verifiers, verify)."""
+
+# A Hub verifier whose config.json needs remote code is refused here, before any job (its config is
+# read from the download, or that one file fetched at the pinned revision; the main process only).
+# Where the Hub cannot be reached (an offline dry run) the download job refuses it instead, before
+# its weights are loaded anywhere.
+if workflow.is_main_process:
+    for slug in VERIFIED:
+        spec = VERIFIERS[slug]
+        if spec["kind"] != "self" and spec["source"] == "hub":
+            try:
+                refuse_remote_code(slug, verifier_config(spec, Path(f"resources/verifiers/{slug}.json")))
+            except ModelDownloadError as err:
+                print(f"verifier {slug}: {err}; its download job checks it for remote code", file=sys.stderr)
+            except ValueError as err:  # the line names the verifier and why
+                sys.exit(f"invalid configuration: {err}")
 
 
 def code(*modules):
@@ -219,6 +244,15 @@ SAMPLED_VERIFICATIONS = [
     f for p in SAMPLED_SCORES for f in unit_verification_files(config, *Path(p).with_suffix("").parts[-3:])
 ]
 """The verification files of those units (the contract in cotrepro.rows), one per verifier."""
+VERIFY_UNITS = sorted({u for units in VERIFIED.values() for u in units})
+"""The (task, method) units any verifier scores (every verifier scores the same ones)."""
+UNIT_VERIFICATIONS = [
+    f"results/verifications/{{verifier}}/{m}/{t}/{me}.jsonl" for m in MODELS for t, me in VERIFY_UNITS
+]
+"""One verifier's verification files, one a (model, task, method): what its verify job writes."""
+UNIT_VERIFICATION_META = [p.removesuffix(".jsonl") + ".meta.json" for p in UNIT_VERIFICATIONS]
+VERIFY_GENERATIONS = [f"results/generations/{m}/{t}/{me}.jsonl" for m in MODELS for t, me in VERIFY_UNITS]
+"""The generation files the verify jobs read."""
 
 
 # Input functions of the rules (kept here, apart from the rules, as `snakemake --lint` asks).
@@ -282,3 +316,25 @@ def published_log_files():
 def published_logs(wildcards):
     """A published-source model's log files, downloaded under resources/published/{model}/."""
     return [f"resources/published/{wildcards.model}/{name}" for name in published_log_files()]
+
+
+def verifiers_with_source(source):
+    """The configured verifiers with weights of their own from ``source`` (hub or tiny)."""
+    return [v for v, spec in VERIFIERS.items() if spec["kind"] != "self" and spec["source"] == source]
+
+
+def verifier_manifests(verifier):
+    """Model key -> the manifest a verify job loads: the verifier's own, or for kind self each
+    generating model's."""
+    if VERIFIERS[verifier]["kind"] == "self":
+        return {m: f"resources/models/{m}.json" for m in MODELS}
+    return {verifier: f"resources/verifiers/{verifier}.json"}
+
+
+def verifier_weights(wildcards):
+    """A tiny verifier's weights folder (for kind self: the tiny generating models'), an input of its
+    verify job so that a deleted folder is built again; a hub one's live in HF_HOME, checked by the job."""
+    spec = VERIFIERS[wildcards.verifier]
+    if spec["kind"] == "self":
+        return [f"resources/models/tiny/{m}" for m in MODELS if SPECS[m]["source"] == "tiny"]
+    return [f"resources/verifiers/tiny/{wildcards.verifier}"] if spec["source"] == "tiny" else []

@@ -128,6 +128,15 @@ def _check_verifiers(config: dict) -> None:
             raise ConfigError(f"{where} needs 'format' (math-shepherd or rlhflow) because its kind is prm")
         if spec["kind"] == "orm" and "format" in spec:
             raise ConfigError(f"{where}: 'format' is for kind prm only")
+    used = config["verify"].get("verifiers", list(specs))
+    no_weights = [m for m in config["models"] if config["model_specs"][m]["source"] in ("published", "served")]
+    for slug in used:
+        if slug in specs and specs[slug]["kind"] == "self" and no_weights:
+            raise ConfigError(
+                f"config key 'verifiers.{slug}': kind self loads the generating model, and model "
+                f"{no_weights[0]} has no local weights (source {config['model_specs'][no_weights[0]]['source']}); "
+                "use an orm or prm verifier, or leave it out of verify.verifiers"
+            )
     for i, slug in enumerate(config["verify"].get("verifiers", [])):
         if slug not in specs:
             raise ConfigError(

@@ -73,6 +73,15 @@ def jobs(tmp_path_factory) -> list[dict]:
     found += planned_jobs(REPO / "config/config.yaml", tmp_path_factory.mktemp("full"), "all", "archive")
     # A model behind a hosted API (source served) plans the served_manifest rule no other config has.
     found += planned_jobs(REPO / "config/hosted-api.example.yaml", tmp_path_factory.mktemp("hosted"))
+    # A Hub verifier plans download_verifier, which no shipped config has; offline, the plan's
+    # remote-code check leaves it to that job.
+    hub_verifier = tmp_path_factory.mktemp("verifier")
+    demo = yaml.safe_load((REPO / "config/demo.yaml").read_text())
+    demo["verifiers"]["hub-prm"] = {"kind": "prm", "repo": "org/prm", "revision": "ab" * 20, "format": "rlhflow"}
+    (hub_verifier / "config.yaml").write_text(yaml.safe_dump(demo, allow_unicode=True))
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("HF_HUB_OFFLINE", "1")
+        found += planned_jobs(hub_verifier / "config.yaml", hub_verifier)
     rebuild = tmp_path_factory.mktemp("rebuild")
     (rebuild / "config.yaml").write_text(yaml.safe_dump(archive_config(write_archive(rebuild))))
     found += planned_jobs(rebuild / "config.yaml", rebuild)

@@ -142,3 +142,44 @@ def tiny_manifest(model: str, architecture: str, weights_dir: Path, seed: int) -
         "files": files,
         "note": "random weights built by cotrepro for the offline demo; its answers mean nothing",
     }
+
+
+VERIFIER_KINDS = ("orm", "prm")
+PRM_TOKENS = ["ки", "+", "-"]
+"""Math-Shepherd's step tag and label tokens, each one token in the tiny PRM's tokenizer (as in
+Mistral's vocabulary), so that the demo's PRM is fed that documented format."""
+
+
+def build_tiny_verifier(kind: str, out_dir: Path, seed: int = 0) -> Path:
+    """Build and save a tiny random-weight verifier (safetensors) with its tokenizer in ``out_dir``.
+
+    ``kind`` ``"orm"``: a Llama-style sequence classifier with one label (its logit is the path's
+    score); ``"prm"``: a Llama-style causal LM whose tokenizer has :data:`PRM_TOKENS` as single
+    tokens, read in the Math-Shepherd format. Both in the demo model's shape; their scores mean nothing.
+    """
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM, LlamaForSequenceClassification
+
+    if kind not in VERIFIER_KINDS:
+        raise ValueError(f"unknown tiny verifier kind {kind!r}; allowed values: {', '.join(VERIFIER_KINDS)}")
+    out_dir = Path(out_dir)
+    tokenizer = build_tokenizer(seed)
+    if kind == "prm":
+        tokenizer.add_tokens(PRM_TOKENS)
+    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
+    # Seeded apart from the generating models (seed + 1), so the verifier is not the model's twin.
+    torch.manual_seed(seed + 1)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        pad_token_id=ids["<pad>"],
+        eos_token_id=ids["</s>"],
+        bos_token_id=ids["<s>"],
+        **SHAPES["llama"],
+        **({"num_labels": 1} if kind == "orm" else {}),
+    )
+    model = (LlamaForSequenceClassification if kind == "orm" else LlamaForCausalLM)(config)
+    model.eval()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out_dir, safe_serialization=True)
+    tokenizer.save_pretrained(out_dir)
+    return out_dir
