@@ -249,3 +249,22 @@ def test_a_hub_verifier_needing_remote_code_is_refused_before_any_job(tmp_path):
     assert not (tmp_path / "hf/hub/models--prm-org--custom-prm/blobs").exists() or not any(
         p.stat().st_size > 1000 for p in (tmp_path / "hf/hub/models--prm-org--custom-prm/blobs").iterdir()
     )
+
+
+def test_the_ready_verifiers_config_plans_its_generation_and_verify_jobs(tmp_path):
+    """`snakemake -n` on config/config.yaml with config/verifiers.yaml over it passes the config check
+    and plans two generations, the PRM's download and a verify job for the PRM and one for P(True).
+    The gating of the Llama models is switched off in an overlay (what it checks needs the Hub and
+    is tested in test_gated.py); offline, the PRM's remote-code check is left to its download job."""
+    overlay = tmp_path / "ungated.yaml"
+    ungated = {m: {"gated": False} for m in ("llama-3.2-1b-instruct-hf", "llama-3.2-3b-instruct-hf")}
+    overlay.write_text(json.dumps({"model_specs": ungated}))
+    files = [str(REPO / "config/config.yaml"), str(REPO / "config/verifiers.yaml"), str(overlay)]
+    cmd = [*snakemake_cmd(REPO, tmp_path / "work", REPO / "config/config.yaml", "-n", "--quiet", "rules")]
+    cmd += ["--configfile", *files]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = planned_jobs(proc.stdout + proc.stderr)
+    assert jobs["generate"] == 2 and jobs["download_model"] == 2 and jobs["download_verifier"] == 1, jobs
+    assert jobs["verify"] == 2 and jobs["selection"] == 1, jobs
