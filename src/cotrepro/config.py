@@ -123,7 +123,9 @@ def _check_verifiers(config: dict) -> None:
                 raise ConfigError(f"{where}: kind self scores with the generating model; drop {extra[0]!r}")
             continue
         if spec["source"] == "hub" and not {"repo", "revision"} <= set(spec):
-            raise ConfigError(f"{where} needs 'repo' and 'revision' (a branch, tag or 40-hex commit) because its source is hub")
+            raise ConfigError(
+                f"{where} needs 'repo' and 'revision' (a branch, tag or 40-hex commit) because its source is hub"
+            )
         if spec["kind"] == "prm" and "format" not in spec:
             raise ConfigError(f"{where} needs 'format' (math-shepherd or rlhflow) because its kind is prm")
         if spec["kind"] == "orm" and "format" in spec:

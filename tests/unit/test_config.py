@@ -215,7 +215,7 @@ def test_batch_invariance_is_on_by_default_for_the_generating_models_and_off_whe
 @pytest.mark.parametrize(
     ("verifiers", "verify", "message"),
     [
-        ({"v": {"kind": "prm", "repo": "a/b"}}, {}, r"'verifiers.v' needs 'repo' and 'revision' \(a branch, tag or 40-hex commit\)"),
+        ({"v": {"kind": "prm", "repo": "a/b"}}, {}, r"'verifiers.v' needs 'repo' and 'revision' \(a branch, tag or 40"),
         ({"v": {"kind": "prm", "source": "tiny"}}, {}, r"'verifiers.v' needs 'format' \(math-shepherd or rlhflow\)"),
         ({"v": {"kind": "self", "format": "rlhflow"}}, {}, r"'verifiers.v': kind self .*drop 'format'"),
         (
