@@ -8,6 +8,8 @@ FIGURE_CAPTIONS = {
     "compute": "Test-time compute",
     "failures": "Failure fractions",
     "paths": "Accuracy against sampled paths",
+    "strategies": "Choosers against sampled paths",
+    "flops": "Accuracy against FLOPs per question",
 }
 
 
@@ -15,6 +17,7 @@ rule figures:
     input:
         accuracy="results/accuracy.csv",
         paths="results/accuracy_vs_paths.csv",
+        selection="results/selection.csv",
         published=repo_file(REPO / config["published"]),
         code=code(
             "outputs/plots.py",
@@ -22,6 +25,7 @@ rule figures:
             "outputs/__init__.py",
             "outputs/published.py",
             "outputs/sizes.py",
+            "outputs/strategies.py",
         ),
     output:
         # Marked for `snakemake --report`, each with its caption from report/.

@@ -1,4 +1,4 @@
-"""Snakemake script: results/accuracy.csv -> figures (PNG and PDF)."""
+"""Snakemake script: results/accuracy.csv, the paths curves and results/selection.csv -> figures (PNG and PDF)."""
 
 from pathlib import Path
 
@@ -13,4 +13,5 @@ draw_figures(
     [Path(p) for p in snakemake.output],
     published=pd.read_csv(snakemake.input.published),
     paths=pd.read_csv(snakemake.input.paths),
+    selection=pd.read_csv(snakemake.input.selection),
 )
