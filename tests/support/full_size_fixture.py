@@ -117,13 +117,14 @@ def _meta(model: str, task: str, method: str) -> dict:
 
 def full_size_outputs(seed: int = 0):
     """A whole run's outputs (cotrepro.outputs.loader.RunOutputs) of the full-size shape: the
-    accuracy and paths frames above, per-unit metadata, task provenance, paired tests and
-    transcripts, for building the report and the paper."""
+    accuracy and paths frames above, every chooser's (selection), per-unit metadata, task provenance,
+    paired tests and transcripts, for building the report and the paper."""
     import pathlib
 
     from cotrepro.outputs.loader import RunOutputs
 
     acc, curves = full_size_results(seed)
+    acc, selection = full_size_selection(acc, curves)
     units = acc.drop_duplicates(["model", "task", "method"])
     metas = [_meta(r.model, r.task, r.method) for r in units.itertuples()]
     provenance = [
@@ -156,6 +157,7 @@ def full_size_outputs(seed: int = 0):
         tasks=provenance,
         transcripts=transcripts,
         paths=curves,
+        selection=selection,
     )
 
 
