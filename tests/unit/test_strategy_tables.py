@@ -56,13 +56,13 @@ def test_each_unit_has_greedy_then_every_strategy_on_all_paths_then_coverage(run
 def test_wang_et_al_table_1_sits_beside_our_units_of_the_same_task(run):
     table = tables.strategy_comparison(run.accuracy, run.selection, run.published)
     gsm8k = table[table["task"] == "gsm8k"]
-    theirs = gsm8k[gsm8k["source"] == "Wang2022 Table 1"].iloc[0]
-    assert (theirs["greedy"], theirs["weighted avg, normalized"], theirs["majority vote"]) == ("56.5", "22.1", "74.4")
-    assert theirs["paths"] == "40" and theirs["model"] == "PaLM 540B"
-    ours = gsm8k[gsm8k["source"] == tables.THIS_RUN]
+    theirs = gsm8k[gsm8k["source"] == "Wang2022 Table 1, 40 paths"].iloc[0]
+    assert (theirs["greedy"], theirs["w. avg, norm."], theirs["majority"]) == ("56.5", "22.1", "74.4")
+    assert theirs["model"] == "PaLM 540B" and theirs["method"] == "few-shot CoT + SC"
+    ours = gsm8k[gsm8k["source"] == f"{tables.THIS_RUN}, 40 paths"]
     assert len(ours) == run.selection[run.selection["task"] == "gsm8k"].drop_duplicates(["model", "method"]).shape[0]
     # Ours come first in a task's block, the paper's after them.
-    assert list(gsm8k["source"]).index("Wang2022 Table 1") == len(ours)
+    assert list(gsm8k["source"]).index("Wang2022 Table 1, 40 paths") == len(ours)
 
 
 def test_report_and_paper_show_the_same_strategy_cells_with_the_verifier_escaped(run):

@@ -369,11 +369,13 @@ def strategies_section(inp: RunOutputs) -> str:
             tables.strategy_comparison(inp.accuracy, inp.selection, inp.published),
             long=True,
             label="tab:strategy-comparison",
-            widths={"model": "1.8cm", "method": "2.2cm", "source": "1.6cm"},
-            markup={"model": breakable, "source": breakable},
+            # Six columns of numbers beside four of text: every text column wraps.
+            widths={"task": "1.8cm", "model": "1.7cm", "method": "1.4cm", "source": "1.6cm"},
+            markup={"task": breakable, "model": breakable, "source": breakable},
             caption="Wang et al.'s Table~1 (PaLM 540B, 40 paths) beside ours: accuracy (\\%) under each aggregation "
-            "of the same sampled paths, in their order (the majority vote is their unweighted sum); ours on all $k$ "
-            "paths.",
+            "of the same sampled paths, in their order: greedy decoding; the weighted average and the weighted sum of "
+            "the paths' probabilities, unnormalized or normalized by length; the majority vote (their unweighted "
+            "sum). Ours on all $k$ paths.",
         )
         + "\\begin{figure}[htbp]\\centering\n"
         "\\includegraphics[width=\\textwidth,height=0.9\\textheight,keepaspectratio]{strategies.pdf}\n"

@@ -459,8 +459,7 @@ def strategies_figure(df: pd.DataFrame, selection: pd.DataFrame):
         if base is not None:
             ax.axhline(base, color="grey", linestyle="--", linewidth=1, label="greedy CoT")
         _paths_axis(ax, sub["paths"])
-        short = methods.label(method).replace(" + self-consistency", " + SC")
-        ax.set_title(f"{model}\n{task}, {short}")
+        ax.set_title(f"{model}\n{task}, {strategies.short_method(methods.label(method))}")
     fig.supxlabel("sampled reasoning paths k' (log scale)", fontsize=8)
     fig.supylabel("accuracy (%, robust extraction)", fontsize=8)
     handles = sorted(_unique_handles(axes), key=lambda h: h.get_label() == "greedy CoT")

@@ -16,6 +16,16 @@ LABELS = {
 }
 """Strategy key -> its name for readers, in display order (Wang et al.'s Table 1 order, then the
 verifier choosers, then the oracle)."""
+SHORT_LABELS = {
+    "greedy": "greedy",
+    "weighted_avg_unnormalized": "w. avg, unnorm.",
+    "weighted_avg_normalized": "w. avg, norm.",
+    "weighted_sum_unnormalized": "w. sum, unnorm.",
+    "weighted_sum_normalized": "w. sum, norm.",
+    "majority": "majority",
+}
+"""Wang et al.'s strategies as the headers of a table with a column each (weighted average or sum,
+unnormalized or normalized; their unweighted sum is the majority vote)."""
 COLORS = {
     "majority": "#0072B2",
     "weighted_avg_unnormalized": "#E69F00",
@@ -40,3 +50,8 @@ def order(strategy: str) -> int:
     """A strategy's place in :data:`LABELS` (unknown ones last)."""
     keys = list(LABELS)
     return keys.index(strategy) if strategy in keys else len(keys)
+
+
+def short_method(label: str) -> str:
+    """A self-consistency method's label with "+ SC" for "+ self-consistency", where columns are narrow."""
+    return label.replace(" + self-consistency", " + SC")

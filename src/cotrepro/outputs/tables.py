@@ -565,9 +565,10 @@ def strategy_comparison(
 ) -> pd.DataFrame:
     """Wang et al.'s Table 1 beside ours: per task, our self-consistency units (accuracy on all k
     paths, no intervals: the choosers' table has them), then the paper's rows for that task, a
-    column per aggregation strategy in their order."""
-    labels = {s: strategy_names.label(s) for s in WANG_STRATEGIES}
-    columns = ["task", "model", "method", "source", "paths", *labels.values()]
+    column per aggregation strategy in their order; the source names the number of paths, the method
+    is "... + SC" (six columns of numbers leave little room)."""
+    labels = {s: strategy_names.SHORT_LABELS[s] for s in WANG_STRATEGIES}
+    columns = ["task", "model", "method", "source", *labels.values()]
     top = _at_all_paths(selection, style)
     pub = strategy_rows(published)
     sizes = {m: i for i, m in enumerate(models_by_size(acc))}
@@ -581,16 +582,17 @@ def strategy_comparison(
             greedy = _greedy_row(acc, unit.model, task, unit.method, style)
             got["greedy"] = None if greedy is None else greedy["accuracy"]
             cells = {labels[s]: pct(got.get(s)) for s in WANG_STRATEGIES}
-            head = {"task": task, "model": unit.model, "method": methods.label(unit.method), "source": THIS_RUN}
-            rows.append({**head, "paths": f"{unit.paths:.0f}", **cells})
+            source = f"{THIS_RUN}, {unit.paths:.0f} paths"
+            method = strategy_names.short_method(methods.label(unit.method))
+            rows.append({"task": task, "model": unit.model, "method": method, "source": source, **cells})
         for (source, model), grp in pub[pub["task"] == task].groupby(["source", "model"], sort=False):
             got = dict(zip(grp["strategy"], grp["accuracy"], strict=True))
-            # The greedy row has no paths; the sampled rows name the method and the number of paths.
+            # The greedy row has no paths: the sampled rows name the method and the number of paths.
             sampled = grp[grp["strategy"] != "greedy"]
-            method = methods.label(sampled["method"].iloc[0]) if len(sampled) else ""
-            paths = f"{sampled['paths'].max():.0f}" if len(sampled) else ""
+            method = strategy_names.short_method(methods.label(sampled["method"].iloc[0])) if len(sampled) else ""
+            source += f", {sampled['paths'].max():.0f} paths" if len(sampled) else ""
             cells = {labels[s]: pct(got.get(s)) for s in WANG_STRATEGIES}
-            rows.append({"task": task, "model": model, "method": method, "source": source, "paths": paths, **cells})
+            rows.append({"task": task, "model": model, "method": method, "source": source, **cells})
     return pd.DataFrame(rows, columns=columns)
 
 
