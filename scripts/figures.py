@@ -6,6 +6,7 @@ import pandas as pd
 
 from cotrepro.joblog import log_to
 from cotrepro.outputs.plots import draw_figures
+from cotrepro.outputs.strategies import read_selection
 
 log_to(snakemake.log[0])
 draw_figures(
@@ -13,5 +14,5 @@ draw_figures(
     [Path(p) for p in snakemake.output],
     published=pd.read_csv(snakemake.input.published),
     paths=pd.read_csv(snakemake.input.paths),
-    selection=pd.read_csv(snakemake.input.selection),
+    selection=read_selection(snakemake.input.selection),
 )

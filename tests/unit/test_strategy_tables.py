@@ -67,7 +67,7 @@ def test_wang_et_al_table_1_sits_beside_our_units_of_the_same_task(run):
 
 def test_report_and_paper_show_the_same_strategy_cells_with_the_verifier_escaped(run):
     html = render_report(run)
-    fragment = paper.strategies_section(run)
+    fragment = paper.strategies_section(run) + paper.strategies_table(run)
     assert 'id="strategies"' in html and 'id="strategy-comparison"' in html
     assert HOSTILE not in html and f"best-of-N ({HOSTILE})" in unescape(html)
     assert HOSTILE not in fragment and tex(f"best-of-N ({HOSTILE})") in fragment

@@ -72,7 +72,7 @@ def test_full_size_paper_has_no_overfull_box_and_every_figure_and_table(full_siz
             "Table (decoding)": "Decoding per method",
             "Table (compute)": "Test-time compute: accuracy (%, robust extraction, 95% interval)",
             "Table (strategies)": "Choosers on the same sampled paths: accuracy",
-            "Table (Wang et al.'s Table 1)": "Wang et al.'s Table 1 (PaLM 540B, 40 paths) beside ours",
+            "Table (Wang et al.'s Table 1)": "Table 1 (PaLM 540B, 40 paths) beside ours",
             "Figure (strategies)": "Choosers against the number of sampled paths",
             "Figure (flops)": "The compute-matched comparison: accuracy (robust extraction) against FLOPs",
         }.items()

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from cotrepro.io import read_json
+from cotrepro.outputs.strategies import read_selection
 from cotrepro.scoring.disagreements import read_disagreements
 
 ONE_FILE = (
@@ -96,7 +97,7 @@ class RunOutputs:
             tasks=[read_json(p) for p in tasks],
             transcripts=None if transcripts is None else read_json(transcripts),
             paths=_csv(paths),
-            selection=_csv(selection),
+            selection=None if selection is None else read_selection(selection),
             calibration=_csv(calibration),
             agreement=[read_json(p) for p in agreement],
             disagreements=None if disagreements is None else read_disagreements(disagreements),

@@ -440,12 +440,12 @@ def strategies_figure(df: pd.DataFrame, selection: pd.DataFrame):
     robust = selection[selection["style"] == "robust"] if selection is not None else pd.DataFrame()
     if robust.empty:
         return _note_figure("No self-consistency unit in this run: no chooser to plot.")
-    verifiers = sorted(v for v in robust["verifier"].fillna("").unique() if v)
+    verifiers = sorted(v for v in robust["verifier"].unique() if v)
     units, partial = strategy_units(robust, df)
     fig, axes = panel_grid(len(units), 0, STRATEGY_ROW_HEIGHT, max_columns=3)
     for ax, (model, task, method) in zip(axes, units, strict=True):
         sub = robust[(robust["model"] == model) & (robust["task"] == task) & (robust["method"] == method)]
-        for (strategy, verifier), curve in sub.groupby(["strategy", sub["verifier"].fillna("")], sort=False):
+        for (strategy, verifier), curve in sub.groupby(["strategy", "verifier"], sort=False):
             line = _strategy_line(strategy, verifier, verifiers)
             ax.plot(
                 curve["paths"],
@@ -485,14 +485,14 @@ def flops_figure(df: pd.DataFrame, selection: pd.DataFrame | None = None):
         return _note_figure("No FLOP counts in this run (published completions carry none): nothing to plot.")
     tasks = sorted(set(points["task"]) | set(curves["task"] if not curves.empty else ()))
     marker = {m: MODEL_MARKERS[i % len(MODEL_MARKERS)] for i, m in enumerate(models_by_size(points))}
-    verifiers = sorted(v for v in curves["verifier"].fillna("").unique() if v) if not curves.empty else []
+    verifiers = sorted(v for v in curves["verifier"].unique() if v) if not curves.empty else []
     fig, axes = panel_grid(len(tasks), 0, 1.6, max_columns=4)
     for ax, task in zip(axes, tasks, strict=True):
         xs = []
         if not curves.empty:
             sub = curves[curves["task"] == task]
             for (_m, _meth, strategy, verifier), curve in sub.groupby(
-                ["model", "method", "strategy", sub["verifier"].fillna("")], sort=False
+                ["model", "method", "strategy", "verifier"], sort=False
             ):
                 line = _strategy_line(strategy, verifier, verifiers)
                 ax.plot(

@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pandas as pd
+
 LABELS = {
     "greedy": "greedy",
     "majority": "majority vote",
@@ -55,3 +59,9 @@ def order(strategy: str) -> int:
 def short_method(label: str) -> str:
     """A self-consistency method's label with "+ SC" for "+ self-consistency", where columns are narrow."""
     return label.replace(" + self-consistency", " + SC")
+
+
+def read_selection(path: Path) -> pd.DataFrame:
+    """results/selection.csv with ``verifier`` as text ("" for the choosers that need none; pandas
+    would read an all-empty column as numbers)."""
+    return pd.read_csv(path, converters={"verifier": str})

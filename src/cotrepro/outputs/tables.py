@@ -499,7 +499,7 @@ def _at_all_paths(selection: pd.DataFrame | None, style: str) -> pd.DataFrame:
     """selection.csv's rows at k' = k, every unit's largest number of paths, under ``style``."""
     if selection is None or selection.empty:
         return pd.DataFrame(columns=["model", "task", "method", "strategy", "verifier", "paths"])
-    sub = selection[selection["style"] == style].fillna({"verifier": ""})
+    sub = selection[selection["style"] == style]
     top = sub.groupby(["model", "task", "method"])["paths"].transform("max")
     return sub[sub["paths"] == top]
 
