@@ -87,3 +87,24 @@ def test_a_run_without_sampled_paths_has_no_strategies_section_but_its_flops_fig
         run.selection = before
     assert "strategies.pdf" not in fragment and "flops.pdf" in fragment
     assert 'id="strategies"' not in html
+
+
+def test_selection_csv_reads_back_with_the_verifier_as_text(tmp_path):
+    """A run without verifiers writes an all-empty verifier column; it must read back as "" (NaN would
+    drop every chooser from the figures' groupby and the tables' verifier filters)."""
+    from cotrepro.outputs.strategies import read_selection
+    from cotrepro.scoring.selection import selection_table
+
+    score = {
+        "id": "q1", "key": "k", "paths_pred_kojima": ["1", "2"], "paths_pred_robust": ["1", "2"],
+        "paths_correct_kojima": [True, False], "paths_correct_robust": [True, False],
+        "paths_logprob": [-1.0, -2.0], "paths_tokens": [3, 3], "prompt_tokens": 5, "tokens_processed": 11,
+        "generated_tokens": 6,
+    }  # fmt: skip
+    path = tmp_path / "selection.csv"
+    selection_table([({"model": "m", "task": "t", "method": "few_shot_cot_sc"}, [score], 10, [])]).to_csv(
+        path, index=False
+    )
+    frame = read_selection(path)
+    assert (frame["verifier"] == "").all() and len(frame) > 0
+    assert len(frame.groupby(["strategy", "verifier"])) == frame["strategy"].nunique()

@@ -356,7 +356,7 @@ def test_every_stored_choice_is_the_chooser_recomputed_by_hand(demo):
     for path in sorted((w / "results/verifications").rglob("*.jsonl")):
         meta = read_json(path.with_name(path.name.removesuffix(".jsonl") + ".meta.json"))
         verifiers.setdefault(run_key(path), {})[meta["verifier"]] = {r["id"]: r["scores"] for r in read_jsonl(path)}
-    table = pd.read_csv(w / "results/selection.csv", converters={"verifier": str})
+    table = pd.read_csv(w / "results/selection.csv", dtype={"verifier": str}).fillna({"verifier": ""})
     checked = Counter()
     for unit, rows in units.items():
         scores = {s["id"]: s for s in read_jsonl(w / "results/scores/{}/{}/{}.jsonl".format(*unit))}

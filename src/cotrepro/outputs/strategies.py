@@ -64,4 +64,4 @@ def short_method(label: str) -> str:
 def read_selection(path: Path) -> pd.DataFrame:
     """results/selection.csv with ``verifier`` as text ("" for the choosers that need none; pandas
     would read an all-empty column as numbers)."""
-    return pd.read_csv(path, converters={"verifier": str})
+    return pd.read_csv(path, dtype={"verifier": str}).fillna({"verifier": ""})
