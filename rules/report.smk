@@ -8,6 +8,8 @@ FIGURE_CAPTIONS = {
     "compute": "Test-time compute",
     "failures": "Failure fractions",
     "paths": "Accuracy against sampled paths",
+    "strategies": "Choosers against sampled paths",
+    "flops": "Accuracy against FLOPs per question",
 }
 
 
@@ -15,6 +17,7 @@ rule figures:
     input:
         accuracy="results/accuracy.csv",
         paths="results/accuracy_vs_paths.csv",
+        selection="results/selection.csv",
         published=repo_file(REPO / config["published"]),
         code=code(
             "outputs/plots.py",
@@ -22,6 +25,7 @@ rule figures:
             "outputs/__init__.py",
             "outputs/published.py",
             "outputs/sizes.py",
+            "outputs/strategies.py",
         ),
     output:
         # Marked for `snakemake --report`, each with its caption from report/.
@@ -90,6 +94,7 @@ rule report:
         significance="results/significance.csv",
         transcripts="results/transcripts.json",
         paths="results/accuracy_vs_paths.csv",
+        selection="results/selection.csv",
         calibration=CALIBRATION,
         agreement=AGREEMENT_FILES,
         disagreements="results/extraction_disagreements.csv",
@@ -106,6 +111,7 @@ rule report:
             "outputs/loader.py",
             "outputs/published.py",
             "outputs/sizes.py",
+            "outputs/strategies.py",
             "outputs/tables.py",
             "outputs/transcripts.py",
             "prompts.py",

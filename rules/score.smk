@@ -76,7 +76,9 @@ rule selection:
             *EXTRACTOR,
         ),
     output:
-        "results/selection.csv",
+        table="results/selection.csv",
+        # Each chooser's choice per question from all its paths: a test recomputes every one by hand.
+        choices="results/selection_choices.jsonl",
     log:
         "logs/selection.log",
     params:

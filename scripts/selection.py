@@ -1,11 +1,12 @@
 """Snakemake script: the self-consistency score files (and any verification files of their units)
--> results/selection.csv, every chooser at every number of paths."""
+-> results/selection.csv, every chooser at every number of paths, and results/selection_choices.jsonl,
+every chooser's choice per question."""
 
 from pathlib import Path
 
-from cotrepro.io import atomic_write_text, read_json, read_jsonl, run_key
+from cotrepro.io import atomic_write_text, read_json, read_jsonl, run_key, write_jsonl
 from cotrepro.joblog import log_to, stop
-from cotrepro.scoring.selection import StaleVerification, selection_table
+from cotrepro.scoring.selection import StaleVerification, choice_rows, selection_table
 
 log_to(snakemake.log[0])
 verifications: dict[tuple, list] = {}
@@ -23,8 +24,11 @@ def parts():
         yield key, read_jsonl(Path(scores)), read_json(Path(meta))["backend"]["parameters"], verifications.get(unit, [])
 
 
+units = list(parts())
 try:
-    table = selection_table(parts(), seed=snakemake.params.seed)
+    table = selection_table(units, seed=snakemake.params.seed)
+    choices = choice_rows(units)
 except StaleVerification as err:
     stop(err)
-atomic_write_text(Path(snakemake.output[0]), table.to_csv(index=False))
+atomic_write_text(Path(snakemake.output.table), table.to_csv(index=False))
+write_jsonl(Path(snakemake.output.choices), choices)

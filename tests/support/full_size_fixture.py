@@ -117,13 +117,14 @@ def _meta(model: str, task: str, method: str) -> dict:
 
 def full_size_outputs(seed: int = 0):
     """A whole run's outputs (cotrepro.outputs.loader.RunOutputs) of the full-size shape: the
-    accuracy and paths frames above, per-unit metadata, task provenance, paired tests and
-    transcripts, for building the report and the paper."""
+    accuracy and paths frames above, every chooser's (selection), per-unit metadata, task provenance,
+    paired tests and transcripts, for building the report and the paper."""
     import pathlib
 
     from cotrepro.outputs.loader import RunOutputs
 
     acc, curves = full_size_results(seed)
+    acc, selection = full_size_selection(acc, curves)
     units = acc.drop_duplicates(["model", "task", "method"])
     metas = [_meta(r.model, r.task, r.method) for r in units.itertuples()]
     provenance = [
@@ -156,4 +157,36 @@ def full_size_outputs(seed: int = 0):
         tasks=provenance,
         transcripts=transcripts,
         paths=curves,
+        selection=selection,
     )
+
+
+SELECTION_STRATEGIES = {
+    "majority": 0.0,
+    "weighted_avg_unnormalized": -9.0,
+    "weighted_avg_normalized": -20.0,
+    "weighted_sum_unnormalized": -4.0,
+    "weighted_sum_normalized": 0.5,
+    "best_of_n": 2.0,
+    "weighted_best_of_n": 3.0,
+    "coverage": 15.0,
+}
+"""Offsets (points) from the majority vote of each chooser in the full-size selection frame."""
+
+
+def full_size_selection(accuracy: pd.DataFrame, paths: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(accuracy with flops_per_question, selection.csv's frame): every chooser of every
+    self-consistency curve, the verifier choosers by one verifier "prm", FLOPs 2 x parameters x
+    tokens (a 200-token prompt counted once)."""
+    size = dict(zip(accuracy["model"], accuracy["parameters"], strict=False))
+    acc = accuracy.assign(flops_per_question=2 * accuracy["parameters"] * (200 + accuracy["mean_generated_tokens"]))
+    rows = []
+    for r in paths.to_dict("records"):
+        for strategy, offset in SELECTION_STRATEGIES.items():
+            a = float(np.clip(r["accuracy"] + offset * (1 - 1 / r["paths"]), 0, 100))
+            rows.append(
+                {**r, "strategy": strategy, "verifier": "prm" if "best_of_n" in strategy else "", "accuracy": a,
+                 "ci_low": max(0.0, a - 5), "ci_high": min(100.0, a + 5),
+                 "flops_per_question": 2 * size[r["model"]] * (200 + r["mean_generated_tokens"])}
+            )  # fmt: skip
+    return acc, pd.DataFrame(rows)

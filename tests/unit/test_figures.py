@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 from figure_checks import figure_problems
-from full_size_fixture import full_size_results
+from full_size_fixture import full_size_results, full_size_selection
 
 from cotrepro.outputs import FIGURE_NAMES, plots
 
@@ -31,7 +31,17 @@ def _draw(name: str, accuracy: pd.DataFrame, paths: pd.DataFrame | None):
         "compute": lambda: plots.compute_figure(accuracy, paths),
         "failures": lambda: plots.failures_figure(accuracy),
         "paths": lambda: plots.paths_figure(accuracy, paths),
+        "strategies": lambda: plots.strategies_figure(*_with_selection(accuracy, paths)),
+        "flops": lambda: plots.flops_figure(*_with_selection(accuracy, paths)),
     }[name]()
+
+
+def _with_selection(accuracy: pd.DataFrame, paths: pd.DataFrame | None):
+    """(accuracy, selection) for the choosers' figures: the full-size frames, or a run with no
+    sampled paths (an empty selection.csv) as it is."""
+    if paths is None:
+        return accuracy, pd.DataFrame(columns=["model", "task", "method", "style", "strategy", "verifier"])
+    return full_size_selection(accuracy, paths)
 
 
 def _allowed_x(name: str, accuracy: pd.DataFrame, paths: pd.DataFrame | None) -> dict[str, set[float]]:
@@ -48,6 +58,11 @@ def _allowed_x(name: str, accuracy: pd.DataFrame, paths: pd.DataFrame | None) ->
             allowed[f"{task}: accuracy vs test-time compute"] = tokens
         elif name == "paths" and paths is not None:
             allowed[f"{task}: self-consistency"] = set(paths[paths["task"] == task]["paths"])
+        elif name == "flops" and paths is not None:
+            acc, selection = _with_selection(accuracy, paths)
+            allowed[task] = set(acc[acc["task"] == task]["flops_per_question"]) | set(
+                selection[selection["task"] == task]["flops_per_question"]
+            )
     return allowed
 
 
@@ -131,7 +146,7 @@ def calibration_accuracy() -> pd.DataFrame:
 
 
 @needs_copy
-@pytest.mark.parametrize("name", [n for n in FIGURE_NAMES if n != "paths"])
+@pytest.mark.parametrize("name", [n for n in FIGURE_NAMES if n not in ("paths", "strategies")])
 def test_calibration_figures_are_legible_at_print_size(name, calibration_accuracy):
     """One model, no token counts and no sampled paths: still every panel labelled, none empty, and
     the compute figure says why it has no points instead of drawing them at a stand-in count."""

@@ -82,3 +82,18 @@ def test_verifier_scores_of_other_generations_are_refused_naming_the_file():
     stale = verification(SCORES, rows=[{"id": "q1", "key": "old", "scores": [0.1] * 4, "tokens": 4}])
     with pytest.raises(StaleVerification, match=r"^results/verifications/prm/m/t/few_shot_cot_sc.jsonl: 1 row"):
         selection_table([(KEY, SCORES, 100, [stale])])
+
+
+def test_choices_per_question_are_every_strategy_on_all_paths_with_their_verdict():
+    from cotrepro.scoring.selection import CHOICE_FIELDS, choice_rows
+
+    rows = choice_rows([(KEY, SCORES, 100, [verification(SCORES)])])
+    assert all(tuple(r) == CHOICE_FIELDS for r in rows)
+    got = {(r["id"], r["strategy"], r["verifier"]): (r["choice"], r["correct"]) for r in rows if r["style"] == "robust"}
+    assert got[("q1", "majority", "")] == ("3", True)  # 2-2 tie: "3" came first
+    assert got[("q1", "weighted_sum_unnormalized", "")] == ("3", True)
+    assert got[("q2", "majority", "")] == ("9", False)  # the no-answer path does not vote
+    assert got[("q2", "best_of_n", "prm")] == ("8", True)  # 0.95
+    assert got[("q2", "weighted_best_of_n", "prm")] == ("8", True)  # 0.95 against 0.3 + 0.2
+    assert ("q1", "coverage", "") not in got  # the oracle chooses nothing
+    assert len(rows) == 2 * 2 * (1 + 4 + 2)  # styles x questions x (vote, weighted, verifier pair)

@@ -14,7 +14,7 @@ import yaml
 from cotrepro import methods, prompts
 from cotrepro.config import ConfigError, load_config, validate_config
 from cotrepro.outputs import ablations
-from cotrepro.outputs.published import main_rows, trigger_rows
+from cotrepro.outputs.published import main_rows, strategy_rows, trigger_rows
 from cotrepro.outputs.tables import comparison, comparison_pairs
 from cotrepro.plan import run_units
 from cotrepro.variants import order_exemplars, variant_settings
@@ -150,10 +150,10 @@ def test_the_chat_ablation_needs_plain_base_units():
 
 def test_published_self_consistency_and_trigger_study_rows_are_complete():
     pub = pd.read_csv(REPO / "config/published.csv")
-    sc = pub[pub["method"] == "few_shot_cot_sc"]
+    sc = main_rows(pub)[main_rows(pub)["method"] == "few_shot_cot_sc"]  # Wang et al.'s Table 1: its own test
     assert (sc["paths"] == 40).all() and len(sc) == 5 * 9  # Wang et al.: 5 models x 9 of our tasks
     keys = ["source", "model", "task", "note"]
-    greedy = pub[pub["method"] == "few_shot_cot"].fillna({"note": ""}).set_index(keys)["accuracy"]
+    greedy = main_rows(pub)[main_rows(pub)["method"] == "few_shot_cot"].fillna({"note": ""}).set_index(keys)["accuracy"]
     for _, r in sc.fillna({"note": ""}).iterrows():
         assert r["accuracy"] >= greedy[tuple(r[k] for k in keys)], r.to_dict()  # SC never lost in their tables
     assert pub.loc[(pub["source"] == "Wang2022 Table 2") & (pub["model"] == "PaLM 540B") & (pub["task"] == "gsm8k")][
@@ -179,7 +179,7 @@ def test_published_self_consistency_and_trigger_study_rows_are_complete():
     assert best["trigger"] == prompts.COT_TRIGGER
     assert best["accuracy"] == table1[table1["method"] == "zero_shot_cot"]["accuracy"].item() == 78.7
     # The trigger study stays out of the comparisons of methods.
-    assert main_rows(pub)["trigger"].isna().all() and len(main_rows(pub)) + 16 == len(pub)
+    assert main_rows(pub)["trigger"].isna().all() and len(main_rows(pub)) + 16 + len(strategy_rows(pub)) == len(pub)
     # config/triggers.yaml overlays config/config.yaml (as --configfile does): 15 variants on MultiArith.
     overlay = {}
     for name in ("config.yaml", "triggers.yaml"):
@@ -302,3 +302,25 @@ def test_self_consistency_comparison_shows_wang_et_al_with_their_paths():
     table = comparison(acc, None, pub, ("few_shot_cot", "few_shot_cot_sc"))
     palm = table[(table["source"] == "Wang2022 Table 2, 40 paths") & (table["model"] == "PaLM 540B")].iloc[0]
     assert (palm["few-shot CoT"], palm["few-shot CoT + self-consistency"], palm["delta"]) == ("56.5", "74.4", "+17.9")
+
+
+def test_wang_et_al_table_1_rows_name_our_strategies_and_stay_out_of_the_comparisons():
+    """Wang et al.'s aggregation study (PaLM 540B, GSM8K; the values issue 26 quotes): one row per
+    strategy, each a key of the choosers (or greedy), and none of them in the main tables' rows."""
+    from cotrepro.outputs.strategies import LABELS
+
+    pub = pd.read_csv(REPO / "config/published.csv")
+    table1 = strategy_rows(pub)
+    assert set(table1["strategy"]) <= set(LABELS) and table1.groupby(["task", "strategy"]).size().eq(1).all()
+    rows = table1[table1["task"] == "gsm8k"]
+    gsm8k = dict(zip(rows["strategy"], rows["accuracy"], strict=True))
+    assert gsm8k == {
+        "greedy": 56.5,
+        "weighted_avg_unnormalized": 56.3,
+        "weighted_avg_normalized": 22.1,
+        "weighted_sum_unnormalized": 59.9,
+        "weighted_sum_normalized": 74.1,
+        "majority": 74.4,
+    }
+    assert (table1[table1["strategy"] != "greedy"]["paths"] == 40).all()
+    assert not main_rows(pub)["source"].eq("Wang2022 Table 1").any()

@@ -32,7 +32,9 @@ def full_size(tmp_path_factory):
     root = tmp_path_factory.mktemp("full_size")
     inp = full_size_outputs()
     figures = root / "figures"
-    draw_figures(inp.accuracy, [figures / f for f in FIGURES], published=inp.published, paths=inp.paths)
+    draw_figures(
+        inp.accuracy, [figures / f for f in FIGURES], published=inp.published, paths=inp.paths, selection=inp.selection
+    )
     inp.figures = sorted(figures.glob("*.png"))
     (root / "report.html").write_text(render_report(inp))
     paper.write_fragments(inp, root / "fragments")
@@ -69,6 +71,10 @@ def test_full_size_paper_has_no_overfull_box_and_every_figure_and_table(full_siz
             "Figure (paths)": "Self-consistency: accuracy (robust extraction) against the number of sampled",
             "Table (decoding)": "Decoding per method",
             "Table (compute)": "Test-time compute: accuracy (%, robust extraction, 95% interval)",
+            "Table (strategies)": "Choosers on the same sampled paths: accuracy",
+            "Table (Wang et al.'s Table 1)": "Table 1 (PaLM 540B, 40 paths) beside ours",
+            "Figure (strategies)": "Choosers against the number of sampled paths",
+            "Figure (flops)": "The compute-matched comparison: accuracy (robust extraction) against FLOPs",
         }.items()
     }
     print(f"full-size paper: {len(pages)} pages; " + ", ".join(f"{k} p. {v}" for k, v in where.items()))

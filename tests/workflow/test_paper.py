@@ -213,7 +213,8 @@ def test_paper_holds_the_generated_numbers(rebuilt):
 def test_report_shows_paired_tests_transcripts_and_all_figures(rebuilt):
     html = unescape((rebuilt["work"] / "results/report.html").read_text())
     assert "Paired tests" in html and "Example transcripts" in html
-    assert html.count("data:image/png;base64,") == 4
+    # scaling, methods, compute, failures and flops: no self-consistency method here, so no paths or strategies
+    assert html.count("data:image/png;base64,") == 5
     assert "model-large, coin_flip, few-shot CoT (right)" in html
 
 

@@ -14,6 +14,8 @@ import re
 import signal
 import subprocess
 import time
+from collections import Counter
+from decimal import Decimal
 from html import unescape
 
 import pandas as pd
@@ -29,7 +31,7 @@ from workflow_helpers import (
     write_config,
 )
 
-from cotrepro.io import read_json, read_jsonl
+from cotrepro.io import read_json, read_jsonl, run_key
 from cotrepro.outputs import FIGURE_NAMES
 
 MODELS, METHODS, STYLES = ("tiny-t5", "tiny-llama"), ("zero_shot", "zero_shot_cot", "few_shot", "few_shot_cot"), 2
@@ -295,14 +297,109 @@ def test_editing_the_disagreement_classifier_reruns_its_table_and_documents_only
     assert jobs == {"disagreements": 1, "report": 1, "paper_fragments": 1, "paper": 1, "all": 1}, jobs
 
 
-def test_editing_a_chooser_rescores_the_selection_only(demo):
-    """A chooser is a declared code input of the selection rule alone (its table is not drawn yet):
-    an edit plans that job and nothing of generation or extraction."""
+def test_editing_a_chooser_rescores_and_redraws_without_generating(demo):
+    """A chooser is a declared code input of the selection rule: an edit plans it and what shows its
+    tables (the figures, the report, the paper), and nothing of generation or extraction."""
     jobs = planned_after_editing(demo, "scoring/choosers.py")
-    assert jobs == {"selection": 1, "all": 1}, jobs
+    assert jobs == {"selection": 1, "figures": 1, "report": 1, "paper_fragments": 1, "paper": 1, "all": 1}, jobs
     table = pd.read_csv(demo["workdir"] / "results/selection.csv")
     assert {"majority", "coverage", "weighted_sum_normalized"} <= set(table["strategy"])
     assert (table["flops_per_question"] > 0).all()
+
+
+def hand_choice(answers, values, kind: str) -> list[str]:
+    """The answers a chooser may pick, written from the papers' definitions and nothing of
+    cotrepro.scoring: ``kind`` "sum" (argmax over answers of the summed values of their paths: the
+    vote with values 1, Wang et al.'s weighted sums, weighted best-of-N), "avg" (that sum over the
+    number of paths, Wang et al.'s weighted averages) or "max" (the answer of the best path:
+    best-of-N). Paths without an answer take no part; an exact tie goes to the answer reached first.
+    Near-ties (within 1e-9, where float rounding may decide) come back together."""
+    answered = [i for i, a in enumerate(answers) if a]
+    if not answered:
+        return [""]
+    if kind == "max":
+        totals = {}
+        for i in answered:
+            totals[answers[i]] = max(totals.get(answers[i], values[i]), values[i])
+    else:
+        totals, counts = {}, Counter()
+        for i in answered:
+            totals[answers[i]] = totals.get(answers[i], 0) + values[i]
+            counts[answers[i]] += 1
+        if kind == "avg":
+            totals = {a: t / counts[a] for a, t in totals.items()}
+    best = max(totals.values())
+    near = [a for a, t in totals.items() if abs(t - best) <= Decimal("1e-9") * abs(best) or t == best]
+    # An exact tie goes to the answer reached first; only a near-tie (rounding) may go either way.
+    return near[:1] if all(totals[a] == best for a in near) else near
+
+
+def path_weight(logprob: float, tokens: int, normalized: bool) -> Decimal:
+    """Wang et al.'s weight of a path, its probability: exp of its summed token log-probability, or of
+    that over its token count (normalized); exact decimals, so that no weight underflows to 0."""
+    exponent = Decimal(repr(logprob)) / max(tokens, 1) if normalized else Decimal(repr(logprob))
+    return exponent.exp()
+
+
+def test_every_stored_choice_is_the_chooser_recomputed_by_hand(demo):
+    """For every demo self-consistency question, extraction style and strategy (and every verifier
+    whose verification files the run has), the choice in results/selection_choices.jsonl is the one
+    recomputed here from the score rows' per-path answers and log-probabilities and the verifiers'
+    per-path scores; its verdict is its paths'; and the choices' accuracy is selection.csv's at k."""
+    w = demo["workdir"]
+    choices = read_jsonl(w / "results/selection_choices.jsonl")
+    units: dict[tuple, list[dict]] = {}
+    for r in choices:
+        units.setdefault((r["model"], r["task"], r["method"]), []).append(r)
+    assert set(units) == {(m, t, s) for m in MODELS for t in SAMPLED_TASKS for s in SAMPLED}
+    verifiers: dict[tuple, dict] = {}  # unit -> verifier -> question id -> per-path scores
+    for path in sorted((w / "results/verifications").rglob("*.jsonl")):
+        meta = read_json(path.with_name(path.name.removesuffix(".jsonl") + ".meta.json"))
+        verifiers.setdefault(run_key(path), {})[meta["verifier"]] = {r["id"]: r["scores"] for r in read_jsonl(path)}
+    table = pd.read_csv(w / "results/selection.csv", dtype={"verifier": str}).fillna({"verifier": ""})
+    checked = Counter()
+    for unit, rows in units.items():
+        scores = {s["id"]: s for s in read_jsonl(w / "results/scores/{}/{}/{}.jsonl".format(*unit))}
+        assert {r["verifier"] for r in rows if r["verifier"]} == set(verifiers.get(unit, {})), unit
+        assert {(r["id"], r["style"]) for r in rows} == {(q, s) for q in scores for s in ("kojima", "robust")}
+        for r in rows:
+            score, strategy = scores[r["id"]], r["strategy"]
+            answers, correct = score[f"paths_pred_{r['style']}"], score[f"paths_correct_{r['style']}"]
+            if strategy == "majority":
+                values, kind = [Decimal(1)] * len(answers), "sum"
+            elif strategy in ("best_of_n", "weighted_best_of_n"):
+                per_path = verifiers[unit][r["verifier"]][r["id"]]
+                values, kind = [Decimal(repr(float(v))) for v in per_path], "max" if strategy == "best_of_n" else "sum"
+            else:
+                normalized = strategy.endswith("_normalized")
+                values = [
+                    path_weight(lp, n, normalized)
+                    for lp, n in zip(score["paths_logprob"], score["paths_tokens"], strict=True)
+                ]
+                kind = {"weighted_sum": "sum", "weighted_avg": "avg"}[strategy.rsplit("_", 1)[0]]
+            expected = hand_choice(answers, values, kind)
+            assert r["choice"] == expected[0] if len(expected) == 1 else r["choice"] in expected, (r, expected)
+            assert r["correct"] == (bool(correct[answers.index(r["choice"])]) if r["choice"] else False), r
+            checked[strategy] += 1
+        # The choices from all k paths are what selection.csv's row at k' = k counts.
+        k = min(len(s["paths_pred_robust"]) for s in scores.values())
+        for (style, strategy, verifier), group in pd.DataFrame(rows).groupby(["style", "strategy", "verifier"]):
+            row = table[
+                (table["model"] == unit[0]) & (table["task"] == unit[1]) & (table["method"] == unit[2])
+                & (table["style"] == style) & (table["strategy"] == strategy) & (table["verifier"] == verifier)
+                & (table["paths"] == k)
+            ]  # fmt: skip
+            assert len(row) == 1 and row["accuracy"].iloc[0] == pytest.approx(100 * group["correct"].mean(), abs=0.01)
+    weighted = {
+        "weighted_avg_unnormalized",
+        "weighted_avg_normalized",
+        "weighted_sum_unnormalized",
+        "weighted_sum_normalized",
+    }
+    assert {"majority", *weighted} <= set(checked), checked  # the demo's rows carry log-probabilities
+    per_question = len(MODELS) * len(SAMPLED_TASKS) * len(SAMPLED) * 20 * STYLES
+    assert all(checked[s] == per_question for s in ("majority", *weighted)), checked
+    print(f"choices recomputed by hand: {dict(checked)}")
 
 
 def test_each_model_is_loaded_once_for_all_its_units(demo):

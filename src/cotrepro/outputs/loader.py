@@ -1,7 +1,8 @@
 """One loader of a run's outputs, which the HTML report and the paper both read.
 
 :class:`RunOutputs` parses every file once (results/accuracy.csv, the paired tests, generation
-metadata, model manifests, task provenance, transcripts, the self-consistency curves, calibration,
+metadata, model manifests, task provenance, transcripts, the self-consistency curves, the choosers'
+(results/selection.csv), calibration,
 backend agreement, extraction disagreements, batch invariance) and splits off the units that did
 not apply to their model, so the two documents cannot read the same run differently.
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from cotrepro.io import read_json
+from cotrepro.outputs.strategies import read_selection
 from cotrepro.scoring.disagreements import read_disagreements
 
 ONE_FILE = (
@@ -23,6 +25,7 @@ ONE_FILE = (
     "significance",
     "transcripts",
     "paths",
+    "selection",
     "calibration",
     "disagreements",
     "batch_invariance",
@@ -52,6 +55,7 @@ class RunOutputs:
     tasks: list[dict] = field(default_factory=list)  # task provenance
     transcripts: list[dict] | None = None  # results/transcripts.json
     paths: pd.DataFrame | None = None  # results/accuracy_vs_paths.csv (self-consistency curves)
+    selection: pd.DataFrame | None = None  # results/selection.csv (every chooser at every k')
     calibration: pd.DataFrame | None = None
     agreement: list[dict] = field(default_factory=list)  # backend agreement summaries
     disagreements: pd.DataFrame | None = None  # results/extraction_disagreements.csv
@@ -72,6 +76,7 @@ class RunOutputs:
         tasks: Iterable[Path] = (),
         transcripts: Path | None = None,
         paths: Path | None = None,
+        selection: Path | None = None,
         calibration: Path | None = None,
         agreement: Iterable[Path] = (),
         disagreements: Path | None = None,
@@ -92,6 +97,7 @@ class RunOutputs:
             tasks=[read_json(p) for p in tasks],
             transcripts=None if transcripts is None else read_json(transcripts),
             paths=_csv(paths),
+            selection=None if selection is None else read_selection(selection),
             calibration=_csv(calibration),
             agreement=[read_json(p) for p in agreement],
             disagreements=None if disagreements is None else read_disagreements(disagreements),

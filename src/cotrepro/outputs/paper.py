@@ -330,6 +330,70 @@ def paths_figure(inp: RunOutputs) -> str:
     )
 
 
+def strategies_section(inp: RunOutputs) -> str:
+    """The choosers over the same sampled paths: Wang et al.'s Table 1 beside ours and the strategies
+    figure, when a self-consistency unit ran (their table is the appendix's, :func:`strategies_table`);
+    the FLOPs figure in every run."""
+    flops = (
+        "\\begin{figure}[htbp]\\centering\n"
+        "\\includegraphics[width=\\textwidth,height=0.9\\textheight,keepaspectratio]{flops.pdf}\n"
+        "\\caption{The compute-matched comparison: accuracy (robust extraction) against FLOPs per question "
+        "(about $2\\times$ parameters $\\times$ tokens processed), every model and method a point, every chooser a "
+        "line through 1, 2, 4, \\ldots{} sampled paths; coverage, an oracle, is left out.}\\label{fig:flops}\n"
+        "\\end{figure}\n"
+    )
+    table = tables.strategies(inp.accuracy, inp.selection)
+    if table.empty:
+        return (
+            "No self-consistency unit ran, so no chooser; Figure~\\ref{fig:flops} sets the methods on one "
+            "compute axis.\n" + flops
+        )
+    return (
+        "Table~\\ref{tab:strategies} (Appendix~\\ref{app:tables}) chooses among each self-consistency unit's "
+        "stored paths with every strategy, "
+        "without generating again: the majority vote, Wang et al.'s weighted votes (a path weighted by its "
+        "probability, from the sum or the mean of its token log-probabilities; summed or averaged over the paths "
+        "giving an answer), best-of-N and weighted best-of-N by each verifier's scores, and coverage (pass@k), the "
+        "ceiling of every chooser. Table~\\ref{tab:strategy-comparison} sets Wang et al.'s Table~1 beside ours; "
+        "Figure~\\ref{fig:strategies} draws every chooser against the number of paths and "
+        "Figure~\\ref{fig:flops} against compute.\n"
+        + latex_table(
+            tables.strategy_comparison(inp.accuracy, inp.selection, inp.published),
+            long=True,
+            label="tab:strategy-comparison",
+            # Six columns of numbers beside four of text: every text column wraps.
+            widths={"task": "1.8cm", "model": "1.7cm", "method": "1.4cm", "source": "1.6cm"},
+            markup={"task": breakable, "model": breakable, "source": breakable},
+            caption="Wang et al.'s Table~1 (PaLM 540B, 40 paths) beside ours: accuracy (\\%) under each aggregation "
+            "of the same sampled paths, in their order: greedy decoding; the weighted average and the weighted sum of "
+            "the paths' probabilities, unnormalized or normalized by length; the majority vote (their unweighted "
+            "sum). Ours on all $k$ paths.",
+        )
+        + "\\begin{figure}[htbp]\\centering\n"
+        "\\includegraphics[width=\\textwidth,height=0.9\\textheight,keepaspectratio]{strategies.pdf}\n"
+        "\\caption{Choosers against the number of sampled paths $k'$ (expected accuracy over subsets of the stored "
+        "paths, robust extraction), one panel per unit; coverage (pass@$k$) dotted black on top; dashed grey, the same "
+        "model's greedy chain of thought.}\\label{fig:strategies}\n\\end{figure}\n" + flops
+    )
+
+
+def strategies_table(inp: RunOutputs) -> str:
+    """The choosers' table (an appendix table: a row per unit and strategy), or a sentence without one."""
+    table = tables.strategies(inp.accuracy, inp.selection)
+    if table.empty:
+        return "No self-consistency unit ran: there is no chooser.\n"
+    return latex_table(
+        table,
+        long=True,
+        label="tab:strategies",
+        widths={"model": "2.3cm", "method": "2.4cm", "strategy": "2.9cm"},
+        markup={"model": breakable, "accuracy": smaller_interval},
+        caption="Choosers on the same sampled paths: accuracy (\\%, robust extraction, 95\\% interval) on all "
+        "$k$ paths of each unit, after the same prompt decoded greedily; coverage is pass@$k$; FLOPs per question "
+        "count a verifier's passes for its choosers.",
+    )
+
+
 def ablation_tables(inp: RunOutputs) -> str:
     """Kojima et al.'s trigger study beside ours, the spread over exemplar orders and the plain
     against the chat prompt format, for the ablations the run has (a sentence when it has none)."""
@@ -457,6 +521,8 @@ FRAGMENTS = {
     "failures.tex": failures_table,
     "compute.tex": compute_table,
     "paths.tex": paths_figure,
+    "strategies.tex": strategies_section,
+    "strategies_table.tex": strategies_table,
     "ablations.tex": ablation_tables,
     "transcripts.tex": transcripts,
     "batch_invariance.tex": batch_invariance_table,

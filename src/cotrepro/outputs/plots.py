@@ -1,5 +1,6 @@
 """Figures from results/accuracy.csv (and the papers' numbers): scaling curves, the method
-comparison, test-time compute, and failure fractions.
+comparison, test-time compute, and failure fractions; from results/selection.csv, the choosers
+against sampled paths and every model, method and chooser against FLOPs per question.
 
 One colour per method everywhere (declared in :mod:`cotrepro.methods`). Accuracies are the robust
 extraction style with 95% Wilson intervals; the paper-faithful style is drawn dashed beside it.
@@ -20,6 +21,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
 from cotrepro import methods  # noqa: E402
+from cotrepro.outputs import strategies  # noqa: E402
 from cotrepro.outputs.published import main_rows  # noqa: E402
 from cotrepro.outputs.sizes import human_count, models_by_size  # noqa: E402
 
@@ -342,12 +344,34 @@ def failures_figure(df: pd.DataFrame):
     return fig
 
 
+def _paths_axis(ax, paths: pd.Series) -> None:
+    """A log-2 axis of sampled paths with a tick at each count the run has, accuracy 0-100 on y."""
+    ax.set_xscale("log", base=2)
+    counts = sorted(paths.unique())
+    # Ticks at the path counts the run has (1, 2, 4, ..., 40), not at powers of 2 beyond them.
+    ax.set_xticks(counts, [f"{c:g}" for c in counts])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlim(counts[0] / 1.3, counts[-1] * 1.3)
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+
+
+def _greedy_accuracy(df: pd.DataFrame, model: str, task: str, method: str) -> float | None:
+    """The robust accuracy of ``method``'s greedy counterpart for the same model and task, if it ran."""
+    base = df[
+        (df["style"] == "robust")
+        & (df["task"] == task)
+        & (df["model"] == model)
+        & (df["method"] == methods.get(method).greedy_counterpart)
+    ]
+    return None if base.empty else float(base["accuracy"].iloc[0])
+
+
 def paths_figure(df: pd.DataFrame, paths: pd.DataFrame):
     """Accuracy against the number of sampled reasoning paths (Wang et al.'s Figure 2): one panel per
     task, a curve per model and self-consistency method with its interval, and the same prompt
     decoded greedily as a flat dashed line."""
     robust = paths[paths["style"] == "robust"]
-    greedy = df[df["style"] == "robust"]
     tasks = sorted(robust["task"].unique())
     fig, axes = panel_grid(len(tasks), 0, 1.75, max_columns=4)
     for ax, task in zip(axes, tasks, strict=True):
@@ -358,25 +382,157 @@ def paths_figure(df: pd.DataFrame, paths: pd.DataFrame):
                 curve["paths"], curve["accuracy"], color=color, marker=marker, label=f"{model}, {methods.label(method)}"
             )
             ax.fill_between(curve["paths"], curve["ci_low"], curve["ci_high"], color=color, alpha=0.12, linewidth=0)
-            base = greedy[
-                (greedy["task"] == task)
-                & (greedy["model"] == model)
-                & (greedy["method"] == methods.get(method).greedy_counterpart)
-            ]
-            if not base.empty:
-                ax.axhline(float(base["accuracy"].iloc[0]), color=color, linestyle="--", linewidth=1)
-        ax.set_xscale("log", base=2)
-        counts = sorted(sub["paths"].unique())
-        # Ticks at the path counts the run has (1, 2, 4, ..., 40), not at powers of 2 beyond them.
-        ax.set_xticks(counts, [f"{c:g}" for c in counts])
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_xlim(counts[0] / 1.3, counts[-1] * 1.3)
-        ax.set_ylim(0, 100)
+            base = _greedy_accuracy(df, model, task, method)
+            if base is not None:
+                ax.axhline(base, color=color, linestyle="--", linewidth=1)
+        _paths_axis(ax, sub["paths"])
         ax.set_title(task)
-        ax.grid(alpha=0.3)
     fig.supxlabel("sampled reasoning paths (log scale)", fontsize=8)
     fig.supylabel("accuracy (%, robust extraction)", fontsize=8)
     _shared_legend(fig, _unique_handles(axes), "dashed: greedy decoding of the same prompt")
+    return fig
+
+
+STRATEGY_ROW_HEIGHT = 1.5
+"""Inches a row of the strategies figure takes (three panels a row: a title names model, task and method)."""
+MAX_STRATEGY_PANELS = 3 * int((MAX_HEIGHT - 1.2) // STRATEGY_ROW_HEIGHT)
+"""The panels the strategies figure holds with its legend on one page."""
+
+
+def _note_figure(text: str):
+    """A one-line figure that says why there is nothing to plot."""
+    fig = plt.figure(figsize=(TEXT_WIDTH, 1.0))
+    fig.text(0.5, 0.5, text, ha="center", va="center")
+    return fig
+
+
+def _strategy_line(strategy: str, verifier: str, verifiers: Sequence[str]) -> dict:
+    """Colour by strategy, line style by verifier; coverage, the oracle, dotted black on top."""
+    if strategy == "coverage":
+        return {"color": strategies.COLORS[strategy], "linestyle": ":", "linewidth": 1.6, "zorder": 4}
+    style = strategies.VERIFIER_LINES[list(verifiers).index(verifier) % 4] if verifier else "-"
+    return {"color": strategies.COLORS.get(strategy, "grey"), "linestyle": style, "linewidth": 1.0, "zorder": 3}
+
+
+def strategy_units(selection: pd.DataFrame, df: pd.DataFrame) -> tuple[list[tuple[str, str, str]], bool]:
+    """The (model, task, method) units the strategies figure draws, by task, method and model size
+    (from accuracy.csv, ``df``), and whether some were left out: past :data:`MAX_STRATEGY_PANELS`, only
+    each task and method's largest model is drawn (results/selection.csv and the table have every unit)."""
+    units = selection.drop_duplicates(["model", "task", "method"])
+    by_size = {m: i for i, m in enumerate(models_by_size(df))}
+    shown = methods.ordered(units["method"])
+    ordered = sorted(
+        zip(units["model"], units["task"], units["method"], strict=True),
+        key=lambda u: (u[1], shown.index(u[2]), by_size.get(u[0], -1)),
+    )
+    if len(ordered) <= MAX_STRATEGY_PANELS:
+        return ordered, False
+    largest = {}
+    for unit in ordered:  # the last of a task and method is its largest model
+        largest[unit[1:]] = unit
+    return list(largest.values())[:MAX_STRATEGY_PANELS], True
+
+
+def strategies_figure(df: pd.DataFrame, selection: pd.DataFrame):
+    """Accuracy against the number of sampled paths k' per chooser (the HF search-and-learn study's
+    figure): one panel per self-consistency unit, a curve per strategy (and verifier), coverage
+    (pass@k) dotted on top, and the greedy CoT accuracy of the same model and task dashed."""
+    robust = selection[selection["style"] == "robust"] if selection is not None else pd.DataFrame()
+    if robust.empty:
+        return _note_figure("No self-consistency unit in this run: no chooser to plot.")
+    verifiers = sorted(v for v in robust["verifier"].unique() if v)
+    units, partial = strategy_units(robust, df)
+    fig, axes = panel_grid(len(units), 0, STRATEGY_ROW_HEIGHT, max_columns=3)
+    for ax, (model, task, method) in zip(axes, units, strict=True):
+        sub = robust[(robust["model"] == model) & (robust["task"] == task) & (robust["method"] == method)]
+        for (strategy, verifier), curve in sub.groupby(["strategy", "verifier"], sort=False):
+            line = _strategy_line(strategy, verifier, verifiers)
+            ax.plot(
+                curve["paths"],
+                curve["accuracy"],
+                marker="o",
+                markersize=2.5,
+                label=strategies.label(strategy, verifier),
+                **line,
+            )
+        base = _greedy_accuracy(df, model, task, method)
+        if base is not None:
+            ax.axhline(base, color="grey", linestyle="--", linewidth=1, label="greedy CoT")
+        _paths_axis(ax, sub["paths"])
+        ax.set_title(f"{model}\n{task}, {strategies.short_method(methods.label(method))}")
+    fig.supxlabel("sampled reasoning paths k' (log scale)", fontsize=8)
+    fig.supylabel("accuracy (%, robust extraction)", fontsize=8)
+    handles = sorted(_unique_handles(axes), key=lambda h: h.get_label() == "greedy CoT")
+    title = "dashed grey: greedy CoT of the same model and task"
+    _shared_legend(fig, handles, title + ("; largest model per task and method" if partial else ""))
+    return fig
+
+
+def flops_figure(df: pd.DataFrame, selection: pd.DataFrame | None = None):
+    """The compute-matched comparison: accuracy against FLOPs per question (log axis), one panel per
+    task; every model and method of accuracy.csv as a point (colour: method, marker: model) and each
+    chooser of results/selection.csv as a curve through k' = 1, 2, 4, ... paths (colour: strategy).
+    Coverage is left out (an oracle, not a choice one can pay for); so are rows without a FLOP count."""
+    points = df[(df["style"] == "robust") & (df.get("flops_per_question", pd.Series(dtype=float)) > 0)]
+    curves = pd.DataFrame()
+    if selection is not None and not selection.empty:
+        curves = selection[
+            (selection["style"] == "robust")
+            & (selection["strategy"] != "coverage")
+            & (selection["flops_per_question"] > 0)
+        ]
+    if points.empty and curves.empty:
+        return _note_figure("No FLOP counts in this run (published completions carry none): nothing to plot.")
+    tasks = sorted(set(points["task"]) | set(curves["task"] if not curves.empty else ()))
+    marker = {m: MODEL_MARKERS[i % len(MODEL_MARKERS)] for i, m in enumerate(models_by_size(points))}
+    verifiers = sorted(v for v in curves["verifier"].unique() if v) if not curves.empty else []
+    fig, axes = panel_grid(len(tasks), 0, 1.6, max_columns=4)
+    for ax, task in zip(axes, tasks, strict=True):
+        xs = []
+        if not curves.empty:
+            sub = curves[curves["task"] == task]
+            for (_m, _meth, strategy, verifier), curve in sub.groupby(
+                ["model", "method", "strategy", "verifier"], sort=False
+            ):
+                line = _strategy_line(strategy, verifier, verifiers)
+                ax.plot(
+                    curve["flops_per_question"],
+                    curve["accuracy"],
+                    alpha=0.7,
+                    label=strategies.label(strategy, verifier),
+                    **line,
+                )
+            xs += sub["flops_per_question"].tolist()
+        mine = points[points["task"] == task]
+        for method in _methods(mine):
+            for model, pts in mine[mine["method"] == method].groupby("model"):
+                ax.scatter(pts["flops_per_question"], pts["accuracy"], color=methods.color(method),
+                           marker=marker.get(model, "o"), s=22, edgecolor="black", linewidth=0.3, zorder=5,
+                           label=methods.label(method))  # fmt: skip
+        xs += mine["flops_per_question"].tolist()
+        ax.set_xscale("log")
+        low, high = min(xs) / 2, max(xs) * 2
+        if high / low < 12:  # at least a decade, so that a labelled tick always falls inside
+            mid = (low * high) ** 0.5
+            low, high = mid / 3.5, mid * 3.5
+        ax.set_xlim(low, high)
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1,), numticks=12))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_ylim(0, 100)
+        ax.set_title(task)
+        ax.grid(alpha=0.3)
+    fig.supxlabel("FLOPs per question (log scale; about 2 x parameters x tokens processed)", fontsize=8)
+    fig.supylabel("accuracy (%, robust extraction)", fontsize=8)
+    handles = []
+    for h in _unique_handles(axes):
+        if isinstance(h, Line2D):
+            handles.append(h)
+        else:  # a method's points: shown as a filled circle, the model is the marker's business
+            handles.append(Line2D([], [], color=h.get_facecolor()[0], marker="o", linestyle="", label=h.get_label()))
+    # The methods' points first, then the choosers' lines, then the models' markers.
+    handles = sorted(handles, key=lambda h: h.get_linestyle() != "None")
+    handles += [Line2D([], [], color="grey", marker=mk, linestyle="", label=m) for m, mk in marker.items()]
+    _shared_legend(fig, handles, "points: methods (colour) by model (marker); lines: choosers at 1, 2, 4, ... paths")
     return fig
 
 
@@ -385,9 +541,11 @@ def draw_figures(
     outputs: Sequence[Path],
     published: pd.DataFrame | None = None,
     paths: pd.DataFrame | None = None,
+    selection: pd.DataFrame | None = None,
 ) -> None:
     """Write every requested figure; ``outputs`` are paths named ``{figure}.{png|pdf}``; ``paths`` is
-    results/accuracy_vs_paths.csv (the self-consistency curves)."""
+    results/accuracy_vs_paths.csv (the self-consistency curves), ``selection`` results/selection.csv
+    (every chooser's)."""
     by_name = {Path(p).name: Path(p) for p in outputs}
     makers = {
         "scaling": lambda: scaling_figure(df, published),
@@ -395,6 +553,8 @@ def draw_figures(
         "compute": lambda: compute_figure(df, paths),
         "failures": lambda: failures_figure(df),
         "paths": lambda: paths_figure(df, paths),
+        "strategies": lambda: strategies_figure(df, selection),
+        "flops": lambda: flops_figure(df, selection),
     }
     for name, make in makers.items():
         if f"{name}.png" in by_name or f"{name}.pdf" in by_name:

@@ -99,6 +99,27 @@ def batch_invariance_section(frame: pd.DataFrame | None) -> dict | None:
     }
 
 
+STRATEGY_FIGURES = ("strategies", "flops")
+"""The figures the choosers' section shows with its tables (not in the general figures list)."""
+
+
+def strategies_section(run: RunOutputs) -> dict | None:
+    """The choosers' section (None when no self-consistency unit ran): the choosers' table, Wang et
+    al.'s Table 1 beside ours, and the two figures (name -> base64 PNG) that the run drew."""
+    table = tables.strategies(run.accuracy, run.selection)
+    if table.empty:
+        return None
+    return {
+        "table": table,
+        "comparison": tables.strategy_comparison(run.accuracy, run.selection, run.published),
+        "figures": {p.stem: _png(p) for p in run.figures if p.suffix == ".png" and p.stem in STRATEGY_FIGURES},
+    }
+
+
+def _png(path: Path) -> str:
+    return base64.b64encode(path.read_bytes()).decode()
+
+
 def agreement_engines(summary: dict) -> str:
     """The two backends of an agreement check, in words; a server by the program that served it."""
     words = {
@@ -119,11 +140,14 @@ def agreement_engines(summary: dict) -> str:
 def render_report(run: RunOutputs) -> str:
     """The report as one HTML string with the figures embedded."""
     acc, sig, metas, checks = run.accuracy, run.significance, run.metas, run.agreement
+    section = strategies_section(run)
+    # The choosers' figures sit in their section, with captions; without it (no sampled paths) in the list.
+    in_section = STRATEGY_FIGURES if section else ()
     return _template().render(
         demo_warning=DEMO_WARNING if run.demo else None,
         significant=tables.SIGNIFICANT,
         accuracy=_accuracy_sections(acc, sig),
-        figures=[(p.stem, base64.b64encode(p.read_bytes()).decode()) for p in run.figures if p.suffix == ".png"],
+        figures=[(p.stem, _png(p)) for p in run.figures if p.suffix == ".png" and p.stem not in in_section],
         comparisons=_comparison_sections(acc, sig, run.published),
         calibration=None if run.calibration is None else calibration_cells(run.calibration),
         notes={m: n for m, n in run.model_notes.items() if n},
@@ -131,6 +155,7 @@ def render_report(run: RunOutputs) -> str:
         over_context=_over_context(acc),
         failures=tables.failures(acc),
         compute=tables.test_time_compute(acc, run.paths),
+        strategies=section,
         **ablations.ablation_tables(acc, sig, run.published, run.every_meta)._asdict(),
         styles=tables.extraction_styles(acc),
         disagreements=_disagreements(acc, run.disagreements),

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 import pandas as pd
 
 from cotrepro import methods
-from cotrepro.outputs.published import main_rows
+from cotrepro.outputs import strategies as strategy_names
+from cotrepro.outputs.published import main_rows, strategy_rows
 from cotrepro.outputs.sizes import human_count, models_by_size
 from cotrepro.scoring.disagreements import CAUSES
 
@@ -480,6 +481,119 @@ def test_time_compute(acc: pd.DataFrame, paths: pd.DataFrame | None, style: str 
             "accuracy": rows.apply(with_ci, axis=1),
         }
     ).reset_index(drop=True)
+
+
+def _flops(value) -> str:
+    """FLOPs per question in scientific notation (``3.4e+09``); empty when not counted."""
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.2g}"
+
+
+def _greedy_row(acc: pd.DataFrame, model: str, task: str, method: str, style: str):
+    """accuracy.csv's row of ``method``'s greedy counterpart for the same model and task (None if not run)."""
+    greedy = methods.get(method).greedy_counterpart
+    rows = acc[(acc["style"] == style) & (acc["model"] == model) & (acc["task"] == task) & (acc["method"] == greedy)]
+    return None if rows.empty else rows.iloc[0]
+
+
+def _at_all_paths(selection: pd.DataFrame | None, style: str) -> pd.DataFrame:
+    """selection.csv's rows at k' = k, every unit's largest number of paths, under ``style``."""
+    if selection is None or selection.empty:
+        return pd.DataFrame(columns=["model", "task", "method", "strategy", "verifier", "paths"])
+    sub = selection[selection["style"] == style]
+    top = sub.groupby(["model", "task", "method"])["paths"].transform("max")
+    return sub[sub["paths"] == top]
+
+
+def strategies(acc: pd.DataFrame, selection: pd.DataFrame | None, style: str = "robust") -> pd.DataFrame:
+    """The choosers' table: per self-consistency unit (tasks in name order, models by size), the same
+    prompt decoded greedily (accuracy.csv), then each strategy of results/selection.csv on all k of
+    the unit's paths with its 95% interval, coverage (pass@k) last; with FLOPs per question."""
+    columns = ["task", "model", "method", "paths", "strategy", "accuracy", "FLOPs per question"]
+    top = _at_all_paths(selection, style)
+    if top.empty:
+        return pd.DataFrame(columns=columns)
+    sizes = {m: i for i, m in enumerate(models_by_size(acc))}
+    units = top.drop_duplicates(["model", "task", "method"])
+    shown = methods.ordered(units["method"])
+    rows = []
+    for unit in sorted(
+        units.itertuples(), key=lambda u: (u.task, sizes.get(u.model, -1), u.model, shown.index(u.method))
+    ):
+        head = {"task": unit.task, "model": unit.model, "method": methods.label(unit.method)}
+        greedy = _greedy_row(acc, unit.model, unit.task, unit.method, style)
+        if greedy is not None:
+            flops = greedy.get("flops_per_question")
+            rows.append(
+                {
+                    **head,
+                    "paths": "1",
+                    "strategy": "greedy",
+                    "accuracy": with_ci(greedy),
+                    "FLOPs per question": _flops(flops),
+                }
+            )
+        mine = top[(top["model"] == unit.model) & (top["task"] == unit.task) & (top["method"] == unit.method)]
+        mine = mine.assign(order=mine["strategy"].map(strategy_names.order)).sort_values(
+            ["order", "verifier"], kind="stable"
+        )
+        for r in mine.to_dict("records"):
+            rows.append(
+                {
+                    **head,
+                    "paths": f"{r['paths']:.0f}",
+                    "strategy": strategy_names.label(r["strategy"], r["verifier"]),
+                    "accuracy": with_ci(r),
+                    "FLOPs per question": _flops(r.get("flops_per_question")),
+                }
+            )
+    return pd.DataFrame(rows, columns=columns)
+
+
+WANG_STRATEGIES = (
+    "greedy",
+    "weighted_avg_unnormalized",
+    "weighted_avg_normalized",
+    "weighted_sum_unnormalized",
+    "weighted_sum_normalized",
+    "majority",
+)
+"""Wang et al.'s Table 1 columns, in their order (the majority vote is their unweighted sum)."""
+
+
+def strategy_comparison(
+    acc: pd.DataFrame, selection: pd.DataFrame | None, published: pd.DataFrame, style: str = "robust"
+) -> pd.DataFrame:
+    """Wang et al.'s Table 1 beside ours: per task, our self-consistency units (accuracy on all k
+    paths, no intervals: the choosers' table has them), then the paper's rows for that task, a
+    column per aggregation strategy in their order; the source names the number of paths, the method
+    is "... + SC" (six columns of numbers leave little room)."""
+    labels = {s: strategy_names.SHORT_LABELS[s] for s in WANG_STRATEGIES}
+    columns = ["task", "model", "method", "source", *labels.values()]
+    top = _at_all_paths(selection, style)
+    pub = strategy_rows(published)
+    sizes = {m: i for i, m in enumerate(models_by_size(acc))}
+    rows = []
+    for task in sorted(set(top["task"]) | set(pub["task"])):
+        units = top[top["task"] == task].drop_duplicates(["model", "method"])
+        for unit in sorted(units.itertuples(), key=lambda u: (sizes.get(u.model, -1), u.model, u.method)):
+            mine = top[(top["model"] == unit.model) & (top["task"] == task) & (top["method"] == unit.method)]
+            plain = mine[mine["verifier"] == ""]  # Wang et al.'s strategies need no verifier
+            got = dict(zip(plain["strategy"], plain["accuracy"], strict=True))
+            greedy = _greedy_row(acc, unit.model, task, unit.method, style)
+            got["greedy"] = None if greedy is None else greedy["accuracy"]
+            cells = {labels[s]: pct(got.get(s)) for s in WANG_STRATEGIES}
+            source = f"{THIS_RUN}, {unit.paths:.0f} paths"
+            method = strategy_names.short_method(methods.label(unit.method))
+            rows.append({"task": task, "model": unit.model, "method": method, "source": source, **cells})
+        for (source, model), grp in pub[pub["task"] == task].groupby(["source", "model"], sort=False):
+            got = dict(zip(grp["strategy"], grp["accuracy"], strict=True))
+            # The greedy row has no paths: the sampled rows name the method and the number of paths.
+            sampled = grp[grp["strategy"] != "greedy"]
+            method = strategy_names.short_method(methods.label(sampled["method"].iloc[0])) if len(sampled) else ""
+            source += f", {sampled['paths'].max():.0f} paths" if len(sampled) else ""
+            cells = {labels[s]: pct(got.get(s)) for s in WANG_STRATEGIES}
+            rows.append({"task": task, "model": model, "method": method, "source": source, **cells})
+    return pd.DataFrame(rows, columns=columns)
 
 
 BACKEND_LABELS = {

@@ -1,5 +1,7 @@
 """results/selection.csv: every chooser (:mod:`cotrepro.scoring.choosers`) on the same stored paths of
-each self-consistency unit, at k' = 1, 2, 4, ... k paths, with its cost in tokens and FLOPs.
+each self-consistency unit, at k' = 1, 2, 4, ... k paths, with its cost in tokens and FLOPs; and
+results/selection_choices.jsonl: each chooser's choice from all of a question's paths, so that every
+choice can be checked by hand against the score rows and verification files it was made from.
 
 Verifier scores come from the verification files of the contract in :mod:`cotrepro.rows`; a file
 whose row keys are not the score rows' (scores of other generations) is refused, never used.
@@ -10,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from cotrepro.scoring.choosers import accuracy_by_strategy
+from cotrepro.scoring.choosers import accuracy_by_strategy, question_choices
 from cotrepro.scoring.extract import STYLES
 from cotrepro.scoring.self_consistency import PATHS_COLUMNS, RESAMPLES
 
@@ -23,6 +25,10 @@ SELECTION_COLUMNS = [
     "flops_per_question",
 ]
 """Columns of results/selection.csv (accuracy and its interval in percent)."""
+
+CHOICE_FIELDS = ("model", "task", "method", "style", "id", "strategy", "verifier", "choice", "correct")
+"""Fields of a results/selection_choices.jsonl row: one strategy's choice from all of a question's
+paths ("" when no path answered) and whether it is right (the verdict of the paths that gave it)."""
 
 
 class StaleVerification(ValueError):
@@ -86,3 +92,32 @@ def selection_table(parts, *, resamples: int = RESAMPLES, seed: int = 0):
                     }
                 )
     return pd.DataFrame(rows, columns=SELECTION_COLUMNS)
+
+
+def choice_rows(parts) -> list[dict]:
+    """results/selection_choices.jsonl's rows, from the same ``(key, score rows, parameters,
+    verifications)`` parts as :func:`selection_table`: per question, extraction style and strategy
+    (with its verifier), :func:`cotrepro.scoring.choosers.question_choices` over all its paths. A
+    choice is right when the paths that gave it are (they share the answer, so the verdict)."""
+    rows = []
+    for key, scores, _parameters, verifications in parts:
+        by_verifier = verifier_scores(scores, list(verifications))
+        for style in STYLES:
+            for s in scores:
+                answers, correct = s[f"paths_pred_{style}"], s[f"paths_correct_{style}"]
+                per = {v: by_id[s["id"]] for v, by_id in by_verifier.items() if s["id"] in by_id}
+                for name, choice in question_choices(s, style, per).items():
+                    strategy, _, verifier = name.partition(":")
+                    right = any(bool(c) for a, c in zip(answers, correct, strict=True) if choice and a == choice)
+                    rows.append(
+                        {
+                            **key,
+                            "style": style,
+                            "id": s["id"],
+                            "strategy": strategy,
+                            "verifier": verifier,
+                            "choice": choice,
+                            "correct": right,
+                        }
+                    )
+    return rows
