@@ -244,6 +244,8 @@ SAMPLED_VERIFICATIONS = [
     f for p in SAMPLED_SCORES for f in unit_verification_files(config, *Path(p).with_suffix("").parts[-3:])
 ]
 """The verification files of those units (the contract in cotrepro.rows), one per verifier."""
+SAMPLED_VERIFICATION_META = [f.removesuffix(".jsonl") + ".meta.json" for f in SAMPLED_VERIFICATIONS]
+"""Their metadata (the verifier's weights, revision, licence), which the report and the paper show."""
 VERIFY_UNITS = sorted({u for units in VERIFIED.values() for u in units})
 """The (task, method) units any verifier scores (every verifier scores the same ones)."""
 UNIT_VERIFICATIONS = [

@@ -9,6 +9,7 @@ rule paper_fragments:
         transcripts="results/transcripts.json",
         paths="results/accuracy_vs_paths.csv",
         selection="results/selection.csv",
+        verification_meta=SAMPLED_VERIFICATION_META,
         calibration=CALIBRATION,
         batch_invariance=BATCH_INVARIANCE_TABLE,
         published=repo_file(REPO / config["published"]),

@@ -95,6 +95,7 @@ rule report:
         transcripts="results/transcripts.json",
         paths="results/accuracy_vs_paths.csv",
         selection="results/selection.csv",
+        verification_meta=SAMPLED_VERIFICATION_META,
         calibration=CALIBRATION,
         agreement=AGREEMENT_FILES,
         disagreements="results/extraction_disagreements.csv",

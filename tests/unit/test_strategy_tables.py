@@ -108,3 +108,36 @@ def test_selection_csv_reads_back_with_the_verifier_as_text(tmp_path):
     frame = read_selection(path)
     assert (frame["verifier"] == "").all() and len(frame) > 0
     assert len(frame.groupby(["strategy", "verifier"])) == frame["strategy"].nunique()
+
+
+def _verification_meta(verifier, kind, model, **fields):
+    """One unit's verification metadata as the verify job writes it (the fields the table reads)."""
+    base = {"verifier": verifier, "kind": kind, "source": "hub", "repo": None, "revision": None, "parameters": 8.03e9}
+    return (
+        base
+        | {"format": None, "aggregate": None, "licence": None, "scored_by": verifier, "unit": {"model": model}}
+        | fields
+    )
+
+
+def test_the_verifiers_table_shows_weights_revision_and_licence_escaped_in_report_and_paper(run):
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    prm = {"repo": "RLHFlow/Llama3.1-8B-PRM-Deepseek-Data", "revision": commit, "licence": "llama3.1 & <more>"}
+    prm |= {"format": "rlhflow", "aggregate": "last"}
+    metas = [_verification_meta("prm", "prm", m, **prm) for m in ("a", "b")]
+    metas += [_verification_meta("own", "self", m, scored_by=m, parameters=p) for m, p in (("a", 1.24e9), ("b", 3.2e9))]
+    table = tables.verifiers(metas)
+    assert list(table["verifier"]) == ["own", "prm"] and list(table["units"]) == [2, 2]
+    own, prm_row = table.iloc[0], table.iloc[1]
+    assert own["weights"] == "each unit's generating model (a, b)" and own["parameters"] == "1.24B, 3.2B"
+    assert (
+        prm_row["weights"] == f"RLHFlow/Llama3.1-8B-PRM-Deepseek-Data @ {commit}" and prm_row["parameters"] == "8.03B"
+    )
+    assert prm_row["reads"] == "rlhflow steps, last of them" and prm_row["licence"] == "llama3.1 & <more>"
+    before, run.verifications = run.verifications, metas
+    try:
+        html, fragment = render_report(run), paper.strategies_table(run)
+    finally:
+        run.verifications = before
+    assert 'id="verifiers"' in html and "llama3.1 &amp; &lt;more&gt;" in html and "<more>" not in html
+    assert "tab:verifiers" in fragment and tex("llama3.1 & <more>") in fragment and "llama3.1 & " not in fragment

@@ -307,6 +307,22 @@ def test_editing_a_chooser_rescores_and_redraws_without_generating(demo):
     assert (table["flops_per_question"] > 0).all()
 
 
+def test_the_report_names_each_demo_verifier_with_its_weights_and_licence(demo):
+    """The report's verifiers table, read from the verify jobs' metadata: the demo's three verifiers,
+    each with the units it scored (every self-consistency unit of both models) and its licence."""
+    html = (demo["workdir"] / "results/report.html").read_text()
+    table = html[html.index('id="verifiers"') :]
+    table = table[: table.index("</table>")]
+    rows = [
+        [unescape(re.sub(r"<[^>]+>", "", cell)).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)
+    ]
+    rows = [r for r in rows if r]  # the header row has th cells only
+    assert [r[0] for r in rows] == ["self", "tiny-orm", "tiny-prm"] and {r[-1] for r in rows} == {"8"}
+    assert [r[-2] for r in rows] == ["the generating model's", "Apache-2.0", "Apache-2.0"]
+    assert rows[2][2].startswith("tiny (random weights) @ tiny-")
+
+
 def hand_choice(answers, values, kind: str) -> list[str]:
     """The answers a chooser may pick, written from the papers' definitions and nothing of
     cotrepro.scoring: ``kind`` "sum" (argmax over answers of the summed values of their paths: the

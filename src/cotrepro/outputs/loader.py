@@ -2,7 +2,7 @@
 
 :class:`RunOutputs` parses every file once (results/accuracy.csv, the paired tests, generation
 metadata, model manifests, task provenance, transcripts, the self-consistency curves, the choosers'
-(results/selection.csv), calibration,
+(results/selection.csv), the verifiers' metadata, calibration,
 backend agreement, extraction disagreements, batch invariance) and splits off the units that did
 not apply to their model, so the two documents cannot read the same run differently.
 """
@@ -37,6 +37,7 @@ FILE_LISTS = {
     "tasks": "tasks",
     "agreement": "agreement",
     "figures": "figures",
+    "verifications": "verification_meta",
 }
 """The outputs that are lists of files: name here -> name in the rules' ``input:``."""
 
@@ -61,6 +62,7 @@ class RunOutputs:
     disagreements: pd.DataFrame | None = None  # results/extraction_disagreements.csv
     batch_invariance: pd.DataFrame | None = None  # results/batch_invariance.csv, when the check ran
     figures: list[Path] = field(default_factory=list)
+    verifications: list[dict] = field(default_factory=list)  # verification metadata, one a (verifier, unit)
     demo: bool = False
     model_notes: dict = field(default_factory=dict)
 
@@ -82,6 +84,7 @@ class RunOutputs:
         disagreements: Path | None = None,
         batch_invariance: Path | None = None,
         figures: Iterable[Path] = (),
+        verifications: Iterable[Path] = (),
         demo: bool = False,
         model_notes: dict | None = None,
     ) -> RunOutputs:
@@ -103,6 +106,7 @@ class RunOutputs:
             disagreements=None if disagreements is None else read_disagreements(disagreements),
             batch_invariance=_csv(batch_invariance),
             figures=[Path(p) for p in figures],
+            verifications=[read_json(p) for p in verifications],
             demo=demo,
             model_notes=dict(model_notes or {}),
         )

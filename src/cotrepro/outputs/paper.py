@@ -378,11 +378,12 @@ def strategies_section(inp: RunOutputs) -> str:
 
 
 def strategies_table(inp: RunOutputs) -> str:
-    """The choosers' table (an appendix table: a row per unit and strategy), or a sentence without one."""
+    """The choosers' table (an appendix table: a row per unit and strategy) and the verifiers' (weights,
+    revision, licence), or a sentence without them."""
     table = tables.strategies(inp.accuracy, inp.selection)
     if table.empty:
         return "No self-consistency unit ran: there is no chooser.\n"
-    return latex_table(
+    return verifiers_table(inp) + latex_table(
         table,
         long=True,
         label="tab:strategies",
@@ -391,6 +392,22 @@ def strategies_table(inp: RunOutputs) -> str:
         caption="Choosers on the same sampled paths: accuracy (\\%, robust extraction, 95\\% interval) on all "
         "$k$ paths of each unit, after the same prompt decoded greedily; coverage is pass@$k$; FLOPs per question "
         "count a verifier's passes for its choosers.",
+    )
+
+
+def verifiers_table(inp: RunOutputs) -> str:
+    """The verifiers that scored the paths, with their weights, revision and licence ("" when none did)."""
+    frame = tables.verifiers(inp.verifications)
+    if frame.empty:
+        return ""
+    return latex_table(
+        frame,
+        long=True,
+        label="tab:verifiers",
+        widths={"weights": "4.2cm", "reads": "3cm", "licence": "2cm"},
+        markup={"weights": breakable},
+        caption="The verifiers of the best-of-N choosers: whose weights at which revision (a Hub verifier's "
+        "resolved commit), parameters, how each reads a path, and its licence as recorded.",
     )
 
 

@@ -104,14 +104,16 @@ STRATEGY_FIGURES = ("strategies", "flops")
 
 
 def strategies_section(run: RunOutputs) -> dict | None:
-    """The choosers' section (None when no self-consistency unit ran): the choosers' table, Wang et
-    al.'s Table 1 beside ours, and the two figures (name -> base64 PNG) that the run drew."""
+    """The choosers' section (None when no self-consistency unit ran): the choosers' table, the
+    verifiers that scored the paths (weights, revision, licence), Wang et al.'s Table 1 beside ours,
+    and the two figures (name -> base64 PNG) that the run drew."""
     table = tables.strategies(run.accuracy, run.selection)
     if table.empty:
         return None
     return {
         "table": table,
         "comparison": tables.strategy_comparison(run.accuracy, run.selection, run.published),
+        "verifiers": tables.verifiers(run.verifications),
         "figures": {p.stem: _png(p) for p in run.figures if p.suffix == ".png" and p.stem in STRATEGY_FIGURES},
     }
 

@@ -308,6 +308,42 @@ def _batch_size(backend: dict) -> str:
     return f"{auto}{backend['batch_size']} (final {backend['final_batch_size']})"
 
 
+VERIFIER_COLUMNS = ["verifier", "kind", "weights", "parameters", "reads", "licence", "units"]
+
+
+def verifiers(verifications: Sequence[dict]) -> pd.DataFrame:
+    """One row per verifier, from the verification metadata of the units it scored: its kind, whose
+    weights at which revision (a Hub verifier's resolved commit; kind self, each generating model's
+    own), its parameters, how it reads a path (a PRM's format and aggregate), its licence as
+    recorded, and the units it scored."""
+    by_slug: dict[str, list[dict]] = {}
+    for meta in verifications:
+        by_slug.setdefault(meta["verifier"], []).append(meta)
+    rows = []
+    for slug, metas in sorted(by_slug.items()):
+        first = metas[0]
+        if first["kind"] == "self":
+            weights = "each unit's generating model (" + ", ".join(sorted({m["scored_by"] for m in metas})) + ")"
+            licence = "the generating model's"
+        else:
+            where = first.get("repo") or f"{first['source']} (random weights)"
+            weights = f"{where} @ {first['revision']}"
+            licence = first.get("licence") or "not given"
+        reads = {"orm": "the whole path", "self": "P(True) of the path's answer"}.get(first["kind"])
+        rows.append(
+            {
+                "verifier": slug,
+                "kind": first["kind"],
+                "weights": weights,
+                "parameters": ", ".join(sorted({human_count(m["parameters"]) for m in metas})),
+                "reads": reads or f"{first['format']} steps, {first['aggregate']} of them",
+                "licence": licence,
+                "units": len(metas),
+            }
+        )
+    return pd.DataFrame(rows, columns=VERIFIER_COLUMNS)
+
+
 def models(metas: Sequence[dict], manifests: Sequence[dict] = ()) -> pd.DataFrame:
     """One row per model, smallest first: where its weights came from (repository, requested and
     resolved revision, files) and how it ran (dtype, device, batch size, context, prompt format)."""
