@@ -629,22 +629,25 @@ def stage_fp32_agreement(ctx: Context) -> dict:
     (the characters they share before parting: a fault tends to part them at once)."""
     n, new = min(AGREEMENT_PROMPTS, len(ctx.prompt_ids)), min(AGREEMENT_TOKENS, ctx.sizes.new_tokens)
     ids = ctx.prompt_ids[:n]
-    b = load_backend("hf", ctx.large_model_dir, "causal", device=ctx.device, dtype="float32", batch_size=n,
-                     stop=STOP, compile=False)  # fmt: skip
-    try:
-        plain_run(ctx, ids, n, keep_texts="plain_fp32", new_tokens=new, backend=b)
-        engine = Engine(b.model, b.tokenizer, "causal", stop=STOP, batch_size=n, compile=False)
-        engine.prepare(ids, new)
-        ctx.texts["engine_fp32"] = [c.text for c in engine.generate(ids, new)]
-    finally:
-        del b
-        if ctx.device == "cuda":
-            torch.cuda.empty_cache()
+    fp32_runs(ctx, ids, new)
+    if ctx.device == "cuda":
+        torch.cuda.empty_cache()  # the fp32 copy is gone with fp32_runs' frame
     out = {"prompts": n, "new_tokens": new, "fp32": parting(ctx.texts["engine_fp32"], ctx.texts["plain_fp32"])}
     if "engine" in ctx.texts and "plain_generate" in ctx.texts:
         out["bf16"] = parting(ctx.texts["engine"], ctx.texts["plain_generate"])
     out["ok"] = out["fp32"]["identical"] >= 0.95
     return out
+
+
+def fp32_runs(ctx: Context, ids: list[list[int]], new: int) -> None:
+    """Plain ``generate`` and the engine on the large model loaded again in fp32, at one batch; their
+    texts kept as ``plain_fp32`` and ``engine_fp32``. The fp32 copy lives only in this call."""
+    b = load_backend("hf", ctx.large_model_dir, "causal", device=ctx.device, dtype="float32", batch_size=len(ids),
+                     stop=STOP, compile=False)  # fmt: skip
+    plain_run(ctx, ids, len(ids), keep_texts="plain_fp32", new_tokens=new, backend=b)
+    engine = Engine(b.model, b.tokenizer, "causal", stop=STOP, batch_size=len(ids), compile=False)
+    engine.prepare(ids, new)
+    ctx.texts["engine_fp32"] = [c.text for c in engine.generate(ids, new)]
 
 
 def parting(ours: list[str], theirs: list[str]) -> dict:
@@ -705,8 +708,7 @@ def stage_comparison(ctx: Context) -> dict:
         if plain.get("tokens_per_s"):
             out[name]["speedup_vs_plain"] = round(run["tokens_per_s"] / plain["tokens_per_s"], 2)
         if name in ctx.texts and "plain_generate" in ctx.texts:
-            same = zip(ctx.texts[name], ctx.texts["plain_generate"], strict=True)
-            out[name]["identical_to_plain"] = round(sum(x == y for x, y in same) / len(ctx.texts[name]), 3)
+            out[name]["identical_to_plain"] = parting(ctx.texts[name], ctx.texts["plain_generate"])["identical"]
     return out
 
 
